@@ -1,0 +1,188 @@
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { copyFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import cliProgress from 'cli-progress';
+import type { MethodName, MethodOutput } from '../shared/api';
+import { EXECUTION_PROVIDERS, SCHEDULER_NAMES } from '../shared/schemas';
+import { createStudio, type Studio } from './services/studio';
+import { dispatch, errorPayload } from './services/dispatch';
+import { studioHome } from './paths';
+
+/** `npm run cli -- <command>`: the third adapter over the same services. */
+
+const num = (label: string) => (value: string): number => {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`${label} must be a number`);
+  return n;
+};
+
+interface CommonOptions {
+  json?: boolean;
+}
+
+async function withStudio<T>(fn: (studio: Studio) => Promise<T>): Promise<T> {
+  const studio = createStudio({ home: studioHome() });
+  try {
+    return await fn(studio);
+  } finally {
+    await studio.close();
+  }
+}
+
+function call<M extends MethodName>(studio: Studio, method: M, input: unknown): Promise<MethodOutput<M>> {
+  return dispatch(studio.handlers, method, input);
+}
+
+function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value)}\n`);
+}
+
+export function buildCli(): Command {
+  const program = new Command('latent-studio')
+    .description('Latent Studio: Stable Diffusion on ONNX Runtime, measured.')
+    .showHelpAfterError()
+    .exitOverride();
+
+  program
+    .command('hardware')
+    .description('CPU, memory, GPUs and the ONNX Runtime execution providers that work here')
+    .option('--refresh', 'probe the execution providers again')
+    .option('--json', 'print one JSON object')
+    .action(async (opts: CommonOptions & { refresh?: boolean }) => {
+      const hw = await withStudio((s) => call(s, 'getHardware', { refresh: opts.refresh ?? false }));
+      if (opts.json) return printJson(hw);
+      console.log(`CPU      ${hw.cpu.brand} (${hw.cpu.physicalCores} cores, ${hw.cpu.cores} threads) ${hw.cpu.flags.join(' ')}`);
+      console.log(`Memory   ${(hw.memory.totalMb / 1024).toFixed(1)} GiB (${(hw.memory.availableMb / 1024).toFixed(1)} GiB available)`);
+      for (const g of hw.gpus) console.log(`GPU      ${g.vendor} ${g.model}${g.vramMb ? ` ${g.vramMb} MiB` : ''}`);
+      if (hw.gpus.length === 0) console.log('GPU      none found');
+      console.log(`OS       ${hw.os.distro} ${hw.os.release} (${hw.os.platform}/${hw.os.arch})`);
+      console.log(`ORT      onnxruntime-node ${hw.ortVersion}`);
+      for (const p of hw.providers) console.log(`  ${p.works ? 'ok  ' : 'no  '} ${p.name}${p.error ? ` — ${p.error}` : ''}`);
+      console.log(`Class    ${hw.hardwareClass}`);
+    });
+
+  program
+    .command('models')
+    .description('the models the studio knows: bundled, imported and optimized')
+    .option('--json', 'print one JSON object')
+    .action(async (opts: CommonOptions) => {
+      const models = await withStudio((s) => call(s, 'listModels', {}));
+      if (opts.json) return printJson({ models });
+      for (const m of models) {
+        console.log(`${m.name.padEnd(24)} ${m.family.padEnd(9)} ${m.source.padEnd(9)} ${(m.sizeBytes / 2 ** 20).toFixed(1).padStart(8)} MiB  ${m.path}`);
+      }
+    });
+
+  program
+    .command('generate')
+    .description('text to image')
+    .option('--model <dir|name>', 'model folder or known model name', 'tiny-shapes')
+    .option('--prompt <text>', 'what to draw (empty: unconditional)', '')
+    .option('--negative <text>', 'what not to draw', '')
+    .option('--steps <n>', 'denoising steps (default: the model family default)', num('--steps'))
+    .option('--guidance <g>', 'classifier-free guidance scale (0 turns it off)', num('--guidance'))
+    .option('--seed <s>', 'seed 0..4294967295 (default: random, printed)', num('--seed'))
+    .addOption(new Option('--scheduler <name>', 'sampler').choices(SCHEDULER_NAMES))
+    .option('--width <w>', 'image width, a multiple of 8', num('--width'))
+    .option('--height <h>', 'image height, a multiple of 8', num('--height'))
+    .option('--batch <b>', 'images per prompt', num('--batch'), 1)
+    .addOption(new Option('--ep <provider>', 'execution provider').choices(EXECUTION_PROVIDERS).default('cpu'))
+    .option('--threads <n>', 'intra-op threads (0: automatic)', num('--threads'))
+    .option('--profile <name>', 'a saved optimization profile')
+    .requiredOption('--out <file.png>', 'where to write the image (batch > 1 adds -1, -2, ...)')
+    .option('--json', 'print one JSON object as the last line')
+    .action(async (opts: Record<string, unknown> & CommonOptions & { out: string }) => {
+      const out = resolve(opts.out);
+      const result = await withStudio(async (studio) => {
+        const bar =
+          process.stderr.isTTY && !opts.json
+            ? new cliProgress.SingleBar(
+                { stream: process.stderr, format: 'generating [{bar}] {value}/{total} steps {stage}' },
+                cliProgress.Presets.shades_classic,
+              )
+            : undefined;
+        const stop = studio.events.subscribe((event, payload) => {
+          if (!bar || event !== 'generateProgress') return;
+          const p = payload as MethodOutput<'generate'> & { step: number; totalSteps: number; stage: string };
+          if (p.step === 0 && p.stage === 'load') bar.start(p.totalSteps, 0, { stage: p.stage });
+          bar.update(p.step, { stage: p.stage });
+        });
+        try {
+          return await call(studio, 'generate', {
+            model: opts.model,
+            prompt: opts.prompt,
+            negativePrompt: opts.negative,
+            steps: opts.steps,
+            guidance: opts.guidance,
+            seed: opts.seed,
+            scheduler: opts.scheduler,
+            width: opts.width,
+            height: opts.height,
+            batch: opts.batch,
+            ep: opts.ep,
+            threads: opts.threads,
+            profile: opts.profile,
+          });
+        } finally {
+          stop();
+          bar?.stop();
+        }
+      });
+      const written = result.images.map((image, i) => {
+        const target = i === 0 ? out : out.replace(/(\.png)?$/i, `-${i}.png`);
+        copyFileSync(image.path, target);
+        return target;
+      });
+      const summary = {
+        image: written[0],
+        images: written,
+        seed: result.seed,
+        steps: result.steps,
+        guidance: result.guidance,
+        scheduler: result.scheduler,
+        runId: result.runId,
+        timings: result.timings,
+        warnings: result.warnings,
+      };
+      for (const w of result.warnings) console.error(`warning: ${w}`);
+      if (opts.json) return printJson(summary);
+      console.log(`${written.join(', ')}  seed ${result.seed}  ${result.timings.total.toFixed(0)} ms`);
+    });
+
+  program
+    .command('history')
+    .description('past runs, newest first')
+    .option('--limit <n>', 'how many', num('--limit'), 50)
+    .option('--json', 'print one JSON object')
+    .action(async (opts: CommonOptions & { limit: number }) => {
+      const runs = await withStudio((s) => call(s, 'getHistory', { limit: opts.limit }));
+      if (opts.json) return printJson({ runs });
+      for (const r of runs) {
+        console.log(`#${String(r.id).padEnd(5)} ${r.kind.padEnd(9)} ${r.status.padEnd(12)} ${r.startedAt}  ${r.model}  ${r.summary}${r.error ? `  (${r.error})` : ''}`);
+      }
+    });
+
+  return program;
+}
+
+export async function runCli(argv: string[]): Promise<number> {
+  const program = buildCli();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Commander has already printed the message and the usage help.
+      return error.exitCode === 0 ? 0 : 2;
+    }
+    console.error(`error: ${errorPayload(error).error}`);
+    return 1;
+  }
+}
+
+const isEntry = process.argv[1] && /cli\.(ts|js)$/.test(process.argv[1]);
+if (isEntry) {
+  runCli(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

@@ -1,0 +1,90 @@
+import type { ChildProcess } from 'node:child_process';
+import { forkWorker } from '../workers/fork-worker';
+import { StudioError } from '../../shared/errors';
+import type { FromEngine, PipelineProgress, PipelineRequest, PipelineResult, ToEngine } from './protocol';
+
+interface Pending {
+  resolve: (r: PipelineResult) => void;
+  reject: (e: Error) => void;
+  onProgress: (p: PipelineProgress) => void;
+}
+
+/**
+ * The main side of the engine process. One child runs ONNX Runtime; if it dies (native crash, OOM
+ * kill) every request in flight fails with the reason and the next request starts a fresh child.
+ */
+export class EngineClient {
+  private child: ChildProcess | undefined;
+  private readonly pending = new Map<string, Pending>();
+  private stderrTail = '';
+
+  private ensureChild(): ChildProcess {
+    if (this.child && this.child.exitCode === null && this.child.signalCode === null) return this.child;
+    const child = forkWorker('engine-worker');
+    this.stderrTail = '';
+    child.stderr?.on('data', (chunk: Buffer) => {
+      this.stderrTail = (this.stderrTail + chunk.toString()).slice(-2000);
+    });
+    child.stdout?.on('data', () => {});
+    child.on('message', (raw) => this.onMessage(raw as FromEngine));
+    child.on('exit', (code, signal) => {
+      if (this.child === child) this.child = undefined;
+      const lastLine = this.stderrTail.trim().split('\n').pop() ?? '';
+      const why = signal
+        ? `the engine process was killed (${signal}${signal === 'SIGKILL' ? ', possibly out of memory' : ''})`
+        : `the engine process exited with code ${code}`;
+      const error = new StudioError(`${why}${lastLine ? `: ${lastLine}` : ''}`, 'failed');
+      for (const [id, p] of this.pending) {
+        this.pending.delete(id);
+        p.reject(error);
+      }
+    });
+    this.child = child;
+    return child;
+  }
+
+  private onMessage(message: FromEngine): void {
+    const p = this.pending.get(message.id);
+    if (!p) return;
+    if (message.type === 'progress') {
+      p.onProgress(message.progress);
+      return;
+    }
+    this.pending.delete(message.id);
+    if (message.type === 'result') p.resolve(message.result);
+    else p.reject(new StudioError(message.message, message.code));
+  }
+
+  run(
+    id: string,
+    request: PipelineRequest,
+    onProgress: (p: PipelineProgress) => void,
+  ): Promise<PipelineResult> {
+    const child = this.ensureChild();
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, onProgress });
+      child.send({ type: 'generate', id, request } satisfies ToEngine);
+    });
+  }
+
+  cancel(id: string): boolean {
+    if (!this.pending.has(id) || !this.child) return false;
+    this.child.send({ type: 'cancel', id } satisfies ToEngine);
+    return true;
+  }
+
+  /** The child's pid, for tests that kill it. */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  async close(): Promise<void> {
+    const child = this.child;
+    this.child = undefined;
+    if (!child) return;
+    await new Promise<void>((resolve) => {
+      child.once('exit', () => resolve());
+      child.kill();
+    });
+  }
+}

@@ -1,0 +1,51 @@
+import type { ExecutionProvider, StageTimings, SchedulerName } from '../../shared/schemas';
+
+/** What the main side asks the engine process to do (validated before it leaves the services). */
+export interface PipelineRequest {
+  modelDir: string;
+  prompt: string;
+  negativePrompt: string;
+  steps?: number;
+  guidance?: number;
+  seed: number;
+  scheduler?: SchedulerName;
+  width?: number;
+  height?: number;
+  batch: number;
+  ep: ExecutionProvider;
+  threads?: number;
+  /** Send a latent preview with every n-th progress event (0: never). */
+  previewEvery: number;
+}
+
+export interface PipelineImage {
+  png: Uint8Array;
+  width: number;
+  height: number;
+}
+
+export interface PipelineResult {
+  images: PipelineImage[];
+  seed: number;
+  steps: number;
+  guidance: number;
+  scheduler: string;
+  timings: StageTimings;
+  warnings: string[];
+}
+
+export interface PipelineProgress {
+  stage: 'load' | 'encode' | 'denoise' | 'decode' | 'done';
+  step: number;
+  totalSteps: number;
+  previewPng?: Uint8Array;
+}
+
+export type ToEngine =
+  | { type: 'generate'; id: string; request: PipelineRequest }
+  | { type: 'cancel'; id: string };
+
+export type FromEngine =
+  | { type: 'progress'; id: string; progress: PipelineProgress }
+  | { type: 'result'; id: string; result: PipelineResult }
+  | { type: 'error'; id: string; message: string; code: 'bad-input' | 'cancelled' | 'failed' };

@@ -1,0 +1,25 @@
+import { studioMethods, type MethodName, type MethodOutput, type StudioHandlers } from '../../shared/api';
+import { StudioError, describeZodError } from '../../shared/errors';
+
+/**
+ * The single entry every adapter (IPC, HTTP, CLI) goes through: validates the raw input against the
+ * method's schema, so bad input is answered the same way whichever door it came in by.
+ */
+export async function dispatch<M extends MethodName>(
+  handlers: StudioHandlers,
+  method: M,
+  raw: unknown,
+): Promise<MethodOutput<M>> {
+  const schema = studioMethods[method].input;
+  const parsed = schema.safeParse(raw ?? undefined);
+  if (!parsed.success) throw new StudioError(describeZodError(parsed.error), 'bad-input');
+  const handler = handlers[method] as (input: unknown) => Promise<MethodOutput<M>>;
+  return handler(parsed.data);
+}
+
+/** What an adapter sends back for a failed call: a message a person can act on, and a code. */
+export function errorPayload(error: unknown): { error: string; code: string } {
+  if (error instanceof StudioError) return { error: error.message, code: error.code };
+  const message = error instanceof Error ? error.message : String(error);
+  return { error: message, code: 'failed' };
+}

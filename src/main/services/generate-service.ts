@@ -1,0 +1,101 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { MethodOutput, ParsedInput } from '../../shared/api';
+import { StudioError } from '../../shared/errors';
+import { EngineClient } from '../engine/engine-client';
+import type { ModelRegistry } from '../models/model-registry';
+import type { RunsRepo } from '../store/runs-repo';
+import type { StudioEvents } from './studio';
+import { appVersion, ortVersion } from '../versions';
+
+const pngDataUrl = (png: Uint8Array): string =>
+  `data:image/png;base64,${Buffer.from(png).toString('base64')}`;
+
+/** Text-to-image: records the run, drives the engine process, stores the images. */
+export class GenerateService {
+  readonly engine = new EngineClient();
+
+  constructor(
+    private readonly deps: { home: string; runs: RunsRepo; models: ModelRegistry; events: StudioEvents },
+  ) {}
+
+  async generate(input: ParsedInput<'generate'>): Promise<MethodOutput<'generate'>> {
+    const { runs, models, events, home } = this.deps;
+    const model = models.resolve(input.model);
+    const jobId = input.jobId ?? randomUUID();
+    const seed = input.seed ?? randomBytes(4).readUInt32LE(0);
+    const runId = runs.start({
+      kind: 'generate',
+      model: model.name,
+      summary: input.prompt === '' ? '(unconditional)' : input.prompt.slice(0, 200),
+      params: { ...input, seed },
+      appVersion: appVersion(),
+      ortVersion: ortVersion(),
+    });
+    try {
+      const result = await this.engine.run(
+        jobId,
+        {
+          modelDir: model.dir,
+          prompt: input.prompt,
+          negativePrompt: input.negativePrompt,
+          steps: input.steps,
+          guidance: input.guidance,
+          seed,
+          scheduler: input.scheduler,
+          width: input.width,
+          height: input.height,
+          batch: input.batch,
+          ep: input.ep,
+          threads: input.threads,
+          previewEvery: 1,
+        },
+        (p) =>
+          events.emit('generateProgress', {
+            jobId,
+            stage: p.stage,
+            step: p.step,
+            totalSteps: p.totalSteps,
+            previewDataUrl: p.previewPng ? pngDataUrl(p.previewPng) : undefined,
+          }),
+      );
+      const images = result.images.map((image, i) => {
+        const path = join(home, 'images', `run-${runId}-${i}.png`);
+        writeFileSync(path, image.png);
+        return { path, width: image.width, height: image.height, dataUrl: pngDataUrl(image.png) };
+      });
+      const output = {
+        jobId,
+        runId,
+        model: model.name,
+        seed: result.seed,
+        steps: result.steps,
+        guidance: result.guidance,
+        scheduler: result.scheduler,
+        images,
+        timings: result.timings,
+        warnings: result.warnings,
+      };
+      runs.finish(
+        runId,
+        { ...output, images: images.map((i) => i.path) },
+        images.map((i) => ({ path: i.path, width: i.width, height: i.height, seed: result.seed })),
+      );
+      return output;
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      runs.fail(runId, message);
+      if (error instanceof StudioError) throw error;
+      throw new StudioError(message, 'failed');
+    }
+  }
+
+  cancel(jobId: string): boolean {
+    return this.engine.cancel(jobId);
+  }
+
+  close(): Promise<void> {
+    return this.engine.close();
+  }
+}

@@ -1,0 +1,67 @@
+import { EventEmitter } from 'node:events';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { EventName, EventPayload, StudioHandlers } from '../../shared/api';
+import { openDatabase, type Db } from '../store/database';
+import { RunsRepo } from '../store/runs-repo';
+import { HardwareService } from '../hardware/hardware-service';
+import { ModelRegistry } from '../models/model-registry';
+import { GenerateService } from './generate-service';
+
+export interface StudioEvents {
+  emit<E extends EventName>(event: E, payload: EventPayload<E>): void;
+  subscribe(listener: <E extends EventName>(event: E, payload: EventPayload<E>) => void): () => void;
+}
+
+function createEvents(): StudioEvents {
+  const emitter = new EventEmitter();
+  emitter.setMaxListeners(100);
+  return {
+    emit: (event, payload) => emitter.emit('event', event, payload),
+    subscribe: (listener) => {
+      emitter.on('event', listener);
+      return () => emitter.off('event', listener);
+    },
+  };
+}
+
+export interface Studio {
+  readonly home: string;
+  readonly handlers: StudioHandlers;
+  readonly events: StudioEvents;
+  readonly db: Db;
+  close(): Promise<void>;
+}
+
+/** Builds every service over one studio home folder. All three adapters sit on top of this. */
+export function createStudio(options: { home: string }): Studio {
+  const home = options.home;
+  mkdirSync(home, { recursive: true });
+  mkdirSync(join(home, 'images'), { recursive: true });
+  const db = openDatabase(join(home, 'studio.db'));
+  const runs = new RunsRepo(db);
+  runs.markInterrupted();
+  const events = createEvents();
+  const hardware = new HardwareService(home);
+  const models = new ModelRegistry(home);
+  const generate = new GenerateService({ home, runs, models, events });
+
+  const handlers: StudioHandlers = {
+    getHardware: (input) => hardware.detect(input.refresh),
+    listModels: async () => models.list(),
+    generate: (input) => generate.generate(input),
+    cancelGenerate: async (input) => ({ cancelled: generate.cancel(input.jobId) }),
+    getHistory: async (input) => runs.history(input.limit),
+  };
+
+  return {
+    home,
+    handlers,
+    events,
+    db,
+    async close() {
+      await generate.close();
+      db.close();
+    },
+  };
+}

@@ -1,0 +1,247 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createReadStream, existsSync, statSync } from 'node:fs';
+import { extname, join, normalize, sep } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { isMethodName } from '../shared/api';
+import { StudioError } from '../shared/errors';
+import { dispatch, errorPayload } from './services/dispatch';
+import type { Studio } from './services/studio';
+
+const COOKIE = 'latent_studio_token';
+const MAX_BODY_BYTES = 1 << 20;
+const MIME: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.png': 'image/png',
+  '.svg': 'image/svg+xml',
+  '.json': 'application/json',
+  '.woff2': 'font/woff2',
+  '.ico': 'image/x-icon',
+};
+const STATUS_BY_CODE: Record<string, number> = {
+  'bad-input': 400,
+  'not-found': 404,
+  cancelled: 409,
+  unavailable: 503,
+  failed: 500,
+};
+
+export interface WebHost {
+  url: string;
+  port: number;
+  token: string;
+  server: Server;
+  close(): Promise<void>;
+}
+
+export interface WebHostOptions {
+  studio: Studio;
+  rendererDir: string;
+  port?: number;
+  token?: string;
+}
+
+/** The page's CSP: nothing remote, scripts only from this origin, images also as data: URLs. */
+const csp = (port: number): string =>
+  [
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' data:",
+    "font-src 'self' data:",
+    `connect-src 'self' ws://127.0.0.1:${port} ws://localhost:${port}`,
+    "object-src 'none'",
+    "frame-ancestors 'none'",
+    "base-uri 'none'",
+    "form-action 'none'",
+  ].join('; ');
+
+function sameToken(given: string | undefined, token: string): boolean {
+  if (!given) return false;
+  const a = Buffer.from(given);
+  const b = Buffer.from(token);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+function cookieToken(req: IncomingMessage): string | undefined {
+  const header = req.headers.cookie ?? '';
+  for (const part of header.split(';')) {
+    const [k, ...v] = part.trim().split('=');
+    if (k === COOKIE) return v.join('=');
+  }
+  return undefined;
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+  res.end(text);
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let size = 0;
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        reject(new StudioError(`request body is over ${MAX_BODY_BYTES} bytes`, 'bad-input'));
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+/**
+ * Serves the built renderer and the StudioApi over HTTP + WebSocket on 127.0.0.1 only. Every request
+ * (page, asset, API, WebSocket upgrade) needs the per-launch token: in the printed URL on first
+ * load, then an HttpOnly SameSite=Strict cookie (Jupyter's scheme), or an Authorization: Bearer
+ * header for scripts. Host and Origin must be this server's own, which stops DNS rebinding and
+ * cross-site requests.
+ */
+export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
+  const { studio, rendererDir } = options;
+  const token = options.token ?? randomBytes(24).toString('hex');
+  let port = 0;
+
+  const ownOrigins = (): string[] => [`http://127.0.0.1:${port}`, `http://localhost:${port}`];
+  const hostAllowed = (req: IncomingMessage): boolean =>
+    [`127.0.0.1:${port}`, `localhost:${port}`].includes(req.headers.host ?? '');
+  const originAllowed = (req: IncomingMessage): boolean => {
+    const origin = req.headers.origin;
+    return origin === undefined || ownOrigins().includes(origin);
+  };
+  const authorized = (req: IncomingMessage, url: URL): 'cookie' | 'query' | 'header' | null => {
+    if (sameToken(cookieToken(req), token)) return 'cookie';
+    const auth = req.headers.authorization;
+    if (auth?.startsWith('Bearer ') && sameToken(auth.slice(7), token)) return 'header';
+    if (sameToken(url.searchParams.get('token') ?? undefined, token)) return 'query';
+    return null;
+  };
+
+  const server = createServer((req, res) => {
+    void handle(req, res).catch((error: unknown) => {
+      if (!res.headersSent) sendJson(res, 500, errorPayload(error));
+      else res.end();
+    });
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', `http://127.0.0.1:${port}`);
+    if (!hostAllowed(req)) return sendJson(res, 403, { error: 'Host header not allowed', code: 'forbidden' });
+    if (!originAllowed(req)) return sendJson(res, 403, { error: 'cross-origin request refused', code: 'forbidden' });
+    const auth = authorized(req, url);
+    if (!auth) {
+      return sendJson(res, 401, {
+        error: 'missing or wrong token: open the URL that `npm run web` printed (it ends in ?token=...)',
+        code: 'unauthorized',
+      });
+    }
+    if (auth === 'query') {
+      res.setHeader('set-cookie', `${COOKIE}=${token}; HttpOnly; SameSite=Strict; Path=/`);
+    }
+    if (url.pathname.startsWith('/api/')) return handleApi(req, res, url);
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      return sendJson(res, 405, { error: `${req.method} is not allowed here`, code: 'bad-input' });
+    }
+    if (auth === 'query') {
+      // Drop the token from the address bar once the cookie carries it.
+      url.searchParams.delete('token');
+      res.writeHead(303, { location: url.pathname + url.search });
+      return void res.end();
+    }
+    return serveStatic(res, url.pathname);
+  }
+
+  async function handleApi(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const method = url.pathname.slice('/api/'.length);
+    if (!isMethodName(method)) {
+      return sendJson(res, 404, { error: `unknown API method "${method}"`, code: 'not-found' });
+    }
+    if (req.method !== 'POST') {
+      return sendJson(res, 405, { error: 'API calls are POST with a JSON body', code: 'bad-input' });
+    }
+    let input: unknown;
+    try {
+      const text = await readBody(req);
+      input = text.trim() === '' ? undefined : JSON.parse(text);
+    } catch (error) {
+      const reason = error instanceof StudioError ? error.message : 'body is not valid JSON';
+      return sendJson(res, 400, { error: reason, code: 'bad-input' });
+    }
+    try {
+      const result = await dispatch(studio.handlers, method, input);
+      sendJson(res, 200, { result });
+    } catch (error) {
+      const payload = errorPayload(error);
+      sendJson(res, STATUS_BY_CODE[payload.code] ?? 500, payload);
+    }
+  }
+
+  function serveStatic(res: ServerResponse, pathname: string): void {
+    const root = normalize(rendererDir + sep);
+    let file = normalize(join(root, decodeURIComponent(pathname)));
+    if (!file.startsWith(root)) return sendJson(res, 403, { error: 'path outside the app', code: 'forbidden' });
+    if (!existsSync(file) || statSync(file).isDirectory()) file = join(root, 'index.html');
+    if (!existsSync(file)) {
+      return sendJson(res, 503, {
+        error: `the renderer is not built (${file} is missing): run npm run build:renderer`,
+        code: 'unavailable',
+      });
+    }
+    const type = MIME[extname(file)] ?? 'application/octet-stream';
+    const headers: Record<string, string> = { 'content-type': type, 'x-content-type-options': 'nosniff' };
+    if (type.startsWith('text/html')) {
+      headers['content-security-policy'] = csp(port);
+      headers['cache-control'] = 'no-store';
+    }
+    res.writeHead(200, headers);
+    createReadStream(file).pipe(res);
+  }
+
+  const wss = new WebSocketServer({ noServer: true });
+  const sockets = new Set<WebSocket>();
+  server.on('upgrade', (req, socket, head) => {
+    const url = new URL(req.url ?? '/', `http://127.0.0.1:${port}`);
+    if (url.pathname !== '/api/events' || !hostAllowed(req) || !originAllowed(req) || !authorized(req, url)) {
+      socket.write('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\n\r\n');
+      socket.destroy();
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      sockets.add(ws);
+      ws.on('close', () => sockets.delete(ws));
+    });
+  });
+  const unsubscribe = studio.events.subscribe((event, payload) => {
+    const text = JSON.stringify({ event, payload });
+    for (const ws of sockets) if (ws.readyState === ws.OPEN) ws.send(text);
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
+  });
+  port = (server.address() as AddressInfo).port;
+  const url = `http://127.0.0.1:${port}/?token=${token}`;
+
+  return {
+    url,
+    port,
+    token,
+    server,
+    async close() {
+      unsubscribe();
+      for (const ws of sockets) ws.terminate();
+      wss.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,59 @@
+import { z } from 'zod';
+import {
+  CancelRequestSchema,
+  GenerateRequestSchema,
+  GenerateResultSchema,
+  HardwareInfoSchema,
+  HardwareRequestSchema,
+  HistoryEntrySchema,
+  HistoryRequestSchema,
+  ModelSummarySchema,
+  ProgressEventSchema,
+} from './schemas';
+
+/**
+ * The StudioApi: every call and event the UI can use, as data. The Electron preload, the ipcMain
+ * handlers, the web host's routes and the renderer's clients are all generated from these two
+ * tables, so an adapter cannot drift from the services (the VS Code ProxyChannel idea).
+ */
+export const studioMethods = {
+  getHardware: { input: HardwareRequestSchema, output: HardwareInfoSchema },
+  listModels: { input: z.object({}).strict().prefault({}), output: z.array(ModelSummarySchema) },
+  generate: { input: GenerateRequestSchema, output: GenerateResultSchema },
+  cancelGenerate: { input: CancelRequestSchema, output: z.object({ cancelled: z.boolean() }) },
+  getHistory: { input: HistoryRequestSchema, output: z.array(HistoryEntrySchema) },
+} as const;
+
+export const studioEvents = {
+  generateProgress: ProgressEventSchema,
+} as const;
+
+export type MethodName = keyof typeof studioMethods;
+export type EventName = keyof typeof studioEvents;
+export const METHOD_NAMES = Object.keys(studioMethods) as MethodName[];
+export const EVENT_NAMES = Object.keys(studioEvents) as EventName[];
+
+export type MethodInput<M extends MethodName> = z.input<(typeof studioMethods)[M]['input']>;
+export type ParsedInput<M extends MethodName> = z.output<(typeof studioMethods)[M]['input']>;
+export type MethodOutput<M extends MethodName> = z.output<(typeof studioMethods)[M]['output']>;
+export type EventPayload<E extends EventName> = z.output<(typeof studioEvents)[E]>;
+
+/** What a caller (the renderer, a test) sees. Inputs may omit fields that have defaults. */
+export type StudioApi = {
+  [M in MethodName]: (input?: MethodInput<M>) => Promise<MethodOutput<M>>;
+} & {
+  on<E extends EventName>(event: E, listener: (payload: EventPayload<E>) => void): () => void;
+};
+
+/** What the services implement: inputs arrive already validated, with defaults applied. */
+export type StudioHandlers = {
+  [M in MethodName]: (input: ParsedInput<M>) => Promise<MethodOutput<M>>;
+};
+
+/** IPC channel names, derived from the tables. */
+export const ipcChannel = (method: MethodName): string => `studio:${method}`;
+export const ipcEventChannel = (event: EventName): string => `studio-event:${event}`;
+
+export function isMethodName(name: string): name is MethodName {
+  return Object.prototype.hasOwnProperty.call(studioMethods, name);
+}

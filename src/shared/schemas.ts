@@ -1,0 +1,180 @@
+import { z } from 'zod';
+
+/** Every value the studio's API accepts or returns, as zod schemas: the one source of both runtime
+ * validation (IPC, HTTP, CLI) and the static types the renderer and services share. */
+
+export const EXECUTION_PROVIDERS = ['cpu', 'webgpu', 'cuda', 'dml', 'coreml'] as const;
+export const ExecutionProviderSchema = z.enum(EXECUTION_PROVIDERS, {
+  error: `unknown execution provider; use one of ${EXECUTION_PROVIDERS.join(', ')}`,
+});
+export type ExecutionProvider = z.infer<typeof ExecutionProviderSchema>;
+
+export const SCHEDULER_NAMES = [
+  'euler',
+  'euler-a',
+  'ddim',
+  'pndm',
+  'dpm++2m',
+  'dpm++2m-karras',
+  'lcm',
+  'ddpm',
+] as const;
+export const SchedulerNameSchema = z.enum(SCHEDULER_NAMES, {
+  error: `unknown scheduler; use one of ${SCHEDULER_NAMES.join(', ')}`,
+});
+export type SchedulerName = z.infer<typeof SchedulerNameSchema>;
+
+export const HARDWARE_CLASSES = ['cpu-only', 'gpu-consumer', 'gpu-pro', 'apple-silicon'] as const;
+
+export const ProviderProbeSchema = z.object({
+  name: z.string(),
+  /** Compiled into this onnxruntime-node build. */
+  bundled: z.boolean(),
+  /** A session on a tiny model was created and run with it here. */
+  works: z.boolean(),
+  error: z.string().optional(),
+});
+export type ProviderProbe = z.infer<typeof ProviderProbeSchema>;
+
+export const HardwareInfoSchema = z.object({
+  cpu: z.object({
+    brand: z.string(),
+    manufacturer: z.string(),
+    cores: z.number().int(),
+    physicalCores: z.number().int(),
+    speedGHz: z.number(),
+    flags: z.array(z.string()),
+  }),
+  memory: z.object({ totalMb: z.number(), availableMb: z.number() }),
+  gpus: z.array(
+    z.object({
+      vendor: z.string(),
+      model: z.string(),
+      vramMb: z.number().nullable(),
+    }),
+  ),
+  os: z.object({ platform: z.string(), distro: z.string(), release: z.string(), arch: z.string() }),
+  ortVersion: z.string(),
+  providers: z.array(ProviderProbeSchema),
+  hardwareClass: z.enum(HARDWARE_CLASSES),
+});
+export type HardwareInfo = z.infer<typeof HardwareInfoSchema>;
+
+export const HardwareRequestSchema = z
+  .object({ refresh: z.boolean().default(false) })
+  .strict()
+  .prefault({});
+
+export const MODEL_FAMILIES = ['sd1', 'sd2', 'sd-turbo', 'lcm', 'sdxl', 'unknown'] as const;
+export const ModelSummarySchema = z.object({
+  name: z.string(),
+  path: z.string(),
+  family: z.enum(MODEL_FAMILIES),
+  source: z.enum(['bundled', 'user', 'optimized']),
+  components: z.array(z.string()),
+  sizeBytes: z.number(),
+});
+export type ModelSummary = z.infer<typeof ModelSummarySchema>;
+
+const seedMax = 2 ** 32 - 1;
+const dimension = z
+  .number({ error: 'must be a number of pixels, e.g. 512' })
+  .int('must be a whole number of pixels')
+  .min(8, 'must be at least 8 pixels')
+  .max(4096, 'must be at most 4096 pixels')
+  .refine((v) => v % 8 === 0, 'must be a multiple of 8 (the VAE works on 8x8 pixel blocks)');
+
+export const GenerateRequestSchema = z
+  .object({
+    model: z.string().min(1, 'name a model folder or a known model such as tiny-shapes').default('tiny-shapes'),
+    prompt: z.string().max(4000, 'is too long; keep it under 4000 characters').default(''),
+    negativePrompt: z.string().max(4000, 'is too long; keep it under 4000 characters').default(''),
+    steps: z
+      .number()
+      .int('must be a whole number of steps')
+      .min(1, 'must be at least 1')
+      .max(1000, 'must be at most 1000')
+      .optional(),
+    guidance: z.number().min(0, 'must be 0 or more (0 turns guidance off)').max(100, 'must be at most 100').optional(),
+    seed: z
+      .number()
+      .int('must be a whole number')
+      .min(0, `must be between 0 and ${seedMax}`)
+      .max(seedMax, `must be between 0 and ${seedMax}`)
+      .optional(),
+    scheduler: SchedulerNameSchema.optional(),
+    width: dimension.optional(),
+    height: dimension.optional(),
+    batch: z.number().int().min(1, 'must be at least 1').max(16, 'must be at most 16').default(1),
+    ep: ExecutionProviderSchema.default('cpu'),
+    threads: z.number().int().min(0, 'must be 0 (automatic) or more').max(256).optional(),
+    profile: z.string().optional(),
+    /** Chosen by the caller so it can match progress events to this request. */
+    jobId: z.string().min(1).max(100).optional(),
+  })
+  .strict();
+export type GenerateRequest = z.input<typeof GenerateRequestSchema>;
+
+export const StageTimingsSchema = z.object({
+  tokenize: z.number(),
+  textEncoder: z.number(),
+  unet: z.number(),
+  unetPerStep: z.array(z.number()),
+  vae: z.number(),
+  total: z.number(),
+  encode: z.number(),
+  ort: z.number(),
+});
+export type StageTimings = z.infer<typeof StageTimingsSchema>;
+
+export const GeneratedImageSchema = z.object({
+  path: z.string(),
+  width: z.number(),
+  height: z.number(),
+  /** PNG as a data: URL, so every adapter (IPC, HTTP) shows it without file access. */
+  dataUrl: z.string(),
+});
+
+export const GenerateResultSchema = z.object({
+  jobId: z.string(),
+  runId: z.number().int(),
+  model: z.string(),
+  seed: z.number().int(),
+  steps: z.number().int(),
+  guidance: z.number(),
+  scheduler: z.string(),
+  images: z.array(GeneratedImageSchema),
+  timings: StageTimingsSchema,
+  warnings: z.array(z.string()),
+});
+export type GenerateResult = z.infer<typeof GenerateResultSchema>;
+
+export const CancelRequestSchema = z.object({ jobId: z.string().min(1) }).strict();
+
+export const RUN_STATUSES = ['running', 'done', 'failed', 'interrupted'] as const;
+export const HistoryRequestSchema = z
+  .object({ limit: z.number().int().min(1).max(1000).default(50) })
+  .strict()
+  .prefault({});
+export const HistoryEntrySchema = z.object({
+  id: z.number().int(),
+  kind: z.enum(['generate', 'bench']),
+  status: z.enum(RUN_STATUSES),
+  model: z.string(),
+  startedAt: z.string(),
+  endedAt: z.string().nullable(),
+  summary: z.string(),
+  error: z.string().nullable(),
+  images: z.array(z.string()),
+});
+export type HistoryEntry = z.infer<typeof HistoryEntrySchema>;
+
+export const ProgressEventSchema = z.object({
+  jobId: z.string(),
+  stage: z.enum(['load', 'encode', 'denoise', 'decode', 'done']),
+  step: z.number().int(),
+  totalSteps: z.number().int(),
+  /** A cheap RGB approximation of the current latents, as a PNG data: URL. */
+  previewDataUrl: z.string().optional(),
+});
+export type ProgressEvent = z.infer<typeof ProgressEventSchema>;
