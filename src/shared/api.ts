@@ -9,6 +9,8 @@ import {
   HistoryRequestSchema,
   ModelSummarySchema,
   ProgressEventSchema,
+  ReadImageRequestSchema,
+  AppInfoSchema,
 } from './schemas';
 
 /**
@@ -22,6 +24,8 @@ export const studioMethods = {
   generate: { input: GenerateRequestSchema, output: GenerateResultSchema },
   cancelGenerate: { input: CancelRequestSchema, output: z.object({ cancelled: z.boolean() }) },
   getHistory: { input: HistoryRequestSchema, output: z.array(HistoryEntrySchema) },
+  readImage: { input: ReadImageRequestSchema, output: z.object({ dataUrl: z.string() }) },
+  getAppInfo: { input: z.object({}).strict().prefault({}), output: AppInfoSchema },
 } as const;
 
 export const studioEvents = {

@@ -124,6 +124,8 @@ export const StageTimingsSchema = z.object({
   total: z.number(),
   encode: z.number(),
   ort: z.number(),
+  /** Session creation inside this generation (0 when the sessions were already loaded). */
+  load: z.number(),
 });
 export type StageTimings = z.infer<typeof StageTimingsSchema>;
 
@@ -178,3 +180,15 @@ export const ProgressEventSchema = z.object({
   previewDataUrl: z.string().optional(),
 });
 export type ProgressEvent = z.infer<typeof ProgressEventSchema>;
+
+export const ReadImageRequestSchema = z
+  .object({ path: z.string().min(1, 'give the image path from a run in the history') })
+  .strict();
+
+export const AppInfoSchema = z.object({
+  appVersion: z.string(),
+  ortVersion: z.string(),
+  home: z.string(),
+  nodeVersion: z.string(),
+});
+export type AppInfo = z.infer<typeof AppInfoSchema>;

@@ -1,6 +1,8 @@
 import { EventEmitter } from 'node:events';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readFileSync, existsSync } from 'node:fs';
+import { join, resolve, sep } from 'node:path';
+import { StudioError } from '../../shared/errors';
+import { appVersion, ortVersion } from '../versions';
 import type { EventName, EventPayload, StudioHandlers } from '../../shared/api';
 import { openDatabase, type Db } from '../store/database';
 import { RunsRepo } from '../store/runs-repo';
@@ -52,6 +54,22 @@ export function createStudio(options: { home: string }): Studio {
     generate: (input) => generate.generate(input),
     cancelGenerate: async (input) => ({ cancelled: generate.cancel(input.jobId) }),
     getHistory: async (input) => runs.history(input.limit),
+    readImage: async (input) => {
+      // Only images the studio wrote: the renderer never reads arbitrary files.
+      const imagesDir = resolve(home, 'images') + sep;
+      const file = resolve(input.path);
+      if (!file.startsWith(imagesDir) || !file.endsWith('.png')) {
+        throw new StudioError(`path: only PNG files under ${imagesDir} can be read`, 'bad-input');
+      }
+      if (!existsSync(file)) throw new StudioError(`path: ${file} no longer exists`, 'not-found');
+      return { dataUrl: `data:image/png;base64,${readFileSync(file).toString('base64')}` };
+    },
+    getAppInfo: async () => ({
+      appVersion: appVersion(),
+      ortVersion: ortVersion(),
+      home,
+      nodeVersion: process.versions.node,
+    }),
   };
 
   return {

@@ -27,6 +27,8 @@ export function forkWorker(name: string, args: string[] = []): ChildProcess {
   return fork(entry, args, {
     execArgv,
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    // 'advanced' carries Uint8Array PNGs across the channel as bytes, not as JSON objects.
+    serialization: 'advanced',
     env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
   });
 }

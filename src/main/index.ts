@@ -1,0 +1,68 @@
+import { app, BrowserWindow, ipcMain, session, shell } from 'electron';
+import { join } from 'node:path';
+import { METHOD_NAMES, ipcChannel, ipcEventChannel } from '../shared/api';
+import { createStudio, type Studio } from './services/studio';
+import { dispatch, errorPayload } from './services/dispatch';
+import { studioHome } from './paths';
+
+/**
+ * The Electron adapter: a window and one ipcMain handler per StudioApi method, generated from the
+ * channel list. All behaviour lives in the services; nothing here is needed to run them.
+ */
+let studio: Studio | undefined;
+
+const CSP =
+  "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'";
+
+function createWindow(): void {
+  const win = new BrowserWindow({
+    width: 1280,
+    height: 860,
+    show: false,
+    title: 'Latent Studio',
+    webPreferences: {
+      preload: join(import.meta.dirname, '../preload/index.mjs'),
+      contextIsolation: true,
+      nodeIntegration: false,
+      sandbox: true,
+      webSecurity: true,
+    },
+  });
+  win.once('ready-to-show', () => win.show());
+  // No navigation away from the app and no new windows; links open in the system browser.
+  win.webContents.on('will-navigate', (event) => event.preventDefault());
+  win.webContents.setWindowOpenHandler(({ url }) => {
+    if (url.startsWith('https://')) void shell.openExternal(url);
+    return { action: 'deny' };
+  });
+  if (process.env.ELECTRON_RENDERER_URL) void win.loadURL(process.env.ELECTRON_RENDERER_URL);
+  else void win.loadFile(join(import.meta.dirname, '../renderer/index.html'));
+}
+
+void app.whenReady().then(() => {
+  session.defaultSession.webRequest.onHeadersReceived((details, callback) => {
+    callback({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CSP] } });
+  });
+  studio = createStudio({ home: studioHome(app.getPath('userData')) });
+  const s = studio;
+  for (const method of METHOD_NAMES) {
+    ipcMain.handle(ipcChannel(method), async (_event, input: unknown) => {
+      try {
+        return { ok: true, result: await dispatch(s.handlers, method, input) };
+      } catch (error) {
+        return { ok: false, ...errorPayload(error) };
+      }
+    });
+  }
+  s.events.subscribe((event, payload) => {
+    for (const win of BrowserWindow.getAllWindows()) win.webContents.send(ipcEventChannel(event), payload);
+  });
+  createWindow();
+  app.on('activate', () => {
+    if (BrowserWindow.getAllWindows().length === 0) createWindow();
+  });
+});
+
+app.on('window-all-closed', () => {
+  void studio?.close().finally(() => app.quit());
+});

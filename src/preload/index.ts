@@ -1,0 +1,23 @@
+import { contextBridge, ipcRenderer, type IpcRendererEvent } from 'electron';
+import { EVENT_NAMES, METHOD_NAMES, ipcChannel, ipcEventChannel, type EventName } from '../shared/api';
+
+/**
+ * Exposes exactly the StudioApi tables to the sandboxed renderer: one `invoke` per method and one
+ * subscription per event, generated from the channel lists so nothing can drift or leak.
+ */
+const methods = Object.fromEntries(
+  METHOD_NAMES.map((name) => [name, (input?: unknown) => ipcRenderer.invoke(ipcChannel(name), input)]),
+);
+
+const bridge = {
+  methods,
+  on(event: EventName, listener: (payload: unknown) => void): () => void {
+    if (!EVENT_NAMES.includes(event)) throw new Error(`unknown event ${String(event)}`);
+    const channel = ipcEventChannel(event);
+    const wrapped = (_e: IpcRendererEvent, payload: unknown): void => listener(payload);
+    ipcRenderer.on(channel, wrapped);
+    return () => ipcRenderer.off(channel, wrapped);
+  },
+};
+
+contextBridge.exposeInMainWorld('latentStudio', bridge);
