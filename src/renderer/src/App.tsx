@@ -30,7 +30,8 @@ export function App(): React.JSX.Element {
         <Group h="100%" px="md" justify="space-between">
           <Title order={4}>Latent Studio</Title>
           <Text size="xs" c="dimmed">
-            <Kbd>Alt</Kbd>+<Kbd>1</Kbd>…<Kbd>6</Kbd> pages · <Kbd>Ctrl</Kbd>+<Kbd>Enter</Kbd> generate
+            <Kbd>Alt</Kbd>+<Kbd>1</Kbd>…<Kbd>6</Kbd> pages · <Kbd>Ctrl</Kbd>+<Kbd>Enter</Kbd>{' '}
+            generate
           </Text>
         </Group>
       </AppShell.Header>

@@ -8,7 +8,10 @@ import {
 
 /** The bridge the Electron preload exposes (see src/preload/index.ts). */
 interface PreloadBridge {
-  methods: Record<string, (input?: unknown) => Promise<{ ok: boolean; result?: unknown; error?: string }>>;
+  methods: Record<
+    string,
+    (input?: unknown) => Promise<{ ok: boolean; result?: unknown; error?: string }>
+  >;
   on(event: string, listener: (payload: unknown) => void): () => void;
 }
 
@@ -52,7 +55,10 @@ function webClient(): StudioApi {
     const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
     socket = new WebSocket(`${scheme}://${location.host}/api/events`);
     socket.onmessage = (message) => {
-      const { event, payload } = JSON.parse(String(message.data)) as { event: string; payload: unknown };
+      const { event, payload } = JSON.parse(String(message.data)) as {
+        event: string;
+        payload: unknown;
+      };
       for (const l of listeners.get(event) ?? []) l(payload);
     };
     socket.onclose = () => {
@@ -82,4 +88,6 @@ function webClient(): StudioApi {
   );
 }
 
-export const studio: StudioApi = window.latentStudio ? electronClient(window.latentStudio) : webClient();
+export const studio: StudioApi = window.latentStudio
+  ? electronClient(window.latentStudio)
+  : webClient();

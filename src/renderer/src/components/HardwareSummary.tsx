@@ -14,7 +14,8 @@ export function HardwareSummary({ hw }: { hw: HardwareInfo }): React.JSX.Element
         <Table.Tr>
           <Table.Td>Memory</Table.Td>
           <Table.Td>
-            {(hw.memory.totalMb / 1024).toFixed(1)} GiB ({(hw.memory.availableMb / 1024).toFixed(1)} GiB free)
+            {(hw.memory.totalMb / 1024).toFixed(1)} GiB ({(hw.memory.availableMb / 1024).toFixed(1)}{' '}
+            GiB free)
           </Table.Td>
         </Table.Tr>
         <Table.Tr>
@@ -22,7 +23,9 @@ export function HardwareSummary({ hw }: { hw: HardwareInfo }): React.JSX.Element
           <Table.Td>
             {hw.gpus.length === 0
               ? 'none found'
-              : hw.gpus.map((g) => `${g.vendor} ${g.model}${g.vramMb ? ` (${g.vramMb} MiB)` : ''}`).join(', ')}
+              : hw.gpus
+                  .map((g) => `${g.vendor} ${g.model}${g.vramMb ? ` (${g.vramMb} MiB)` : ''}`)
+                  .join(', ')}
           </Table.Td>
         </Table.Tr>
         <Table.Tr>

@@ -1,27 +1,26 @@
 import { useCallback, useEffect, useState } from 'react';
 
-/** Loads data once (and on reload()), tracking loading and a human-readable error. */
+interface Loaded<T> {
+  nonce: number;
+  data?: T;
+  error?: string;
+}
+
+/** Loads data once (and again on reload()), tracking loading and a human-readable error. */
 export function useAsync<T>(load: () => Promise<T>): {
   data: T | undefined;
   error: string | undefined;
   loading: boolean;
   reload: () => void;
 } {
-  const [data, setData] = useState<T>();
-  const [error, setError] = useState<string>();
-  const [loading, setLoading] = useState(true);
   const [nonce, setNonce] = useState(0);
+  const [loaded, setLoaded] = useState<Loaded<T>>({ nonce: -1 });
   useEffect(() => {
     let live = true;
-    setLoading(true);
-    load()
-      .then((d) => {
-        if (!live) return;
-        setData(d);
-        setError(undefined);
-      })
-      .catch((e: unknown) => live && setError(e instanceof Error ? e.message : String(e)))
-      .finally(() => live && setLoading(false));
+    load().then(
+      (data) => live && setLoaded({ nonce, data }),
+      (e: unknown) => live && setLoaded({ nonce, error: e instanceof Error ? e.message : String(e) }),
+    );
     return () => {
       live = false;
     };
@@ -29,5 +28,5 @@ export function useAsync<T>(load: () => Promise<T>): {
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [nonce]);
   const reload = useCallback(() => setNonce((n) => n + 1), []);
-  return { data, error, loading, reload };
+  return { data: loaded.data, error: loaded.error, loading: loaded.nonce !== nonce, reload };
 }

@@ -16,11 +16,20 @@ import {
   Title,
 } from '@mantine/core';
 import { getHotkeyHandler } from '@mantine/hooks';
-import { SCHEDULER_NAMES, type GenerateResult, type ProgressEvent, type SchedulerName } from '../../../shared/schemas';
+import {
+  SCHEDULER_NAMES,
+  type GenerateResult,
+  type ProgressEvent,
+  type SchedulerName,
+} from '../../../shared/schemas';
 import { studio } from '../api/client';
 import { useAsync } from '../components/useAsync';
 
-const fmt = (ms: number): string => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(1)} ms`);
+/** Outside the component: a job id is made per click, never during render. */
+const newJobId = (): string => `ui-${crypto.randomUUID()}`;
+
+const fmt = (ms: number): string =>
+  ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(1)} ms`;
 
 export function GeneratePage(): React.JSX.Element {
   const models = useAsync(() => studio.listModels());
@@ -47,7 +56,7 @@ export function GeneratePage(): React.JSX.Element {
 
   const generate = async (): Promise<void> => {
     if (busy || !model) return;
-    const id = `ui-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
+    const id = newJobId();
     setJobId(id);
     setBusy(true);
     setError(undefined);
@@ -71,7 +80,11 @@ export function GeneratePage(): React.JSX.Element {
     }
   };
 
-  const percent = progress ? (progress.totalSteps > 0 ? (100 * progress.step) / progress.totalSteps : 0) : 0;
+  const percent = progress
+    ? progress.totalSteps > 0
+      ? (100 * progress.step) / progress.totalSteps
+      : 0
+    : 0;
   const shown = busy ? progress?.previewDataUrl : result?.images[0]?.dataUrl;
 
   return (
@@ -80,16 +93,23 @@ export function GeneratePage(): React.JSX.Element {
       <Grid>
         <Grid.Col span={{ base: 12, md: 6 }}>
           <Stack onKeyDown={getHotkeyHandler([['mod+Enter', () => void generate()]])}>
-            {models.error && <Alert color="red" title="Could not list models">{models.error}</Alert>}
+            {models.error && (
+              <Alert color="red" title="Could not list models">
+                {models.error}
+              </Alert>
+            )}
             {models.data && models.data.length === 0 && (
               <Alert color="yellow" title="No model yet">
-                No model is installed. The bundled tiny-shapes model ships with the studio; reinstall it, or
-                import an ONNX Stable Diffusion folder.
+                No model is installed. The bundled tiny-shapes model ships with the studio;
+                reinstall it, or import an ONNX Stable Diffusion folder.
               </Alert>
             )}
             <Select
               label="Model"
-              data={(models.data ?? []).map((m) => ({ value: m.name, label: `${m.name} (${m.family})` }))}
+              data={(models.data ?? []).map((m) => ({
+                value: m.name,
+                label: `${m.name} (${m.family})`,
+              }))}
               value={model}
               onChange={setModel}
               allowDeselect={false}
@@ -105,23 +125,65 @@ export function GeneratePage(): React.JSX.Element {
               data-testid="prompt"
               data-autofocus
             />
-            <Textarea label="Negative prompt" autosize value={negative} onChange={(e) => setNegative(e.currentTarget.value)} />
+            <Textarea
+              label="Negative prompt"
+              autosize
+              value={negative}
+              onChange={(e) => setNegative(e.currentTarget.value)}
+            />
             <Group grow>
-              <NumberInput label="Steps" placeholder="model default" min={1} max={1000} value={steps} onChange={setSteps} />
-              <NumberInput label="Guidance" placeholder="model default" min={0} max={100} step={0.5} decimalScale={2} value={guidance} onChange={setGuidance} />
+              <NumberInput
+                label="Steps"
+                placeholder="model default"
+                min={1}
+                max={1000}
+                value={steps}
+                onChange={setSteps}
+              />
+              <NumberInput
+                label="Guidance"
+                placeholder="model default"
+                min={0}
+                max={100}
+                step={0.5}
+                decimalScale={2}
+                value={guidance}
+                onChange={setGuidance}
+              />
             </Group>
             <Group grow>
-              <NumberInput label="Seed" placeholder="random" min={0} max={4294967295} value={seed} onChange={setSeed} />
-              <Select label="Scheduler" placeholder="model default" data={[...SCHEDULER_NAMES]} value={scheduler} onChange={setScheduler} clearable />
+              <NumberInput
+                label="Seed"
+                placeholder="random"
+                min={0}
+                max={4294967295}
+                value={seed}
+                onChange={setSeed}
+              />
+              <Select
+                label="Scheduler"
+                placeholder="model default"
+                data={[...SCHEDULER_NAMES]}
+                value={scheduler}
+                onChange={setScheduler}
+                clearable
+              />
             </Group>
-            <Button onClick={() => void generate()} loading={busy} disabled={!model} data-testid="generate">
+            <Button
+              onClick={() => void generate()}
+              loading={busy}
+              disabled={!model}
+              data-testid="generate"
+            >
               Generate
             </Button>
             {busy && (
               <Stack gap={4}>
                 <Progress value={percent} animated aria-label="generation progress" />
                 <Text size="sm" c="dimmed">
-                  {progress ? `${progress.stage} ${progress.step}/${progress.totalSteps}` : 'starting…'}
+                  {progress
+                    ? `${progress.stage} ${progress.step}/${progress.totalSteps}`
+                    : 'starting…'}
                 </Text>
               </Stack>
             )}
@@ -150,17 +212,39 @@ export function GeneratePage(): React.JSX.Element {
             {result && !busy && (
               <Table mt="md" data-testid="timings">
                 <Table.Tbody>
-                  <Table.Tr><Table.Td>Seed</Table.Td><Table.Td>{result.seed}</Table.Td></Table.Tr>
-                  <Table.Tr><Table.Td>Steps · scheduler · guidance</Table.Td><Table.Td>{result.steps} · {result.scheduler} · {result.guidance}</Table.Td></Table.Tr>
-                  <Table.Tr><Table.Td>Text encoder</Table.Td><Table.Td>{fmt(result.timings.textEncoder)}</Table.Td></Table.Tr>
-                  <Table.Tr><Table.Td>UNet (total)</Table.Td><Table.Td>{fmt(result.timings.unet)}</Table.Td></Table.Tr>
-                  <Table.Tr><Table.Td>VAE decode</Table.Td><Table.Td>{fmt(result.timings.vae)}</Table.Td></Table.Tr>
-                  <Table.Tr><Table.Td>Total</Table.Td><Table.Td>{fmt(result.timings.total)}</Table.Td></Table.Tr>
+                  <Table.Tr>
+                    <Table.Td>Seed</Table.Td>
+                    <Table.Td>{result.seed}</Table.Td>
+                  </Table.Tr>
+                  <Table.Tr>
+                    <Table.Td>Steps · scheduler · guidance</Table.Td>
+                    <Table.Td>
+                      {result.steps} · {result.scheduler} · {result.guidance}
+                    </Table.Td>
+                  </Table.Tr>
+                  <Table.Tr>
+                    <Table.Td>Text encoder</Table.Td>
+                    <Table.Td>{fmt(result.timings.textEncoder)}</Table.Td>
+                  </Table.Tr>
+                  <Table.Tr>
+                    <Table.Td>UNet (total)</Table.Td>
+                    <Table.Td>{fmt(result.timings.unet)}</Table.Td>
+                  </Table.Tr>
+                  <Table.Tr>
+                    <Table.Td>VAE decode</Table.Td>
+                    <Table.Td>{fmt(result.timings.vae)}</Table.Td>
+                  </Table.Tr>
+                  <Table.Tr>
+                    <Table.Td>Total</Table.Td>
+                    <Table.Td>{fmt(result.timings.total)}</Table.Td>
+                  </Table.Tr>
                 </Table.Tbody>
               </Table>
             )}
             {result?.warnings.map((w) => (
-              <Alert key={w} color="yellow" mt="sm">{w}</Alert>
+              <Alert key={w} color="yellow" mt="sm">
+                {w}
+              </Alert>
             ))}
           </Paper>
         </Grid.Col>

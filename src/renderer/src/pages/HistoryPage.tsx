@@ -2,7 +2,12 @@ import { Alert, Badge, Button, Group, Stack, Table, Text, Title } from '@mantine
 import { studio } from '../api/client';
 import { useAsync } from '../components/useAsync';
 
-const STATUS_COLOR = { running: 'blue', done: 'green', failed: 'red', interrupted: 'orange' } as const;
+const STATUS_COLOR = {
+  running: 'blue',
+  done: 'green',
+  failed: 'red',
+  interrupted: 'orange',
+} as const;
 
 export function HistoryPage(): React.JSX.Element {
   const history = useAsync(() => studio.getHistory({ limit: 200 }));

@@ -17,7 +17,8 @@ export function MonitorPage(): React.JSX.Element {
         </Button>
       </Card>
       <Alert color="blue" title="Live CPU/GPU charts">
-        Live 1 Hz sampling arrives with the benchmark lab; this page shows the detected hardware for now.
+        Live 1 Hz sampling arrives with the benchmark lab; this page shows the detected hardware for
+        now.
       </Alert>
     </Stack>
   );

@@ -13,10 +13,22 @@ export function SettingsPage(): React.JSX.Element {
         <Title order={4}>Studio</Title>
         <Table data-testid="app-info">
           <Table.Tbody>
-            <Table.Tr><Table.Td>Data folder (LATENT_STUDIO_HOME)</Table.Td><Table.Td>{info.data?.home}</Table.Td></Table.Tr>
-            <Table.Tr><Table.Td>Latent Studio</Table.Td><Table.Td>{info.data?.appVersion}</Table.Td></Table.Tr>
-            <Table.Tr><Table.Td>onnxruntime-node</Table.Td><Table.Td>{info.data?.ortVersion}</Table.Td></Table.Tr>
-            <Table.Tr><Table.Td>Node.js</Table.Td><Table.Td>{info.data?.nodeVersion}</Table.Td></Table.Tr>
+            <Table.Tr>
+              <Table.Td>Data folder (LATENT_STUDIO_HOME)</Table.Td>
+              <Table.Td>{info.data?.home}</Table.Td>
+            </Table.Tr>
+            <Table.Tr>
+              <Table.Td>Latent Studio</Table.Td>
+              <Table.Td>{info.data?.appVersion}</Table.Td>
+            </Table.Tr>
+            <Table.Tr>
+              <Table.Td>onnxruntime-node</Table.Td>
+              <Table.Td>{info.data?.ortVersion}</Table.Td>
+            </Table.Tr>
+            <Table.Tr>
+              <Table.Td>Node.js</Table.Td>
+              <Table.Td>{info.data?.nodeVersion}</Table.Td>
+            </Table.Tr>
           </Table.Tbody>
         </Table>
       </Card>

@@ -1,0 +1,99 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { createStudio, type Studio } from '../../src/main/services/studio';
+import { startWebHost, type WebHost } from '../../src/main/web-host';
+import { tempHome } from '../helpers/temp-home';
+
+/**
+ * The studio as a person sees it: the web host serving the built renderer, driven in Debian's
+ * Chromium. UPDATE_SCREENSHOTS=1 writes docs/screenshots/*.png.
+ */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const rendererDir = resolve('out/renderer');
+const screenshots =
+  process.env.UPDATE_SCREENSHOTS === '1' ? resolve('docs/screenshots') : undefined;
+
+let home: ReturnType<typeof tempHome>;
+let studio: Studio;
+let host: WebHost;
+let browser: Browser;
+let page: Page;
+const consoleErrors: string[] = [];
+
+beforeAll(async () => {
+  if (!existsSync(join(rendererDir, 'index.html'))) {
+    throw new Error(
+      'out/renderer is not built: run `npm run build:renderer` (npm test does it first)',
+    );
+  }
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium`);
+  home = tempHome();
+  studio = createStudio({ home: home.dir });
+  host = await startWebHost({ studio, rendererDir, port: 0 });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  });
+  page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+  page.on('console', (m) => {
+    if (m.type() === 'error') consoleErrors.push(m.text());
+  });
+  page.on('pageerror', (e) => consoleErrors.push(e.message));
+  if (screenshots) mkdirSync(screenshots, { recursive: true });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await host?.close();
+  await studio?.close();
+  home?.cleanup();
+});
+
+async function shot(name: string): Promise<void> {
+  if (screenshots) await page.screenshot({ path: join(screenshots, `${name}.png`) });
+}
+
+describe('studio in Chromium', () => {
+  it('opens with the printed URL, drops the token from the address bar, and generates an image', async () => {
+    await page.goto(host.url);
+    expect(page.url()).toBe(`http://127.0.0.1:${host.port}/`);
+    await page.getByRole('heading', { name: 'Generate' }).waitFor();
+    await page.getByTestId('prompt').fill('a red circle on a blue background');
+    await page.keyboard.press('Control+Enter');
+    const image = page.getByTestId('result-image');
+    await page.getByTestId('timings').waitFor({ timeout: 60_000 });
+    const src = await image.getAttribute('src');
+    expect(src).toMatch(/^data:image\/png;base64,/);
+    await shot('generate');
+  });
+
+  it('visits every page without console errors', async () => {
+    const pages = [
+      ['wizard', 'Optimization wizard'],
+      ['monitor', 'Monitor'],
+      ['gallery', 'Gallery'],
+      ['history', 'History'],
+      ['settings', 'Settings'],
+      ['generate', 'Generate'],
+    ] as const;
+    for (const [id, heading] of pages) {
+      await page.getByTestId(`nav-${id}`).click();
+      await page.getByRole('heading', { name: heading, exact: true }).waitFor();
+      if (id === 'wizard' || id === 'monitor')
+        await page.getByTestId('hardware').waitFor({ timeout: 60_000 });
+      if (id === 'history') await page.getByTestId('history-table').waitFor();
+      if (id === 'gallery') await page.getByTestId('gallery').locator('img').first().waitFor();
+      await shot(id);
+    }
+    expect(consoleErrors).toEqual([]);
+  });
+
+  it('switches pages from the keyboard', async () => {
+    await page.keyboard.press('Alt+5');
+    await page.getByRole('heading', { name: 'History', exact: true }).waitFor();
+    await page.keyboard.press('Alt+1');
+    await page.getByRole('heading', { name: 'Generate', exact: true }).waitFor();
+  });
+});
