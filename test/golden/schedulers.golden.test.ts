@@ -112,7 +112,7 @@ describe.skipIf(!golden.exists)(suiteName, () => {
       expectClose([scheduler.initNoiseSigma], [g.init_noise_sigma], 'init_noise_sigma');
 
       const initNoise = f32(scheduler.initNoiseSigma);
-      let latents = new Float32Array(LATENT_SIZE);
+      let latents: Float32Array = new Float32Array(LATENT_SIZE);
       for (let i = 0; i < LATENT_SIZE; i++) latents[i] = f32(Math.sin(0.1 * i)) * initNoise;
       expectClose(latents, g.initial_latents, 'initial_latents');
 
