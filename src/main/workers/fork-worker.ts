@@ -10,7 +10,11 @@ const here = dirname(fileURLToPath(import.meta.url));
  * bundled `out/main/workers/<name>.js` that electron-vite emits for the app.
  */
 export function workerEntry(name: string): string {
-  const candidates = [join(here, `${name}.ts`), join(here, 'workers', `${name}.js`), join(here, `${name}.js`)];
+  const candidates = [
+    join(here, `${name}.ts`),
+    join(here, 'workers', `${name}.js`),
+    join(here, `${name}.js`),
+  ];
   const found = candidates.find((c) => existsSync(c));
   if (!found) throw new Error(`worker "${name}" not found (looked in ${candidates.join(', ')})`);
   return found;

@@ -1,0 +1,116 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { StudioError } from '../../shared/errors';
+import type { ModelSummary } from '../../shared/schemas';
+import { detectFamily, readJson } from '../models/model-folder';
+import { ClipTokenizer } from './tokenizer/clip-tokenizer';
+import { ComponentSession } from './component-session';
+import type { RunConfig } from './run-config';
+
+export type Family = Exclude<ModelSummary['family'], 'unknown'>;
+
+const VaeConfigSchema = z.looseObject({ scaling_factor: z.number().positive().optional() });
+const UnetConfigSchema = z.looseObject({
+  time_cond_proj_dim: z.number().int().positive().nullable().optional(),
+  sample_size: z.number().int().positive().optional(),
+});
+export const SchedulerFileSchema = z.looseObject({ _class_name: z.string().optional() });
+
+/** Sampling defaults per family: what the reference pipelines use when a user gives nothing. */
+export const FAMILY_DEFAULTS: Record<
+  Family,
+  { steps: number; guidance: number; scheduler?: string }
+> = {
+  sd1: { steps: 25, guidance: 7.5 },
+  sd2: { steps: 25, guidance: 7.5 },
+  'sd-turbo': { steps: 1, guidance: 0, scheduler: 'euler-a' },
+  lcm: { steps: 4, guidance: 8.5, scheduler: 'lcm' },
+  sdxl: { steps: 30, guidance: 5 },
+};
+
+export interface ModelInfo {
+  dir: string;
+  family: Family;
+  schedulerConfig: Record<string, unknown>;
+  vaeScalingFactor: number;
+  /** LCM's guidance-embedding size (unet input `timestep_cond`), if the UNet has one. */
+  timeCondProjDim: number | null;
+  /** Native image size in pixels (UNet sample_size x 8). */
+  nativeSize: number;
+  tokenizer: ClipTokenizer;
+  tokenizer2: ClipTokenizer | null;
+}
+
+/** Reads a model folder's configs and tokenizers (no sessions yet). Errors name the file. */
+export async function readModelInfo(dir: string): Promise<ModelInfo> {
+  if (!existsSync(join(dir, 'unet', 'model.onnx'))) {
+    throw new StudioError(
+      `${dir} is not a Stable Diffusion ONNX folder: unet/model.onnx is missing`,
+      'bad-input',
+    );
+  }
+  const family = detectFamily(dir);
+  if (family === 'unknown')
+    throw new StudioError(`${dir}: could not tell the model family`, 'bad-input');
+  const schedulerFile = join(dir, 'scheduler', 'scheduler_config.json');
+  if (!existsSync(schedulerFile)) {
+    throw new StudioError(
+      `${schedulerFile} is missing; every export has a scheduler folder`,
+      'bad-input',
+    );
+  }
+  const schedulerConfig = readJson(schedulerFile, SchedulerFileSchema) as Record<string, unknown>;
+  const vaeConfigFile = join(dir, 'vae_decoder', 'config.json');
+  const vae = existsSync(vaeConfigFile) ? readJson(vaeConfigFile, VaeConfigSchema) : {};
+  const unetConfigFile = join(dir, 'unet', 'config.json');
+  const unet = existsSync(unetConfigFile) ? readJson(unetConfigFile, UnetConfigSchema) : {};
+  const tokenizerDir = join(dir, 'tokenizer');
+  if (!existsSync(join(tokenizerDir, 'vocab.json'))) {
+    throw new StudioError(
+      `${tokenizerDir}/vocab.json is missing: the model needs its CLIP tokenizer`,
+      'bad-input',
+    );
+  }
+  const tokenizer = await ClipTokenizer.fromFolder(tokenizerDir);
+  const tokenizer2 =
+    family === 'sdxl' && existsSync(join(dir, 'tokenizer_2', 'vocab.json'))
+      ? await ClipTokenizer.fromFolder(join(dir, 'tokenizer_2'))
+      : family === 'sdxl'
+        ? tokenizer
+        : null;
+  return {
+    dir,
+    family,
+    schedulerConfig,
+    vaeScalingFactor: vae.scaling_factor ?? (family === 'sdxl' ? 0.13025 : 0.18215),
+    timeCondProjDim: unet.time_cond_proj_dim ?? null,
+    nativeSize: (unet.sample_size ?? (family === 'sdxl' ? 128 : 64)) * 8,
+    tokenizer,
+    tokenizer2,
+  };
+}
+
+export const REQUIRED_UNET_INPUTS: Record<Family, string[]> = {
+  sd1: ['sample', 'timestep', 'encoder_hidden_states'],
+  sd2: ['sample', 'timestep', 'encoder_hidden_states'],
+  'sd-turbo': ['sample', 'timestep', 'encoder_hidden_states'],
+  lcm: ['sample', 'timestep', 'encoder_hidden_states', 'timestep_cond'],
+  sdxl: ['sample', 'timestep', 'encoder_hidden_states', 'text_embeds', 'time_ids'],
+};
+
+export type ComponentName = 'text_encoder' | 'text_encoder_2' | 'unet' | 'vae_decoder';
+
+/** Loads component sessions and checks each against its family's expected inputs. */
+export async function loadComponent(
+  info: ModelInfo,
+  component: ComponentName,
+  config: RunConfig,
+): Promise<ComponentSession> {
+  const session = await ComponentSession.load(info.dir, component, config);
+  if (component === 'unet') session.requireInputs(REQUIRED_UNET_INPUTS[info.family], info.family);
+  if (component === 'text_encoder' || component === 'text_encoder_2')
+    session.requireInputs(['input_ids'], info.family);
+  if (component === 'vae_decoder') session.requireInputs(['latent_sample'], info.family);
+  return session;
+}

@@ -1,0 +1,56 @@
+import type { ComponentSession } from './component-session';
+import { loadComponent, type ComponentName, type ModelInfo } from './model-loader';
+import type { RunConfig } from './run-config';
+
+/**
+ * A loaded model under one RunConfig. `resident` keeps every session between generations;
+ * `sequential` loads a component just before it runs and releases it right after (the ONNX form of
+ * CPU offload: peak memory is the largest component, not the sum).
+ */
+export class ModelSessions {
+  private readonly sessions = new Map<ComponentName, ComponentSession>();
+  readonly warnings: string[] = [];
+  loadMs = 0;
+  private releasedOrtMs = 0;
+
+  constructor(
+    readonly info: ModelInfo,
+    readonly config: RunConfig,
+  ) {}
+
+  async acquire(component: ComponentName): Promise<ComponentSession> {
+    const existing = this.sessions.get(component);
+    if (existing) return existing;
+    const start = performance.now();
+    const session = await loadComponent(this.info, component, this.config);
+    this.loadMs += performance.now() - start;
+    this.warnings.push(...session.warnings);
+    this.sessions.set(component, session);
+    return session;
+  }
+
+  async done(component: ComponentName): Promise<void> {
+    if (this.config.residency !== 'sequential') return;
+    const session = this.sessions.get(component);
+    if (!session) return;
+    this.sessions.delete(component);
+    this.releasedOrtMs += session.ortMs;
+    await session.release();
+  }
+
+  /** Sum of time spent inside session.run since the last reset, over every component. */
+  takeOrtMs(): number {
+    let total = this.releasedOrtMs;
+    this.releasedOrtMs = 0;
+    for (const s of this.sessions.values()) {
+      total += s.ortMs;
+      s.ortMs = 0;
+    }
+    return total;
+  }
+
+  async releaseAll(): Promise<void> {
+    for (const s of this.sessions.values()) await s.release();
+    this.sessions.clear();
+  }
+}

@@ -1,0 +1,226 @@
+import * as ort from 'onnxruntime-node';
+import { StudioError } from '../../shared/errors';
+import { timestepTensor } from './component-session';
+import { FAMILY_DEFAULTS } from './model-loader';
+import type { ModelSessions } from './model-sessions';
+import type { PipelineProgress, PipelineRequest, PipelineResult } from './protocol';
+import { createScheduler } from './schedulers';
+import { createNoise } from './noise';
+import {
+  concatLastAxis,
+  encodeText,
+  guidanceEmbedding,
+  tokenizeBatch,
+  type EncoderOutput,
+} from './text-conditioning';
+import { decodeLatents } from './vae-decode';
+import { imagesToPng, latentPreviewPng } from './image-encode';
+
+export interface PipelineHooks {
+  onProgress(p: PipelineProgress): void;
+  isCancelled(): boolean;
+}
+
+function checkCancelled(hooks: PipelineHooks): void {
+  if (hooks.isCancelled()) throw new StudioError('generation cancelled', 'cancelled');
+}
+
+/**
+ * Text to image on one loaded model: tokenize, encode, denoise with classifier-free guidance
+ * (uncond and cond batched in one UNet call; skipped entirely when guidance is off), decode, PNG.
+ */
+export async function runPipeline(
+  model: ModelSessions,
+  req: PipelineRequest,
+  hooks: PipelineHooks,
+): Promise<PipelineResult> {
+  const { info, config } = model;
+  const family = info.family;
+  const defaults = FAMILY_DEFAULTS[family];
+  const steps = req.steps ?? defaults.steps;
+  const guidance = req.guidance ?? defaults.guidance;
+  const schedulerName =
+    req.scheduler ?? defaults.scheduler ?? String(info.schedulerConfig._class_name ?? 'pndm');
+  const width = req.width ?? info.nativeSize;
+  const height = req.height ?? info.nativeSize;
+  const maxSide = info.nativeSize * 2;
+  if (width > maxSide || height > maxSide) {
+    throw new StudioError(
+      `${width}x${height} is too large for this model (native ${info.nativeSize}x${info.nativeSize}); use at most ${maxSide} per side`,
+      'bad-input',
+    );
+  }
+  const warnings: string[] = [];
+  const batch = req.batch;
+  // LCM carries guidance in an embedding; everyone else uses classifier-free guidance above 1.
+  const cfg = family !== 'lcm' && guidance > 1;
+  const rows = cfg ? 2 * batch : batch;
+  hooks.onProgress({ stage: 'load', step: 0, totalSteps: steps });
+
+  const t0 = performance.now();
+  model.takeOrtMs();
+  const loadBefore = model.loadMs;
+
+  // Tokenize.
+  const tTok = performance.now();
+  const prompts = [
+    ...(cfg ? new Array<string>(batch).fill(req.negativePrompt) : []),
+    ...new Array<string>(batch).fill(req.prompt),
+  ];
+  const tokens = tokenizeBatch(info.tokenizer, prompts);
+  const tokens2 = info.tokenizer2 ? tokenizeBatch(info.tokenizer2, prompts) : null;
+  if (tokens.truncated)
+    warnings.push(
+      `the prompt is longer than ${info.tokenizer.modelMaxLength} tokens and was truncated`,
+    );
+  const tokenizeMs = performance.now() - tTok;
+
+  // Text encoders.
+  hooks.onProgress({ stage: 'encode', step: 0, totalSteps: steps });
+  const tEnc = performance.now();
+  const enc1 = await model.acquire('text_encoder');
+  let cond: EncoderOutput = await encodeText(enc1, tokens, family === 'sdxl');
+  await model.done('text_encoder');
+  if (tokens2) {
+    const enc2 = await model.acquire('text_encoder_2');
+    cond = concatLastAxis(cond, await encodeText(enc2, tokens2, true));
+    await model.done('text_encoder_2');
+    if (cfg && req.negativePrompt === '') {
+      // SDXL's force_zeros_for_empty_prompt: an empty negative prompt is all-zero conditioning.
+      cond.hidden.fill(0, 0, (cond.hidden.length / rows) * batch);
+      cond.pooled?.fill(0, 0, (cond.pooled.length / rows) * batch);
+    }
+  }
+  const textEncoderMs = performance.now() - tEnc;
+  checkCancelled(hooks);
+
+  // Initial latents from the seeded generator.
+  const unet = await model.acquire('unet');
+  const sampleShape = unet.input('sample')?.shape ?? [];
+  const channels = typeof sampleShape[1] === 'number' ? sampleShape[1] : 4;
+  const lh = height / 8;
+  const lw = width / 8;
+  const per = channels * lh * lw;
+  const scheduler = createScheduler(schedulerName, info.schedulerConfig, steps);
+  // Stream 0 seeds the initial latents, stream 1 the noise stochastic samplers inject per step.
+  const noise = createNoise(req.seed, 0);
+  const stepNoise = createNoise(req.seed, 1);
+  let latents = noise.normal(batch * per);
+  for (let i = 0; i < latents.length; i++) latents[i] *= scheduler.initNoiseSigma;
+  let denoised: Float32Array | undefined;
+
+  const extra: Record<string, ort.Tensor> = {};
+  if (family === 'lcm' || unet.input('timestep_cond')) {
+    const shape = unet.input('timestep_cond')?.shape ?? [];
+    const dim = info.timeCondProjDim ?? (typeof shape[1] === 'number' ? shape[1] : 256);
+    extra.timestep_cond = new ort.Tensor('float32', guidanceEmbedding(guidance, dim, rows), [
+      rows,
+      dim,
+    ]);
+  }
+  if (family === 'sdxl') {
+    if (!cond.pooled || !cond.pooledDims) {
+      throw new StudioError('text_encoder_2 has no text_embeds output; SDXL needs it', 'bad-input');
+    }
+    extra.text_embeds = new ort.Tensor('float32', cond.pooled, cond.pooledDims);
+    const ids = new Float32Array(rows * 6);
+    for (let r = 0; r < rows; r++) ids.set([height, width, 0, 0, height, width], r * 6);
+    extra.time_ids = new ort.Tensor('float32', ids, [rows, 6]);
+  }
+  const hiddenTensor = new ort.Tensor('float32', cond.hidden, cond.dims);
+
+  // Denoise.
+  const timesteps = scheduler.timesteps;
+  const unetPerStep: number[] = [];
+  const tUnet = performance.now();
+  const input = new Float32Array(rows * per);
+  for (let i = 0; i < timesteps.length; i++) {
+    const t = timesteps[i];
+    const tStep = performance.now();
+    const scaled = scheduler.scaleModelInput(latents, t);
+    input.set(scaled, 0);
+    if (cfg) input.set(scaled, batch * per);
+    const out = await unet.run({
+      sample: new ort.Tensor('float32', input, [rows, channels, lh, lw]),
+      timestep: timestepTensor(unet.input('timestep'), t, rows),
+      encoder_hidden_states: hiddenTensor,
+      ...extra,
+    });
+    const predicted = (out.out_sample ?? Object.values(out)[0]).data as Float32Array;
+    let eps: Float32Array;
+    if (cfg) {
+      eps = new Float32Array(batch * per);
+      const off = batch * per;
+      for (let j = 0; j < eps.length; j++)
+        eps[j] = predicted[j] + guidance * (predicted[off + j] - predicted[j]);
+    } else {
+      eps = predicted;
+    }
+    const result = scheduler.step(eps, t, latents, stepNoise.source);
+    latents = result.prevSample;
+    denoised = result.denoised;
+    unetPerStep.push(performance.now() - tStep);
+    const preview =
+      req.previewEvery > 0 && (i + 1) % req.previewEvery === 0
+        ? latentPreviewPng(denoised ?? latents, channels, lh, lw)
+        : undefined;
+    hooks.onProgress({
+      stage: 'denoise',
+      step: i + 1,
+      totalSteps: timesteps.length,
+      previewPng: preview,
+    });
+    checkCancelled(hooks);
+  }
+  const unetMs = performance.now() - tUnet;
+  await model.done('unet');
+  if (!latents.every(Number.isFinite)) {
+    throw new StudioError(
+      'the UNet produced NaN or infinite values (try fp32 or another provider)',
+      'failed',
+    );
+  }
+
+  // Decode. LCM decodes its last `denoised` prediction, like diffusers.
+  hooks.onProgress({ stage: 'decode', step: timesteps.length, totalSteps: timesteps.length });
+  const tVae = performance.now();
+  const final = family === 'lcm' && denoised ? denoised : latents;
+  const scaledLatents = new Float32Array(final.length);
+  for (let i = 0; i < final.length; i++) scaledLatents[i] = final[i] / info.vaeScalingFactor;
+  const vae = await model.acquire('vae_decoder');
+  const pixels = await decodeLatents(vae, scaledLatents, [batch, channels, lh, lw], {
+    slicing: config.vaeSlicing,
+    tiling: config.vaeTiling,
+  });
+  await model.done('vae_decoder');
+  const vaeMs = performance.now() - tVae;
+  const ortMs = model.takeOrtMs();
+  const loadMs = model.loadMs - loadBefore;
+  const total = performance.now() - t0;
+
+  const tPng = performance.now();
+  const pngs = imagesToPng(pixels, batch, height, width);
+  const encodeMs = performance.now() - tPng;
+  hooks.onProgress({ stage: 'done', step: timesteps.length, totalSteps: timesteps.length });
+  if (loadMs > 0) warnings.push(...model.warnings.splice(0));
+
+  return {
+    images: pngs.map((png) => ({ png, width, height })),
+    seed: req.seed,
+    steps,
+    guidance,
+    scheduler: schedulerName,
+    timings: {
+      tokenize: tokenizeMs,
+      textEncoder: textEncoderMs,
+      unet: unetMs,
+      unetPerStep,
+      vae: vaeMs,
+      total,
+      encode: encodeMs,
+      ort: ortMs,
+      load: loadMs,
+    },
+    warnings,
+  };
+}

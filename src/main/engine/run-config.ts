@@ -1,0 +1,58 @@
+import * as ort from 'onnxruntime-node';
+import type { ExecutionProvider } from '../../shared/schemas';
+
+/**
+ * The session-level knobs the optimization wizard turns. Kept as plain data so a recipe can be
+ * stored, compared and hashed.
+ */
+export interface RunConfig {
+  /** Tried in order; one that fails to load is reported and the next is tried. */
+  providers: ExecutionProvider[];
+  intraOpThreads: number;
+  interOpThreads: number;
+  graphOptimizationLevel: 'disabled' | 'basic' | 'extended' | 'all';
+  enableCpuMemArena: boolean;
+  enableMemPattern: boolean;
+  /** `resident`: sessions stay loaded; `sequential`: load, run, release each component. */
+  residency: 'resident' | 'sequential';
+  /** Decode the VAE in overlapping tiles (bounded memory for large images). */
+  vaeTiling: boolean;
+  /** Decode one image of a batch at a time. */
+  vaeSlicing: boolean;
+  enableProfiling: boolean;
+}
+
+export const DEFAULT_RUN_CONFIG: RunConfig = {
+  providers: ['cpu'],
+  intraOpThreads: 0,
+  interOpThreads: 0,
+  graphOptimizationLevel: 'all',
+  enableCpuMemArena: true,
+  enableMemPattern: true,
+  residency: 'resident',
+  vaeTiling: false,
+  vaeSlicing: false,
+  enableProfiling: false,
+};
+
+/** A stable key: sessions are reused while it does not change. */
+export const runConfigKey = (c: RunConfig): string => JSON.stringify(c);
+
+export function sessionOptions(
+  config: RunConfig,
+  provider: ExecutionProvider,
+  profilePrefix?: string,
+): ort.InferenceSession.SessionOptions {
+  return {
+    executionProviders: [provider],
+    intraOpNumThreads: config.intraOpThreads,
+    interOpNumThreads: config.interOpThreads,
+    graphOptimizationLevel: config.graphOptimizationLevel,
+    enableCpuMemArena: config.enableCpuMemArena,
+    enableMemPattern: config.enableMemPattern,
+    logSeverityLevel: 3,
+    ...(config.enableProfiling && profilePrefix
+      ? { enableProfiling: true, profileFilePrefix: profilePrefix }
+      : {}),
+  };
+}

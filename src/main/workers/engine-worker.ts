@@ -1,0 +1,74 @@
+import type { FromEngine, PipelineRequest, ToEngine } from '../engine/protocol';
+import { ModelSessions } from '../engine/model-sessions';
+import { readModelInfo } from '../engine/model-loader';
+import { DEFAULT_RUN_CONFIG, runConfigKey, type RunConfig } from '../engine/run-config';
+import { runPipeline } from '../engine/pipeline';
+import { StudioError } from '../../shared/errors';
+import { SchedulerConfigError } from '../engine/schedulers';
+import { TokenizerFileError } from '../engine/tokenizer/tokenizer-files';
+
+/**
+ * The engine process: owns every ONNX Runtime session. Requests run one at a time; sessions stay
+ * cached while the model and RunConfig are unchanged.
+ */
+let loaded: { key: string; sessions: ModelSessions } | undefined;
+const cancelled = new Set<string>();
+let queue: Promise<void> = Promise.resolve();
+
+function send(message: FromEngine): void {
+  process.send?.(message);
+}
+
+function runConfigFor(req: PipelineRequest): RunConfig {
+  // A GPU provider that fails falls back to the CPU, which always works.
+  const providers: RunConfig['providers'] = req.ep === 'cpu' ? ['cpu'] : [req.ep, 'cpu'];
+  return { ...DEFAULT_RUN_CONFIG, providers, intraOpThreads: req.threads ?? 0 };
+}
+
+async function sessionsFor(req: PipelineRequest): Promise<ModelSessions> {
+  const config = runConfigFor(req);
+  const key = `${req.modelDir}|${runConfigKey(config)}`;
+  if (loaded?.key === key) return loaded.sessions;
+  await loaded?.sessions.releaseAll();
+  loaded = undefined;
+  const info = await readModelInfo(req.modelDir);
+  loaded = { key, sessions: new ModelSessions(info, config) };
+  return loaded.sessions;
+}
+
+async function handleGenerate(id: string, req: PipelineRequest): Promise<void> {
+  try {
+    const sessions = await sessionsFor(req);
+    const result = await runPipeline(sessions, req, {
+      onProgress: (progress) => send({ type: 'progress', id, progress }),
+      isCancelled: () => cancelled.has(id),
+    });
+    send({ type: 'result', id, result });
+  } catch (error) {
+    const code =
+      error instanceof StudioError && (error.code === 'bad-input' || error.code === 'cancelled')
+        ? error.code
+        : 'failed';
+    send({
+      type: 'error',
+      id,
+      message: error instanceof Error ? error.message : String(error),
+      code,
+    });
+  } finally {
+    cancelled.delete(id);
+  }
+}
+
+process.on('message', (raw) => {
+  const message = raw as ToEngine;
+  if (message.type === 'cancel') {
+    cancelled.add(message.id);
+    return;
+  }
+  if (message.type === 'generate') {
+    queue = queue.then(() => handleGenerate(message.id, message.request));
+  }
+});
+
+process.on('disconnect', () => process.exit(0));
