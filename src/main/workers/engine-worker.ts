@@ -45,10 +45,14 @@ async function handleGenerate(id: string, req: PipelineRequest): Promise<void> {
     });
     send({ type: 'result', id, result });
   } catch (error) {
+    // Bad configs and tokenizer files are the user's model folder, not an engine failure.
+    const badInput = error instanceof SchedulerConfigError || error instanceof TokenizerFileError;
     const code =
       error instanceof StudioError && (error.code === 'bad-input' || error.code === 'cancelled')
         ? error.code
-        : 'failed';
+        : badInput
+          ? 'bad-input'
+          : 'failed';
     send({
       type: 'error',
       id,
