@@ -9,8 +9,14 @@ export default defineConfig({
         input: {
           index: resolve(import.meta.dirname, 'src/main/index.ts'),
           // Child-process entries: ONNX Runtime never runs in the main process.
-          'workers/engine-worker': resolve(import.meta.dirname, 'src/main/workers/engine-worker.ts'),
-          'workers/provider-probe': resolve(import.meta.dirname, 'src/main/workers/provider-probe.ts'),
+          'workers/engine-worker': resolve(
+            import.meta.dirname,
+            'src/main/workers/engine-worker.ts',
+          ),
+          'workers/provider-probe': resolve(
+            import.meta.dirname,
+            'src/main/workers/provider-probe.ts',
+          ),
         },
         external: ['onnxruntime-node', 'better-sqlite3'],
       },

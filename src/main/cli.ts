@@ -10,11 +10,14 @@ import { studioHome } from './paths';
 
 /** `npm run cli -- <command>`: the third adapter over the same services. */
 
-const num = (label: string) => (value: string): number => {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`${label} must be a number`);
-  return n;
-};
+const num =
+  (label: string) =>
+  (value: string): number => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n))
+      throw new InvalidArgumentError(`${label} must be a number`);
+    return n;
+  };
 
 interface CommonOptions {
   json?: boolean;
@@ -29,7 +32,11 @@ async function withStudio<T>(fn: (studio: Studio) => Promise<T>): Promise<T> {
   }
 }
 
-function call<M extends MethodName>(studio: Studio, method: M, input: unknown): Promise<MethodOutput<M>> {
+function call<M extends MethodName>(
+  studio: Studio,
+  method: M,
+  input: unknown,
+): Promise<MethodOutput<M>> {
   return dispatch(studio.handlers, method, input);
 }
 
@@ -49,15 +56,23 @@ export function buildCli(): Command {
     .option('--refresh', 'probe the execution providers again')
     .option('--json', 'print one JSON object')
     .action(async (opts: CommonOptions & { refresh?: boolean }) => {
-      const hw = await withStudio((s) => call(s, 'getHardware', { refresh: opts.refresh ?? false }));
+      const hw = await withStudio((s) =>
+        call(s, 'getHardware', { refresh: opts.refresh ?? false }),
+      );
       if (opts.json) return printJson(hw);
-      console.log(`CPU      ${hw.cpu.brand} (${hw.cpu.physicalCores} cores, ${hw.cpu.cores} threads) ${hw.cpu.flags.join(' ')}`);
-      console.log(`Memory   ${(hw.memory.totalMb / 1024).toFixed(1)} GiB (${(hw.memory.availableMb / 1024).toFixed(1)} GiB available)`);
-      for (const g of hw.gpus) console.log(`GPU      ${g.vendor} ${g.model}${g.vramMb ? ` ${g.vramMb} MiB` : ''}`);
+      console.log(
+        `CPU      ${hw.cpu.brand} (${hw.cpu.physicalCores} cores, ${hw.cpu.cores} threads) ${hw.cpu.flags.join(' ')}`,
+      );
+      console.log(
+        `Memory   ${(hw.memory.totalMb / 1024).toFixed(1)} GiB (${(hw.memory.availableMb / 1024).toFixed(1)} GiB available)`,
+      );
+      for (const g of hw.gpus)
+        console.log(`GPU      ${g.vendor} ${g.model}${g.vramMb ? ` ${g.vramMb} MiB` : ''}`);
       if (hw.gpus.length === 0) console.log('GPU      none found');
       console.log(`OS       ${hw.os.distro} ${hw.os.release} (${hw.os.platform}/${hw.os.arch})`);
       console.log(`ORT      onnxruntime-node ${hw.ortVersion}`);
-      for (const p of hw.providers) console.log(`  ${p.works ? 'ok  ' : 'no  '} ${p.name}${p.error ? ` — ${p.error}` : ''}`);
+      for (const p of hw.providers)
+        console.log(`  ${p.works ? 'ok  ' : 'no  '} ${p.name}${p.error ? ` — ${p.error}` : ''}`);
       console.log(`Class    ${hw.hardwareClass}`);
     });
 
@@ -69,7 +84,9 @@ export function buildCli(): Command {
       const models = await withStudio((s) => call(s, 'listModels', {}));
       if (opts.json) return printJson({ models });
       for (const m of models) {
-        console.log(`${m.name.padEnd(24)} ${m.family.padEnd(9)} ${m.source.padEnd(9)} ${(m.sizeBytes / 2 ** 20).toFixed(1).padStart(8)} MiB  ${m.path}`);
+        console.log(
+          `${m.name.padEnd(24)} ${m.family.padEnd(9)} ${m.source.padEnd(9)} ${(m.sizeBytes / 2 ** 20).toFixed(1).padStart(8)} MiB  ${m.path}`,
+        );
       }
     });
 
@@ -86,7 +103,11 @@ export function buildCli(): Command {
     .option('--width <w>', 'image width, a multiple of 8', num('--width'))
     .option('--height <h>', 'image height, a multiple of 8', num('--height'))
     .option('--batch <b>', 'images per prompt', num('--batch'), 1)
-    .addOption(new Option('--ep <provider>', 'execution provider').choices(EXECUTION_PROVIDERS).default('cpu'))
+    .addOption(
+      new Option('--ep <provider>', 'execution provider')
+        .choices(EXECUTION_PROVIDERS)
+        .default('cpu'),
+    )
     .option('--threads <n>', 'intra-op threads (0: automatic)', num('--threads'))
     .option('--profile <name>', 'a saved optimization profile')
     .requiredOption('--out <file.png>', 'where to write the image (batch > 1 adds -1, -2, ...)')
@@ -97,13 +118,20 @@ export function buildCli(): Command {
         const bar =
           process.stderr.isTTY && !opts.json
             ? new cliProgress.SingleBar(
-                { stream: process.stderr, format: 'generating [{bar}] {value}/{total} steps {stage}' },
+                {
+                  stream: process.stderr,
+                  format: 'generating [{bar}] {value}/{total} steps {stage}',
+                },
                 cliProgress.Presets.shades_classic,
               )
             : undefined;
         const stop = studio.events.subscribe((event, payload) => {
           if (!bar || event !== 'generateProgress') return;
-          const p = payload as MethodOutput<'generate'> & { step: number; totalSteps: number; stage: string };
+          const p = payload as MethodOutput<'generate'> & {
+            step: number;
+            totalSteps: number;
+            stage: string;
+          };
           if (p.step === 0 && p.stage === 'load') bar.start(p.totalSteps, 0, { stage: p.stage });
           bar.update(p.step, { stage: p.stage });
         });
@@ -146,7 +174,9 @@ export function buildCli(): Command {
       };
       for (const w of result.warnings) console.error(`warning: ${w}`);
       if (opts.json) return printJson(summary);
-      console.log(`${written.join(', ')}  seed ${result.seed}  ${result.timings.total.toFixed(0)} ms`);
+      console.log(
+        `${written.join(', ')}  seed ${result.seed}  ${result.timings.total.toFixed(0)} ms`,
+      );
     });
 
   program
@@ -158,7 +188,9 @@ export function buildCli(): Command {
       const runs = await withStudio((s) => call(s, 'getHistory', { limit: opts.limit }));
       if (opts.json) return printJson({ runs });
       for (const r of runs) {
-        console.log(`#${String(r.id).padEnd(5)} ${r.kind.padEnd(9)} ${r.status.padEnd(12)} ${r.startedAt}  ${r.model}  ${r.summary}${r.error ? `  (${r.error})` : ''}`);
+        console.log(
+          `#${String(r.id).padEnd(5)} ${r.kind.padEnd(9)} ${r.status.padEnd(12)} ${r.startedAt}  ${r.model}  ${r.summary}${r.error ? `  (${r.error})` : ''}`,
+        );
       }
     });
 

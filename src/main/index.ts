@@ -55,7 +55,8 @@ void app.whenReady().then(() => {
     });
   }
   s.events.subscribe((event, payload) => {
-    for (const win of BrowserWindow.getAllWindows()) win.webContents.send(ipcEventChannel(event), payload);
+    for (const win of BrowserWindow.getAllWindows())
+      win.webContents.send(ipcEventChannel(event), payload);
   });
   createWindow();
   app.on('activate', () => {

@@ -33,7 +33,8 @@ export function appRoot(): string {
 export function resourcesDir(): string {
   // Packaged Electron apps keep resources unpacked next to app.asar (see electron-builder.yml).
   const packaged = (process as NodeJS.Process & { resourcesPath?: string }).resourcesPath;
-  if (packaged && existsSync(join(packaged, 'resources', 'probe'))) return join(packaged, 'resources');
+  if (packaged && existsSync(join(packaged, 'resources', 'probe')))
+    return join(packaged, 'resources');
   return join(appRoot(), 'resources');
 }
 

@@ -77,7 +77,10 @@ function cookieToken(req: IncomingMessage): string | undefined {
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'cache-control': 'no-store',
+  });
   res.end(text);
 }
 
@@ -135,12 +138,15 @@ export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', `http://127.0.0.1:${port}`);
-    if (!hostAllowed(req)) return sendJson(res, 403, { error: 'Host header not allowed', code: 'forbidden' });
-    if (!originAllowed(req)) return sendJson(res, 403, { error: 'cross-origin request refused', code: 'forbidden' });
+    if (!hostAllowed(req))
+      return sendJson(res, 403, { error: 'Host header not allowed', code: 'forbidden' });
+    if (!originAllowed(req))
+      return sendJson(res, 403, { error: 'cross-origin request refused', code: 'forbidden' });
     const auth = authorized(req, url);
     if (!auth) {
       return sendJson(res, 401, {
-        error: 'missing or wrong token: open the URL that `npm run web` printed (it ends in ?token=...)',
+        error:
+          'missing or wrong token: open the URL that `npm run web` printed (it ends in ?token=...)',
         code: 'unauthorized',
       });
     }
@@ -166,7 +172,10 @@ export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
       return sendJson(res, 404, { error: `unknown API method "${method}"`, code: 'not-found' });
     }
     if (req.method !== 'POST') {
-      return sendJson(res, 405, { error: 'API calls are POST with a JSON body', code: 'bad-input' });
+      return sendJson(res, 405, {
+        error: 'API calls are POST with a JSON body',
+        code: 'bad-input',
+      });
     }
     let input: unknown;
     try {
@@ -188,7 +197,8 @@ export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
   function serveStatic(res: ServerResponse, pathname: string): void {
     const root = normalize(rendererDir + sep);
     let file = normalize(join(root, decodeURIComponent(pathname)));
-    if (!file.startsWith(root)) return sendJson(res, 403, { error: 'path outside the app', code: 'forbidden' });
+    if (!file.startsWith(root))
+      return sendJson(res, 403, { error: 'path outside the app', code: 'forbidden' });
     if (!existsSync(file) || statSync(file).isDirectory()) file = join(root, 'index.html');
     if (!existsSync(file)) {
       return sendJson(res, 503, {
@@ -197,7 +207,10 @@ export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
       });
     }
     const type = MIME[extname(file)] ?? 'application/octet-stream';
-    const headers: Record<string, string> = { 'content-type': type, 'x-content-type-options': 'nosniff' };
+    const headers: Record<string, string> = {
+      'content-type': type,
+      'x-content-type-options': 'nosniff',
+    };
     if (type.startsWith('text/html')) {
       headers['content-security-policy'] = csp(port);
       headers['cache-control'] = 'no-store';
@@ -210,7 +223,12 @@ export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
   const sockets = new Set<WebSocket>();
   server.on('upgrade', (req, socket, head) => {
     const url = new URL(req.url ?? '/', `http://127.0.0.1:${port}`);
-    if (url.pathname !== '/api/events' || !hostAllowed(req) || !originAllowed(req) || !authorized(req, url)) {
+    if (
+      url.pathname !== '/api/events' ||
+      !hostAllowed(req) ||
+      !originAllowed(req) ||
+      !authorized(req, url)
+    ) {
       socket.write('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\n\r\n');
       socket.destroy();
       return;

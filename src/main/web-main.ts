@@ -6,17 +6,21 @@ import { appRoot, studioHome } from './paths';
 /** `npm run web`: the studio for machines without a display, in any browser on this machine. */
 async function main(): Promise<void> {
   const portArg = process.argv.indexOf('--port');
-  const requested = Number(portArg >= 0 ? process.argv[portArg + 1] : (process.env.LATENT_STUDIO_PORT ?? 5178));
+  const requested = Number(
+    portArg >= 0 ? process.argv[portArg + 1] : (process.env.LATENT_STUDIO_PORT ?? 5178),
+  );
   if (!Number.isInteger(requested) || requested < 0 || requested > 65535) {
     throw new Error('--port must be a whole number between 0 and 65535 (0 picks a free port)');
   }
   const studio = createStudio({ home: studioHome() });
   const rendererDir = join(appRoot(), 'out', 'renderer');
-  const host = await startWebHost({ studio, rendererDir, port: requested }).catch((error: NodeJS.ErrnoException) => {
-    if (error.code !== 'EADDRINUSE') throw error;
-    console.error(`port ${requested} is busy; using a free port instead`);
-    return startWebHost({ studio, rendererDir, port: 0 });
-  });
+  const host = await startWebHost({ studio, rendererDir, port: requested }).catch(
+    (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EADDRINUSE') throw error;
+      console.error(`port ${requested} is busy; using a free port instead`);
+      return startWebHost({ studio, rendererDir, port: 0 });
+    },
+  );
   console.log(`Latent Studio is running at ${host.url}`);
   console.log(`(data in ${studio.home}; Ctrl+C stops it)`);
   const stop = async (): Promise<void> => {

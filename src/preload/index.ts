@@ -1,12 +1,21 @@
 import { contextBridge, ipcRenderer, type IpcRendererEvent } from 'electron';
-import { EVENT_NAMES, METHOD_NAMES, ipcChannel, ipcEventChannel, type EventName } from '../shared/api';
+import {
+  EVENT_NAMES,
+  METHOD_NAMES,
+  ipcChannel,
+  ipcEventChannel,
+  type EventName,
+} from '../shared/api';
 
 /**
  * Exposes exactly the StudioApi tables to the sandboxed renderer: one `invoke` per method and one
  * subscription per event, generated from the channel lists so nothing can drift or leak.
  */
 const methods = Object.fromEntries(
-  METHOD_NAMES.map((name) => [name, (input?: unknown) => ipcRenderer.invoke(ipcChannel(name), input)]),
+  METHOD_NAMES.map((name) => [
+    name,
+    (input?: unknown) => ipcRenderer.invoke(ipcChannel(name), input),
+  ]),
 );
 
 const bridge = {

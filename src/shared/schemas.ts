@@ -86,7 +86,10 @@ const dimension = z
 
 export const GenerateRequestSchema = z
   .object({
-    model: z.string().min(1, 'name a model folder or a known model such as tiny-shapes').default('tiny-shapes'),
+    model: z
+      .string()
+      .min(1, 'name a model folder or a known model such as tiny-shapes')
+      .default('tiny-shapes'),
     prompt: z.string().max(4000, 'is too long; keep it under 4000 characters').default(''),
     negativePrompt: z.string().max(4000, 'is too long; keep it under 4000 characters').default(''),
     steps: z
@@ -95,7 +98,11 @@ export const GenerateRequestSchema = z
       .min(1, 'must be at least 1')
       .max(1000, 'must be at most 1000')
       .optional(),
-    guidance: z.number().min(0, 'must be 0 or more (0 turns guidance off)').max(100, 'must be at most 100').optional(),
+    guidance: z
+      .number()
+      .min(0, 'must be 0 or more (0 turns guidance off)')
+      .max(100, 'must be at most 100')
+      .optional(),
     seed: z
       .number()
       .int('must be a whole number')

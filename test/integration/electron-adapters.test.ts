@@ -33,7 +33,9 @@ vi.mock('electron', () => {
     }
   }
   return {
-    contextBridge: { exposeInMainWorld: (key: string, value: unknown) => (recorded.exposed[key] = value) },
+    contextBridge: {
+      exposeInMainWorld: (key: string, value: unknown) => (recorded.exposed[key] = value),
+    },
     ipcRenderer: {
       invoke: (channel: string, input: unknown) => {
         recorded.invoked.push({ channel, input });
@@ -84,14 +86,20 @@ describe('Electron main', () => {
       await vi.waitFor(() => expect(recorded.handlers.size).toBe(METHOD_NAMES.length));
       expect([...recorded.handlers.keys()].sort()).toEqual(METHOD_NAMES.map(ipcChannel).sort());
       const prefs = recorded.windowOptions[0]?.webPreferences as Record<string, unknown>;
-      expect(prefs).toMatchObject({ contextIsolation: true, nodeIntegration: false, sandbox: true });
+      expect(prefs).toMatchObject({
+        contextIsolation: true,
+        nodeIntegration: false,
+        sandbox: true,
+      });
       const reply = (await recorded.handlers.get(ipcChannel('getHistory'))?.({}, { limit: 0 })) as {
         ok: boolean;
         error: string;
       };
       expect(reply.ok).toBe(false);
       expect(reply.error).toMatch(/^limit:/);
-      const ok = (await recorded.handlers.get(ipcChannel('getHistory'))?.({}, {})) as { ok: boolean };
+      const ok = (await recorded.handlers.get(ipcChannel('getHistory'))?.({}, {})) as {
+        ok: boolean;
+      };
       expect(ok.ok).toBe(true);
     } finally {
       delete process.env.LATENT_STUDIO_HOME;

@@ -59,7 +59,9 @@ describe('web host token', () => {
     const page = await fetch(`${base}/`, { headers: { cookie: cookie.split(';')[0] } });
     expect(page.status).toBe(200);
     expect(page.headers.get('content-security-policy')).toContain("default-src 'self'");
-    const asset = await fetch(`${base}/assets/app.js`, { headers: { cookie: cookie.split(';')[0] } });
+    const asset = await fetch(`${base}/assets/app.js`, {
+      headers: { cookie: cookie.split(';')[0] },
+    });
     expect(asset.status).toBe(200);
   });
 
@@ -110,7 +112,9 @@ describe('web host API', () => {
   });
 
   it('refuses requests from other origins and foreign Host headers', async () => {
-    expect((await post('getHistory', {}, { ...auth(), origin: 'http://evil.example' })).status).toBe(403);
+    expect(
+      (await post('getHistory', {}, { ...auth(), origin: 'http://evil.example' })).status,
+    ).toBe(403);
     expect((await post('getHistory', {}, { ...auth(), origin: base })).status).toBe(200);
   });
 

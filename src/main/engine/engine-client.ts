@@ -1,7 +1,13 @@
 import type { ChildProcess } from 'node:child_process';
 import { forkWorker } from '../workers/fork-worker';
 import { StudioError } from '../../shared/errors';
-import type { FromEngine, PipelineProgress, PipelineRequest, PipelineResult, ToEngine } from './protocol';
+import type {
+  FromEngine,
+  PipelineProgress,
+  PipelineRequest,
+  PipelineResult,
+  ToEngine,
+} from './protocol';
 
 interface Pending {
   resolve: (r: PipelineResult) => void;
@@ -19,7 +25,8 @@ export class EngineClient {
   private stderrTail = '';
 
   private ensureChild(): ChildProcess {
-    if (this.child && this.child.exitCode === null && this.child.signalCode === null) return this.child;
+    if (this.child && this.child.exitCode === null && this.child.signalCode === null)
+      return this.child;
     const child = forkWorker('engine-worker');
     this.stderrTail = '';
     child.stderr?.on('data', (chunk: Buffer) => {

@@ -42,8 +42,7 @@ export interface PipelineProgress {
 }
 
 export type ToEngine =
-  | { type: 'generate'; id: string; request: PipelineRequest }
-  | { type: 'cancel'; id: string };
+  { type: 'generate'; id: string; request: PipelineRequest } | { type: 'cancel'; id: string };
 
 export type FromEngine =
   | { type: 'progress'; id: string; progress: PipelineProgress }

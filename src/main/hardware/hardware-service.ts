@@ -32,7 +32,9 @@ export class HardwareService {
       si.cpu(),
       si.cpuFlags().catch(() => ''),
       si.mem(),
-      si.graphics().catch(() => ({ controllers: [] as si.Systeminformation.GraphicsControllerData[] })),
+      si
+        .graphics()
+        .catch(() => ({ controllers: [] as si.Systeminformation.GraphicsControllerData[] })),
       si.osInfo(),
     ]);
     const providers = await this.providers(refresh);
@@ -50,9 +52,14 @@ export class HardwareService {
         speedGHz: cpu.speed,
         flags: flags
           .split(/\s+/)
-          .filter((f) => /^(avx|avx2|avx512\w*|fma|f16c|sse4_1|sse4_2|neon|amx\w*|avx_vnni)$/.test(f)),
+          .filter((f) =>
+            /^(avx|avx2|avx512\w*|fma|f16c|sse4_1|sse4_2|neon|amx\w*|avx_vnni)$/.test(f),
+          ),
       },
-      memory: { totalMb: Math.round(mem.total / 2 ** 20), availableMb: Math.round(mem.available / 2 ** 20) },
+      memory: {
+        totalMb: Math.round(mem.total / 2 ** 20),
+        availableMb: Math.round(mem.available / 2 ** 20),
+      },
       gpus,
       os: { platform: os.platform, distro: os.distro, release: os.release, arch: os.arch },
       ortVersion: ortVersion(),

@@ -33,7 +33,10 @@ export function readJson<T extends z.ZodType>(file: string, schema: T): z.output
     raw = JSON.parse(readFileSync(file, 'utf8'));
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
-    throw new StudioError(`${file} is not readable JSON (${reason}); re-export the model`, 'bad-input');
+    throw new StudioError(
+      `${file} is not readable JSON (${reason}); re-export the model`,
+      'bad-input',
+    );
   }
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {
@@ -50,7 +53,8 @@ export function isModelFolder(dir: string): boolean {
 export function detectFamily(dir: string): ModelSummary['family'] {
   if (existsSync(join(dir, 'text_encoder_2'))) return 'sdxl';
   const unetConfig = join(dir, 'unet', 'config.json');
-  if (existsSync(unetConfig) && readJson(unetConfig, UnetConfigSchema).time_cond_proj_dim) return 'lcm';
+  if (existsSync(unetConfig) && readJson(unetConfig, UnetConfigSchema).time_cond_proj_dim)
+    return 'lcm';
   const schedulerFile = join(dir, 'scheduler', 'scheduler_config.json');
   if (!existsSync(schedulerFile)) return existsSync(join(dir, 'unet')) ? 'sd1' : 'unknown';
   const scheduler = readJson(schedulerFile, SchedulerConfigSchema);
@@ -73,7 +77,11 @@ function folderSize(dir: string): number {
   return total;
 }
 
-export function summarizeModel(name: string, dir: string, source: ModelSummary['source']): ModelSummary {
+export function summarizeModel(
+  name: string,
+  dir: string,
+  source: ModelSummary['source'],
+): ModelSummary {
   return {
     name,
     path: dir,

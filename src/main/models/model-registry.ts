@@ -46,7 +46,8 @@ export class ModelRegistry {
     }
     for (const root of this.roots()) {
       const dir = join(root.dir, nameOrPath);
-      if (!nameOrPath.includes('/') && existsSync(dir) && isModelFolder(dir)) return { name: nameOrPath, dir };
+      if (!nameOrPath.includes('/') && existsSync(dir) && isModelFolder(dir))
+        return { name: nameOrPath, dir };
     }
     const known = this.list().map((m) => m.name);
     throw new StudioError(

@@ -1,4 +1,9 @@
-import { studioMethods, type MethodName, type MethodOutput, type StudioHandlers } from '../../shared/api';
+import {
+  studioMethods,
+  type MethodName,
+  type MethodOutput,
+  type StudioHandlers,
+} from '../../shared/api';
 import { StudioError, describeZodError } from '../../shared/errors';
 
 /**

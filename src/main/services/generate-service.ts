@@ -17,7 +17,12 @@ export class GenerateService {
   readonly engine = new EngineClient();
 
   constructor(
-    private readonly deps: { home: string; runs: RunsRepo; models: ModelRegistry; events: StudioEvents },
+    private readonly deps: {
+      home: string;
+      runs: RunsRepo;
+      models: ModelRegistry;
+      events: StudioEvents;
+    },
   ) {}
 
   async generate(input: ParsedInput<'generate'>): Promise<MethodOutput<'generate'>> {

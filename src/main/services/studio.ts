@@ -12,7 +12,9 @@ import { GenerateService } from './generate-service';
 
 export interface StudioEvents {
   emit<E extends EventName>(event: E, payload: EventPayload<E>): void;
-  subscribe(listener: <E extends EventName>(event: E, payload: EventPayload<E>) => void): () => void;
+  subscribe(
+    listener: <E extends EventName>(event: E, payload: EventPayload<E>) => void,
+  ): () => void;
 }
 
 function createEvents(): StudioEvents {

@@ -63,7 +63,8 @@ export class RunsRepo {
       'INSERT INTO images (run_id, path, width, height, seed) VALUES (?, ?, ?, ?, ?)',
     );
     this.db.transaction(() => {
-      for (const image of images) insertImage.run(id, image.path, image.width, image.height, image.seed);
+      for (const image of images)
+        insertImage.run(id, image.path, image.width, image.height, image.seed);
       this.db
         .prepare(`UPDATE runs SET status = 'done', ended_at = ?, result_json = ? WHERE id = ?`)
         .run(new Date().toISOString(), JSON.stringify(result), id);
