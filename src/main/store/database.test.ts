@@ -10,7 +10,14 @@ import { tempHome } from '../../../test/helpers/temp-home';
 let home: ReturnType<typeof tempHome> | undefined;
 afterEach(() => home?.cleanup());
 
-const run = { kind: 'generate' as const, model: 'm', summary: 's', params: {}, appVersion: '1', ortVersion: '1' };
+const run = {
+  kind: 'generate' as const,
+  model: 'm',
+  summary: 's',
+  params: {},
+  appVersion: '1',
+  ortVersion: '1',
+};
 
 describe('studio database', () => {
   it('migrates a new file to the latest schema with WAL and foreign keys', () => {
@@ -37,7 +44,10 @@ describe('studio database', () => {
   it('reports a corrupted file and can move it aside, never deleting it', () => {
     home = tempHome();
     const file = join(home.dir, 'studio.db');
-    writeFileSync(file, 'this is not a database, just some bytes that are long enough to matter'.repeat(100));
+    writeFileSync(
+      file,
+      'this is not a database, just some bytes that are long enough to matter'.repeat(100),
+    );
     expect(() => openDatabase(file)).toThrow(/could not be opened.*move it aside/);
     const moved = moveDatabaseAside(file);
     expect(existsSync(moved)).toBe(true);

@@ -19,7 +19,8 @@ export function useAsync<T>(load: () => Promise<T>): {
     let live = true;
     load().then(
       (data) => live && setLoaded({ nonce, data }),
-      (e: unknown) => live && setLoaded({ nonce, error: e instanceof Error ? e.message : String(e) }),
+      (e: unknown) =>
+        live && setLoaded({ nonce, error: e instanceof Error ? e.message : String(e) }),
     );
     return () => {
       live = false;
