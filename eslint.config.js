@@ -47,6 +47,16 @@ export default tseslint.config(
     },
   },
   {
+    // The sandboxed preload cannot require packages: only 'electron' and the dependency-free name lists.
+    files: ['src/preload/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: ['zod', '**/shared/api', '**/shared/schemas', '**/main/**'] },
+      ],
+    },
+  },
+  {
     files: ['**/*.{js,mjs,cjs}'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
   },

@@ -21,7 +21,7 @@ function createWindow(): void {
     show: false,
     title: 'Latent Studio',
     webPreferences: {
-      preload: join(import.meta.dirname, '../preload/index.mjs'),
+      preload: join(import.meta.dirname, '../preload/index.cjs'),
       contextIsolation: true,
       nodeIntegration: false,
       sandbox: true,

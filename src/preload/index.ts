@@ -5,7 +5,7 @@ import {
   ipcChannel,
   ipcEventChannel,
   type EventName,
-} from '../shared/api';
+} from '../shared/channels';
 
 /**
  * Exposes exactly the StudioApi tables to the sandboxed renderer: one `invoke` per method and one

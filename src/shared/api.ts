@@ -12,6 +12,15 @@ import {
   ReadImageRequestSchema,
   AppInfoSchema,
 } from './schemas';
+import type { EventName, MethodName } from './channels';
+
+export { EVENT_NAMES, METHOD_NAMES, ipcChannel, ipcEventChannel } from './channels';
+export type { EventName, MethodName } from './channels';
+
+interface MethodSpec {
+  input: z.ZodType;
+  output: z.ZodType;
+}
 
 /**
  * The StudioApi: every call and event the UI can use, as data. The Electron preload, the ipcMain
@@ -26,16 +35,11 @@ export const studioMethods = {
   getHistory: { input: HistoryRequestSchema, output: z.array(HistoryEntrySchema) },
   readImage: { input: ReadImageRequestSchema, output: z.object({ dataUrl: z.string() }) },
   getAppInfo: { input: z.object({}).strict().prefault({}), output: AppInfoSchema },
-} as const;
+} as const satisfies Record<MethodName, MethodSpec>;
 
 export const studioEvents = {
   generateProgress: ProgressEventSchema,
-} as const;
-
-export type MethodName = keyof typeof studioMethods;
-export type EventName = keyof typeof studioEvents;
-export const METHOD_NAMES = Object.keys(studioMethods) as MethodName[];
-export const EVENT_NAMES = Object.keys(studioEvents) as EventName[];
+} as const satisfies Record<EventName, z.ZodType>;
 
 export type MethodInput<M extends MethodName> = z.input<(typeof studioMethods)[M]['input']>;
 export type ParsedInput<M extends MethodName> = z.output<(typeof studioMethods)[M]['input']>;
@@ -54,9 +58,11 @@ export type StudioHandlers = {
   [M in MethodName]: (input: ParsedInput<M>) => Promise<MethodOutput<M>>;
 };
 
-/** IPC channel names, derived from the tables. */
-export const ipcChannel = (method: MethodName): string => `studio:${method}`;
-export const ipcEventChannel = (event: EventName): string => `studio-event:${event}`;
+// Both directions: every listed name has a table entry (satisfies above) and every entry is listed.
+type Unlisted =
+  Exclude<keyof typeof studioMethods, MethodName> | Exclude<keyof typeof studioEvents, EventName>;
+const _allListed: [Unlisted] extends [never] ? true : never = true;
+void _allListed;
 
 export function isMethodName(name: string): name is MethodName {
   return Object.prototype.hasOwnProperty.call(studioMethods, name);
