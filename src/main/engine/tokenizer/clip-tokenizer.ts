@@ -21,6 +21,7 @@ const TOKEN_PATTERN =
   /<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|\p{L}+|\p{N}|[^\p{White_Space}\p{L}\p{N}]+/giu;
 
 const END_OF_WORD = '</w>';
+const UTF8 = new TextEncoder();
 
 // A long-running studio sees unbounded distinct words; the cache is cleared when it gets this big.
 const CACHE_LIMIT = 50_000;
@@ -103,7 +104,6 @@ export class ClipTokenizer {
   /** The prompt's token ids, without BOS/EOS, truncation or padding. */
   tokenize(text: string): number[] {
     const ids: number[] = [];
-    const utf8 = new TextEncoder();
     for (const match of cleanPrompt(text).matchAll(TOKEN_PATTERN)) {
       const word = match[0];
       const special = this.specialIds.get(word);
@@ -114,7 +114,7 @@ export class ClipTokenizer {
       let cached = this.cache.get(word);
       if (cached === undefined) {
         let mapped = '';
-        for (const byte of utf8.encode(word)) mapped += BYTE_ENCODER[byte];
+        for (const byte of UTF8.encode(word)) mapped += BYTE_ENCODER[byte];
         cached = this.bpe(mapped).map((piece) => this.pieceId(piece));
         if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
         this.cache.set(word, cached);
@@ -155,7 +155,7 @@ export class ClipTokenizer {
     for (const ch of text.replaceAll(END_OF_WORD, ' ')) {
       const byte = BYTE_DECODER.get(ch);
       if (byte !== undefined) bytes.push(byte);
-      else bytes.push(...new TextEncoder().encode(ch));
+      else bytes.push(...UTF8.encode(ch));
     }
     return new TextDecoder().decode(new Uint8Array(bytes)).trim();
   }
