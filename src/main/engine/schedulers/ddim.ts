@@ -1,14 +1,13 @@
 import { type SchedulerConfig, SchedulerConfigError, withDefaults } from './config';
-
 import {
   buildAlphasCumprod,
   checkLengths,
   checkSteps,
   rejectThresholding,
+  requireNoise,
 } from './schedule-common';
 import { spacedTimesteps } from './spacing';
 import type { NoiseSource, Scheduler, SchedulerOptions, StepResult } from './types';
-import { requireNoise } from './schedule-common';
 
 // A module-local alias: V8 inlines Math.fround through it (an imported binding is 10× slower).
 const f32 = Math.fround;

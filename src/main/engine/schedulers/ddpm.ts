@@ -1,5 +1,4 @@
 import { type SchedulerConfig, SchedulerConfigError, withDefaults } from './config';
-
 import {
   buildAlphasCumprod,
   checkLengths,

@@ -1,6 +1,5 @@
 import { type SchedulerConfig, SchedulerConfigError, withDefaults } from './config';
 import { eulerInitNoiseSigma, eulerTimesteps, scaleBySigma } from './euler-timesteps';
-
 import {
   buildAlphasCumprod,
   checkLengths,

@@ -139,3 +139,10 @@ describe('ClipTokenizer.fromFolder', () => {
     await expect(ClipTokenizer.fromFolder(dir)).rejects.toThrow(/pad token "<pad>"/);
   });
 });
+
+describe('ClipTokenizer.decode with "!" padding', () => {
+  it('keeps a real "!" and stops at EOS', async () => {
+    const tok = new ClipTokenizer(vocab, merges, { padToken: '!' });
+    expect(tok.decode(tok.encode('cat!').ids)).toBe('cat !');
+  });
+});

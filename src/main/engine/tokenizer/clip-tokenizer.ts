@@ -144,12 +144,12 @@ export class ClipTokenizer {
     return { ids, attentionMask, truncated: truncate, tokenCount };
   }
 
-  /** Ids back to text (special and pad tokens dropped); for showing what a prompt became. */
+  /** Ids back to text, up to the first EOS; for showing what a (truncated) prompt became. */
   decode(ids: readonly number[]): string {
     let text = '';
     for (const id of ids) {
-      if (id === this.bosId || id === this.eosId || id === this.padId) continue;
-      text += this.decoder.get(id) ?? '';
+      if (id === this.eosId) break; // padding follows EOS (and may be a real token, e.g. "!")
+      if (id !== this.bosId) text += this.decoder.get(id) ?? '';
     }
     const bytes: number[] = [];
     for (const ch of text.replaceAll(END_OF_WORD, ' ')) {
