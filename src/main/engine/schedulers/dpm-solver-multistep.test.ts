@@ -29,6 +29,14 @@ describe('dpm++2m-karras', () => {
       expect(roots[i] - roots[i - 1]).toBeCloseTo(roots[1] - roots[0], 5);
   });
 
+  it('gives the timesteps diffusers prints for SD with use_karras_sigmas at 20 steps', () => {
+    // A diffusers pipeline's own debug print (DPMSolverMultistepScheduler, use_karras_sigmas=True,
+    // SD/SDXL scaled_linear 0.00085..0.012), found in a public repository; not our output.
+    expect(createScheduler('dpm++2m-karras', SD15_CONFIG, 20).timesteps).toEqual([
+      999, 962, 921, 876, 827, 772, 710, 640, 561, 474, 380, 285, 197, 123, 69, 35, 15, 6, 2, 0,
+    ]);
+  });
+
   it('maps the sigmas back to integer timesteps from 999 down to 0', () => {
     expect(s.timesteps[0]).toBe(999);
     expect(s.timesteps.at(-1)).toBe(0);
