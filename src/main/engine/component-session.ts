@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { StudioError } from '../../shared/errors';
 import type { ExecutionProvider } from '../../shared/schemas';
 import { sessionOptions, type RunConfig } from './run-config';
+import { optimizedModelPath, withOptimizedCache } from './optimized-model-cache';
 
 export interface TensorInfo {
   name: string;
@@ -47,7 +48,15 @@ export class ComponentSession {
     let lastError: unknown;
     for (const provider of config.providers) {
       try {
-        const session = await ort.InferenceSession.create(file, sessionOptions(config, provider));
+        let options = sessionOptions(config, provider);
+        let source = file;
+        if (config.optimizedModelCache) {
+          const cache = optimizedModelPath(file, config, provider);
+          const cached = withOptimizedCache(options, cache);
+          options = cached.options;
+          if (cached.source === 'cache') source = cache.path;
+        }
+        const session = await ort.InferenceSession.create(source, options);
         const meta = (
           list: readonly ort.InferenceSession.ValueMetadata[],
         ): Map<string, TensorInfo> =>

@@ -2,6 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { forkWorker } from '../workers/fork-worker';
 import { StudioError } from '../../shared/errors';
 import type {
+  EngineStats,
   FromEngine,
   PipelineProgress,
   PipelineRequest,
@@ -11,6 +12,7 @@ import type {
 
 interface Pending {
   resolve: (r: PipelineResult) => void;
+  resolveStats?: (s: EngineStats) => void;
   reject: (e: Error) => void;
   onProgress: (p: PipelineProgress) => void;
 }
@@ -23,6 +25,7 @@ export class EngineClient {
   private child: ChildProcess | undefined;
   private readonly pending = new Map<string, Pending>();
   private stderrTail = '';
+  private statsCounter = 0;
 
   private ensureChild(): ChildProcess {
     if (this.child && this.child.exitCode === null && this.child.signalCode === null)
@@ -58,7 +61,8 @@ export class EngineClient {
       return;
     }
     this.pending.delete(message.id);
-    if (message.type === 'result') p.resolve(message.result);
+    if (message.type === 'stats') p.resolveStats?.(message.stats);
+    else if (message.type === 'result') p.resolve(message.result);
     else p.reject(new StudioError(message.message, message.code));
   }
 
@@ -71,6 +75,21 @@ export class EngineClient {
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject, onProgress });
       child.send({ type: 'generate', id, request } satisfies ToEngine);
+    });
+  }
+
+  /** Peak and current memory of the engine process (starting it if needed). */
+  stats(): Promise<EngineStats> {
+    const child = this.ensureChild();
+    const id = `stats-${++this.statsCounter}`;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, {
+        resolve: () => {},
+        resolveStats: resolve,
+        reject,
+        onProgress: () => {},
+      });
+      child.send({ type: 'stats', id } satisfies ToEngine);
     });
   }
 

@@ -1,4 +1,5 @@
 import type { ExecutionProvider, StageTimings, SchedulerName } from '../../shared/schemas';
+import type { RunConfig } from './run-config';
 
 /** What the main side asks the engine process to do (validated before it leaves the services). */
 export interface PipelineRequest {
@@ -16,6 +17,8 @@ export interface PipelineRequest {
   threads?: number;
   /** Send a latent preview with every n-th progress event (0: never). */
   previewEvery: number;
+  /** Session settings beyond `ep`/`threads` (a recipe's); unset fields keep the defaults. */
+  runConfig?: Partial<RunConfig>;
 }
 
 export interface PipelineImage {
@@ -41,10 +44,19 @@ export interface PipelineProgress {
   previewPng?: Uint8Array;
 }
 
+/** What the engine process has used so far: its peak resident memory is its own, not the studio's. */
+export interface EngineStats {
+  maxRssMb: number;
+  rssMb: number;
+}
+
 export type ToEngine =
-  { type: 'generate'; id: string; request: PipelineRequest } | { type: 'cancel'; id: string };
+  | { type: 'generate'; id: string; request: PipelineRequest }
+  | { type: 'cancel'; id: string }
+  | { type: 'stats'; id: string };
 
 export type FromEngine =
   | { type: 'progress'; id: string; progress: PipelineProgress }
   | { type: 'result'; id: string; result: PipelineResult }
+  | { type: 'stats'; id: string; stats: EngineStats }
   | { type: 'error'; id: string; message: string; code: 'bad-input' | 'cancelled' | 'failed' };

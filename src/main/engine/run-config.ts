@@ -20,6 +20,8 @@ export interface RunConfig {
   /** Decode one image of a batch at a time. */
   vaeSlicing: boolean;
   enableProfiling: boolean;
+  /** Save ORT's optimized graph once and load it directly afterwards (shorter session creation). */
+  optimizedModelCache: boolean;
 }
 
 export const DEFAULT_RUN_CONFIG: RunConfig = {
@@ -33,6 +35,7 @@ export const DEFAULT_RUN_CONFIG: RunConfig = {
   vaeTiling: false,
   vaeSlicing: false,
   enableProfiling: false,
+  optimizedModelCache: false,
 };
 
 /** A stable key: sessions are reused while it does not change. */

@@ -22,7 +22,12 @@ function send(message: FromEngine): void {
 function runConfigFor(req: PipelineRequest): RunConfig {
   // A GPU provider that fails falls back to the CPU, which always works.
   const providers: RunConfig['providers'] = req.ep === 'cpu' ? ['cpu'] : [req.ep, 'cpu'];
-  return { ...DEFAULT_RUN_CONFIG, providers, intraOpThreads: req.threads ?? 0 };
+  return {
+    ...DEFAULT_RUN_CONFIG,
+    providers,
+    ...(req.threads !== undefined ? { intraOpThreads: req.threads } : {}),
+    ...req.runConfig,
+  };
 }
 
 async function sessionsFor(req: PipelineRequest): Promise<ModelSessions> {
@@ -68,6 +73,18 @@ process.on('message', (raw) => {
   const message = raw as ToEngine;
   if (message.type === 'cancel') {
     cancelled.add(message.id);
+    return;
+  }
+  if (message.type === 'stats') {
+    const mb = (bytes: number): number => bytes / 2 ** 20;
+    send({
+      type: 'stats',
+      id: message.id,
+      stats: {
+        maxRssMb: process.resourceUsage().maxRSS / 1024,
+        rssMb: mb(process.memoryUsage().rss),
+      },
+    });
     return;
   }
   if (message.type === 'generate') {
