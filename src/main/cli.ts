@@ -2,7 +2,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { copyFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import cliProgress from 'cli-progress';
-import type { MethodName, MethodOutput } from '../shared/api';
+import type { EventPayload, MethodName, MethodOutput } from '../shared/api';
 import { EXECUTION_PROVIDERS, SCHEDULER_NAMES } from '../shared/schemas';
 import { createStudio, type Studio } from './services/studio';
 import { dispatch, errorPayload } from './services/dispatch';
@@ -177,6 +177,138 @@ export function buildCli(): Command {
       console.log(
         `${written.join(', ')}  seed ${result.seed}  ${result.timings.total.toFixed(0)} ms`,
       );
+    });
+
+  program
+    .command('bench')
+    .description(
+      "measure recipes against the baseline on a fixed prompt set (no --recipes: the wizard's candidates)",
+    )
+    .option('--model <dir|name>', 'model folder or known model name', 'tiny-shapes')
+    .option(
+      '--recipes <a,b,c>',
+      'comma-separated recipe names (the baseline is always added, first)',
+    )
+    .option(
+      '--cases <default|shapes|file.json>',
+      'test set: default (classic five prompts), shapes, or a JSON file',
+      'auto',
+    )
+    .option('--repeats <n>', 'measured runs per case', num('--repeats'), 3)
+    .option('--warmup <n>', 'warm-up runs per recipe (not counted)', num('--warmup'), 1)
+    .option('--max-cases <n>', 'only the first n cases of the set', num('--max-cases'))
+    .addOption(
+      new Option('--priority <p>', 'what matters, for the wizard')
+        .choices(['quality', 'balance', 'speed'])
+        .default('balance'),
+    )
+    .addOption(
+      new Option('--objective <o>', 'latency or throughput, for the wizard')
+        .choices(['latency', 'throughput'])
+        .default('latency'),
+    )
+    .addOption(
+      new Option('--ep <provider>', 'execution provider')
+        .choices(EXECUTION_PROVIDERS)
+        .default('cpu'),
+    )
+    .option(
+      '--save-profile',
+      "save the recommended recipe as the model's default profile (used by generate)",
+    )
+    .option('--json', 'print one JSON object as the last line')
+    .action(async (opts: CommonOptions & Record<string, unknown>) => {
+      const result = await withStudio(async (studio) => {
+        const bar =
+          process.stderr.isTTY && !opts.json
+            ? new cliProgress.SingleBar(
+                {
+                  stream: process.stderr,
+                  format: 'benchmark [{bar}] {value}/{total} cases  {recipe} {phase}',
+                },
+                cliProgress.Presets.shades_classic,
+              )
+            : undefined;
+        let started = false;
+        const stop = studio.events.subscribe((event, payload) => {
+          if (event !== 'benchProgress') return;
+          const p = payload as EventPayload<'benchProgress'>;
+          const line = `${p.recipe} (${p.recipeIndex + 1}/${p.recipeCount}) case ${p.caseIndex + 1}/${p.caseCount} ${p.phase}`;
+          if (!bar) {
+            if (!opts.json) console.error(line);
+            return;
+          }
+          if (!started) {
+            bar.start(p.recipeCount * p.caseCount, 0, { recipe: p.recipe, phase: p.phase });
+            started = true;
+          }
+          bar.update(p.recipeIndex * p.caseCount + p.caseIndex + (p.phase === 'done' ? 1 : 0), {
+            recipe: p.recipe,
+            phase: p.phase,
+          });
+        });
+        try {
+          const r = await call(studio, 'runBenchmark', {
+            model: opts.model,
+            recipes:
+              typeof opts.recipes === 'string'
+                ? opts.recipes
+                    .split(',')
+                    .map((x) => x.trim())
+                    .filter(Boolean)
+                : undefined,
+            cases: opts.cases,
+            repeats: opts.repeats,
+            warmup: opts.warmup,
+            maxCases: opts.maxCases,
+            priority: opts.priority,
+            objective: opts.objective,
+            ep: opts.ep,
+          });
+          const profile =
+            opts.saveProfile && r.recommended
+              ? await call(studio, 'saveProfile', { runId: r.runId })
+              : undefined;
+          return { ...r, profile: profile?.name ?? null };
+        } finally {
+          stop();
+          bar?.stop();
+        }
+      });
+      if (opts.json) return printJson(result);
+      console.log(`run #${result.runId}  ${result.model}  test set ${result.testSet}`);
+      for (const r of result.recipes) {
+        const l = r.latencyMs
+          ? `${r.latencyMs.mean.toFixed(0).padStart(7)} ms ±${r.latencyMs.std.toFixed(0)}`
+          : '      -      ';
+        const q =
+          r.ssim !== null ? `SSIM ${r.ssim.toFixed(3)} PSNR ${(r.psnr ?? 0).toFixed(1)}` : '';
+        const sp = r.speedup !== null ? `${r.speedup.toFixed(2)}x` : '';
+        console.log(
+          `  ${r.name.padEnd(18)} ${r.status.padEnd(7)} ${l} ${sp.padStart(6)}  ${String(r.peakRssMb?.toFixed(0) ?? '-').padStart(5)} MB  ${q}  ${r.verdict}${r.error ? `  (${r.error})` : ''}`,
+        );
+      }
+      for (const s of result.skipped) console.log(`  ${s.recipe.padEnd(18)} skipped  ${s.reason}`);
+      console.log(`\n${result.explanation}`);
+      if (result.profile) console.log(`saved as the default profile "${result.profile}"`);
+    });
+
+  program
+    .command('compare')
+    .description('compare two benchmark runs recipe by recipe')
+    .argument('<runA>', 'earlier run id', num('runA'))
+    .argument('<runB>', 'later run id', num('runB'))
+    .option('--json', 'print one JSON object')
+    .action(async (runA: number, runB: number, opts: CommonOptions) => {
+      const c = await withStudio((s) => call(s, 'compareRuns', { runA, runB }));
+      if (opts.json) return printJson(c);
+      console.log(`run #${runA} -> run #${runB} (speedup > 1: #${runB} is faster)`);
+      for (const r of c.recipes) {
+        const f = (v: number | null, d = 0) => (v === null ? '-' : v.toFixed(d));
+        console.log(
+          `  ${r.name.padEnd(18)} ${f(r.latencyA).padStart(7)} ms -> ${f(r.latencyB).padStart(7)} ms  ${f(r.speedup, 2)}x  memory ${f(r.memoryDeltaMb)} MB  SSIM ${f(r.ssimA, 3)} -> ${f(r.ssimB, 3)}`,
+        );
+      }
     });
 
   program

@@ -12,6 +12,17 @@ import {
   ReadImageRequestSchema,
   AppInfoSchema,
 } from './schemas';
+import {
+  BenchProgressSchema,
+  BenchRequestSchema,
+  BenchResultSchema,
+  CompareRequestSchema,
+  CompareResultSchema,
+  OBJECTIVES,
+  PRIORITIES,
+  RunDetailSchema,
+  RunRequestSchema,
+} from './bench-schemas';
 import type { EventName, MethodName } from './channels';
 
 export { EVENT_NAMES, METHOD_NAMES, ipcChannel, ipcEventChannel } from './channels';
@@ -35,10 +46,54 @@ export const studioMethods = {
   getHistory: { input: HistoryRequestSchema, output: z.array(HistoryEntrySchema) },
   readImage: { input: ReadImageRequestSchema, output: z.object({ dataUrl: z.string() }) },
   getAppInfo: { input: z.object({}).strict().prefault({}), output: AppInfoSchema },
+  proposeRecipes: {
+    input: z
+      .object({
+        model: z.string().min(1).default('tiny-shapes'),
+        priority: z.enum(PRIORITIES).default('balance'),
+        objective: z.enum(OBJECTIVES).default('latency'),
+      })
+      .strict()
+      .prefault({}),
+    output: z.object({
+      hardwareClass: z.string(),
+      recipes: z.array(
+        z.object({
+          name: z.string(),
+          title: z.string(),
+          strategy: z.string(),
+          description: z.string(),
+        }),
+      ),
+      skipped: z.array(z.object({ recipe: z.string(), reason: z.string() })),
+    }),
+  },
+  runBenchmark: { input: BenchRequestSchema, output: BenchResultSchema },
+  cancelBenchmark: { input: CancelRequestSchema, output: z.object({ cancelled: z.boolean() }) },
+  getRun: { input: RunRequestSchema, output: RunDetailSchema },
+  compareRuns: { input: CompareRequestSchema, output: CompareResultSchema },
+  saveProfile: {
+    input: z
+      .object({
+        runId: z.number().int().positive(),
+        /** Default: the run's recommended recipe. */
+        recipe: z.string().min(1).optional(),
+        name: z.string().min(1).max(100).optional(),
+        makeDefault: z.boolean().default(true),
+      })
+      .strict(),
+    output: z.object({
+      name: z.string(),
+      model: z.string(),
+      recipe: z.string(),
+      isDefault: z.boolean(),
+    }),
+  },
 } as const satisfies Record<MethodName, MethodSpec>;
 
 export const studioEvents = {
   generateProgress: ProgressEventSchema,
+  benchProgress: BenchProgressSchema,
 } as const satisfies Record<EventName, z.ZodType>;
 
 export type MethodInput<M extends MethodName> = z.input<(typeof studioMethods)[M]['input']>;

@@ -11,8 +11,14 @@ export const METHOD_NAMES = [
   'getHistory',
   'readImage',
   'getAppInfo',
+  'proposeRecipes',
+  'runBenchmark',
+  'cancelBenchmark',
+  'getRun',
+  'compareRuns',
+  'saveProfile',
 ] as const;
-export const EVENT_NAMES = ['generateProgress'] as const;
+export const EVENT_NAMES = ['generateProgress', 'benchProgress'] as const;
 
 export type MethodName = (typeof METHOD_NAMES)[number];
 export type EventName = (typeof EVENT_NAMES)[number];

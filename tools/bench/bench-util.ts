@@ -1,18 +1,5 @@
-/** Small statistics and table helpers shared by the benchmark scripts (not by the app). */
-export function stats(values: number[]): {
-  mean: number;
-  std: number;
-  median: number;
-  min: number;
-} {
-  const n = values.length;
-  const mean = values.reduce((a, b) => a + b, 0) / n;
-  const std = Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, n - 1));
-  const sorted = [...values].sort((a, b) => a - b);
-  const median = n % 2 ? sorted[(n - 1) / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
-  return { mean, std, median, min: sorted[0] };
-}
-
+/** Table and argument helpers shared by the benchmark scripts (not by the app). */
+export { stats } from '../../src/main/bench/stats';
 export function table(headers: string[], rows: (string | number)[][]): string {
   const cells = rows.map((r) =>
     r.map((c) => (typeof c === 'number' ? c.toFixed(c >= 100 ? 0 : 3) : c)),

@@ -2,13 +2,13 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { StudioError } from '../../shared/errors';
-import type { ModelSummary } from '../../shared/schemas';
 import { detectFamily, readJson } from '../models/model-folder';
 import { ClipTokenizer } from './tokenizer/clip-tokenizer';
 import { ComponentSession } from './component-session';
 import type { RunConfig } from './run-config';
+import { FAMILY_DEFAULTS, type Family } from '../models/family-defaults';
 
-export type Family = Exclude<ModelSummary['family'], 'unknown'>;
+export { FAMILY_DEFAULTS, type Family };
 
 const VaeConfigSchema = z.looseObject({ scaling_factor: z.number().positive().optional() });
 const UnetConfigSchema = z.looseObject({
@@ -16,18 +16,6 @@ const UnetConfigSchema = z.looseObject({
   sample_size: z.number().int().positive().optional(),
 });
 export const SchedulerFileSchema = z.looseObject({ _class_name: z.string().optional() });
-
-/** Sampling defaults per family: what the reference pipelines use when a user gives nothing. */
-export const FAMILY_DEFAULTS: Record<
-  Family,
-  { steps: number; guidance: number; scheduler?: string }
-> = {
-  sd1: { steps: 25, guidance: 7.5 },
-  sd2: { steps: 25, guidance: 7.5 },
-  'sd-turbo': { steps: 1, guidance: 0, scheduler: 'euler-a' },
-  lcm: { steps: 4, guidance: 8.5, scheduler: 'lcm' },
-  sdxl: { steps: 30, guidance: 5 },
-};
 
 export interface ModelInfo {
   dir: string;

@@ -6,6 +6,12 @@ import { StudioError } from '../../shared/errors';
 import { EngineClient } from '../engine/engine-client';
 import type { ModelRegistry } from '../models/model-registry';
 import type { RunsRepo } from '../store/runs-repo';
+import type { BenchRepo } from '../store/bench-repo';
+import { RecipeSchema, recipeRunConfig, recipeSteps } from '../bench/recipes';
+import { variantDir } from '../bench/variants';
+import { FAMILY_DEFAULTS } from '../models/family-defaults';
+import { detectFamily } from '../models/model-folder';
+import type { HardwareService } from '../hardware/hardware-service';
 import type { StudioEvents } from './studio';
 import { appVersion, ortVersion } from '../versions';
 
@@ -21,6 +27,8 @@ export class GenerateService {
       home: string;
       runs: RunsRepo;
       models: ModelRegistry;
+      bench: BenchRepo;
+      hardware: HardwareService;
       events: StudioEvents;
     },
   ) {}
@@ -28,6 +36,7 @@ export class GenerateService {
   async generate(input: ParsedInput<'generate'>): Promise<MethodOutput<'generate'>> {
     const { runs, models, events, home } = this.deps;
     const model = models.resolve(input.model);
+    const profile = await this.profileFor(model.name, model.dir, input.profile);
     const jobId = input.jobId ?? randomUUID();
     const seed = input.seed ?? randomBytes(4).readUInt32LE(0);
     const runId = runs.start({
@@ -42,13 +51,14 @@ export class GenerateService {
       const result = await this.engine.run(
         jobId,
         {
-          modelDir: model.dir,
+          modelDir: profile?.modelDir ?? model.dir,
           prompt: input.prompt,
           negativePrompt: input.negativePrompt,
-          steps: input.steps,
-          guidance: input.guidance,
+          steps: input.steps ?? profile?.steps,
+          guidance: input.guidance ?? profile?.guidance,
           seed,
-          scheduler: input.scheduler,
+          scheduler: input.scheduler ?? profile?.scheduler,
+          runConfig: profile?.runConfig,
           width: input.width,
           height: input.height,
           batch: input.batch,
@@ -70,6 +80,8 @@ export class GenerateService {
         writeFileSync(path, image.png);
         return { path, width: image.width, height: image.height, dataUrl: pngDataUrl(image.png) };
       });
+      if (profile)
+        result.warnings.push(`profile "${profile.name}" applied (recipe ${profile.recipe})`);
       const output = {
         jobId,
         runId,
@@ -94,6 +106,35 @@ export class GenerateService {
       if (error instanceof StudioError) throw error;
       throw new StudioError(message, 'failed');
     }
+  }
+
+  /**
+   * The optimization profile a generation runs with: the one named, else the model's default profile
+   * (saved from a benchmark's winner), else none. Explicit generate options always win over it.
+   */
+  private async profileFor(modelName: string, modelDir: string, name: string | undefined) {
+    const stored = name ? this.deps.bench.profile(name) : this.deps.bench.defaultProfile(modelName);
+    if (name && !stored)
+      throw new StudioError(
+        `profile: no profile named "${name}"; save one from a benchmark run first`,
+        'not-found',
+      );
+    if (!stored) return undefined;
+    const recipe = RecipeSchema.parse(JSON.parse(stored.recipeJson));
+    const family = detectFamily(modelDir);
+    const defaultSteps = family === 'unknown' ? 25 : FAMILY_DEFAULTS[family].steps;
+    return {
+      name: stored.name,
+      recipe: recipe.name,
+      modelDir: variantDir(modelDir, recipe.variant),
+      runConfig: recipeRunConfig(recipe, (await this.deps.hardware.detect()).cpu.physicalCores),
+      scheduler: recipe.sampling.scheduler,
+      steps:
+        recipe.sampling.steps || recipe.sampling.stepsFactor
+          ? recipeSteps(recipe, defaultSteps)
+          : undefined,
+      guidance: recipe.sampling.guidance,
+    };
   }
 
   cancel(jobId: string): boolean {

@@ -9,6 +9,8 @@ import { RunsRepo } from '../store/runs-repo';
 import { HardwareService } from '../hardware/hardware-service';
 import { ModelRegistry } from '../models/model-registry';
 import { GenerateService } from './generate-service';
+import { BenchService } from './bench-service';
+import { BenchRepo } from '../store/bench-repo';
 
 export interface StudioEvents {
   emit<E extends EventName>(event: E, payload: EventPayload<E>): void;
@@ -48,7 +50,9 @@ export function createStudio(options: { home: string }): Studio {
   const events = createEvents();
   const hardware = new HardwareService(home);
   const models = new ModelRegistry(home);
-  const generate = new GenerateService({ home, runs, models, events });
+  const bench = new BenchRepo(db);
+  const generate = new GenerateService({ home, runs, models, events, bench, hardware });
+  const benchService = new BenchService({ home, db, runs, bench, models, hardware, events });
 
   const handlers: StudioHandlers = {
     getHardware: (input) => hardware.detect(input.refresh),
@@ -66,6 +70,12 @@ export function createStudio(options: { home: string }): Studio {
       if (!existsSync(file)) throw new StudioError(`path: ${file} no longer exists`, 'not-found');
       return { dataUrl: `data:image/png;base64,${readFileSync(file).toString('base64')}` };
     },
+    proposeRecipes: (input) => benchService.propose(input),
+    runBenchmark: (input) => benchService.run(input),
+    cancelBenchmark: async (input) => ({ cancelled: benchService.cancel(input.jobId) }),
+    getRun: async (input) => benchService.detail(input.runId),
+    compareRuns: async (input) => benchService.compare(input.runA, input.runB),
+    saveProfile: async (input) => benchService.saveProfile(input),
     getAppInfo: async () => ({
       appVersion: appVersion(),
       ortVersion: ortVersion(),

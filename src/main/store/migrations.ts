@@ -35,4 +35,72 @@ export const migrations: readonly string[] = [
     json TEXT NOT NULL
   );
   `,
+  // 2: the benchmark lab
+  `
+  CREATE TABLE models (
+    id INTEGER PRIMARY KEY,
+    path TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    family TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    size_bytes INTEGER NOT NULL
+  );
+  ALTER TABLE runs ADD COLUMN model_id INTEGER REFERENCES models (id);
+  ALTER TABLE runs ADD COLUMN hardware_id INTEGER REFERENCES hardware_snapshots (id);
+  CREATE TABLE recipe_results (
+    id INTEGER PRIMARY KEY,
+    run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    recipe TEXT NOT NULL,
+    recipe_version INTEGER NOT NULL,
+    recipe_json TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('running', 'ok', 'failed')),
+    error TEXT,
+    latency_mean REAL,
+    latency_std REAL,
+    latency_median REAL,
+    stages_json TEXT,
+    peak_rss_mb REAL,
+    peak_gpu_mb REAL,
+    cpu_percent REAL,
+    ssim REAL,
+    psnr REAL,
+    speedup REAL,
+    verdict TEXT,
+    UNIQUE (run_id, recipe)
+  );
+  CREATE TABLE case_results (
+    id INTEGER PRIMARY KEY,
+    recipe_result_id INTEGER NOT NULL REFERENCES recipe_results (id) ON DELETE CASCADE,
+    case_index INTEGER NOT NULL,
+    prompt TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    steps INTEGER NOT NULL,
+    guidance REAL NOT NULL,
+    latencies_json TEXT NOT NULL,
+    latency_mean REAL NOT NULL,
+    latency_std REAL NOT NULL,
+    latency_median REAL NOT NULL,
+    stages_json TEXT NOT NULL,
+    image_path TEXT,
+    heatmap_path TEXT,
+    ssim REAL,
+    psnr REAL,
+    UNIQUE (recipe_result_id, case_index)
+  );
+  CREATE TABLE findings (
+    id INTEGER PRIMARY KEY,
+    recipe_result_id INTEGER NOT NULL REFERENCES recipe_results (id) ON DELETE CASCADE,
+    json TEXT NOT NULL
+  );
+  CREATE TABLE profiles (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    model TEXT NOT NULL,
+    recipe_json TEXT NOT NULL,
+    source_run_id INTEGER REFERENCES runs (id) ON DELETE SET NULL,
+    created_at TEXT NOT NULL,
+    is_default INTEGER NOT NULL DEFAULT 0
+  );
+  `,
 ];

@@ -1,0 +1,206 @@
+import { z } from 'zod';
+import { SchedulerNameSchema } from '../../shared/schemas';
+import { StudioError } from '../../shared/errors';
+import type { RunConfig } from '../engine/run-config';
+
+/**
+ * A recipe: one candidate way to run a model, combining a model variant, session settings and
+ * sampling settings. Plain, versioned data, so a run in the history says exactly what was measured.
+ */
+export const STRATEGIES = [
+  'baseline',
+  'quantization',
+  'graph',
+  'scheduler',
+  'session',
+  'memory',
+] as const;
+
+export const RecipeSchema = z
+  .object({
+    name: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9+.-]*$/, 'use lower-case letters, digits, "+", "." and "-"'),
+    version: z.number().int().positive(),
+    title: z.string(),
+    strategy: z.enum(STRATEGIES),
+    description: z.string(),
+    /**
+     * The model variant: `source` (the model as given) or the name of an optimized variant folder
+     * (e.g. `int8`, `fp16`) that an optimize step writes next to the source (`<model>-<variant>`).
+     */
+    variant: z.string().default('source'),
+    runConfig: z
+      .object({
+        /** A count, or `physical-cores` (resolved on the machine that runs the recipe). */
+        intraOpThreads: z.union([z.number().int().min(0), z.literal('physical-cores')]),
+        interOpThreads: z.number().int().min(0),
+        graphOptimizationLevel: z.enum(['disabled', 'basic', 'extended', 'all']),
+        enableCpuMemArena: z.boolean(),
+        enableMemPattern: z.boolean(),
+        residency: z.enum(['resident', 'sequential']),
+        vaeTiling: z.boolean(),
+        vaeSlicing: z.boolean(),
+        optimizedModelCache: z.boolean(),
+      })
+      .partial()
+      .strict()
+      .default({}),
+    sampling: z
+      .object({
+        scheduler: SchedulerNameSchema.optional(),
+        /** Steps as a fraction of the test case's steps (few-step schedulers), rounded up. */
+        stepsFactor: z.number().positive().max(1).optional(),
+        /** Fixed steps, overriding the case (distilled models). */
+        steps: z.number().int().min(1).max(1000).optional(),
+        guidance: z.number().min(0).optional(),
+      })
+      .strict()
+      .default({}),
+  })
+  .strict();
+export type Recipe = z.infer<typeof RecipeSchema>;
+
+const recipe = (r: z.input<typeof RecipeSchema>): Recipe => RecipeSchema.parse(r);
+
+/** The built-in catalogue: the five classic strategies in their ONNX Runtime forms, plus the baseline. */
+export const BUILTIN_RECIPES: readonly Recipe[] = [
+  recipe({
+    name: 'baseline',
+    version: 1,
+    title: 'Baseline (fp32, ORT defaults)',
+    strategy: 'baseline',
+    description:
+      "fp32 weights, the model's own scheduler at the test case's steps, basic graph optimizations, every session resident. What a straightforward port does.",
+    runConfig: { graphOptimizationLevel: 'basic' },
+  }),
+  recipe({
+    name: 'graph-all',
+    version: 1,
+    title: 'Full graph optimization',
+    strategy: 'graph',
+    description:
+      "ORT's extended and layout optimizations (node fusions, constant folding, NCHWc layouts on CPU). Same weights, same math up to float rounding.",
+    runConfig: { graphOptimizationLevel: 'all' },
+  }),
+  recipe({
+    name: 'graph-all-cached',
+    version: 1,
+    title: 'Full graph optimization, cached optimized model',
+    strategy: 'session',
+    description:
+      'As graph-all, and ORT saves the optimized graph on first load so later loads skip the optimization passes (shorter start-up; the same per-image speed).',
+    runConfig: { graphOptimizationLevel: 'all', optimizedModelCache: true },
+  }),
+  recipe({
+    name: 'threads-physical',
+    version: 1,
+    title: 'One intra-op thread per physical core, no arena',
+    strategy: 'session',
+    description:
+      'Pins intra-op threads to the physical core count (hyper-threads rarely help GEMMs) and turns the CPU arena off, trading a little speed for lower peak memory.',
+    runConfig: {
+      graphOptimizationLevel: 'all',
+      intraOpThreads: 'physical-cores',
+      enableCpuMemArena: false,
+    },
+  }),
+  recipe({
+    name: 'dpm-fast',
+    version: 1,
+    title: 'DPM++ 2M Karras at 40% of the steps',
+    strategy: 'scheduler',
+    description:
+      'A second-order multistep solver reaches the same image in far fewer steps than PNDM/DDIM; steps = 40% of the test case, rounded up.',
+    runConfig: { graphOptimizationLevel: 'all' },
+    sampling: { scheduler: 'dpm++2m-karras', stepsFactor: 0.4 },
+  }),
+  recipe({
+    name: 'dpm-fastest',
+    version: 1,
+    title: 'DPM++ 2M Karras at 20% of the steps',
+    strategy: 'scheduler',
+    description:
+      'The aggressive end of few-step sampling: 20% of the steps. Quality decides whether it is acceptable.',
+    runConfig: { graphOptimizationLevel: 'all' },
+    sampling: { scheduler: 'dpm++2m-karras', stepsFactor: 0.2 },
+  }),
+  recipe({
+    name: 'euler-fast',
+    version: 1,
+    title: 'Euler at 50% of the steps',
+    strategy: 'scheduler',
+    description:
+      'First-order Euler with half the steps: cheap per step, robust, slightly softer than DPM++.',
+    runConfig: { graphOptimizationLevel: 'all' },
+    sampling: { scheduler: 'euler', stepsFactor: 0.5 },
+  }),
+  recipe({
+    name: 'sequential',
+    version: 1,
+    title: 'Sequential component loading',
+    strategy: 'memory',
+    description:
+      'Loads each component (text encoder, UNet, VAE) just before it runs and releases it after: the ONNX form of CPU offload. Peak memory is the largest component, at the cost of load time per image.',
+    runConfig: { graphOptimizationLevel: 'all', residency: 'sequential' },
+  }),
+  recipe({
+    name: 'vae-tiled',
+    version: 1,
+    title: 'Tiled and sliced VAE decode',
+    strategy: 'memory',
+    description:
+      'Decodes the image in overlapping 512-pixel tiles, one image at a time: bounded decoder memory for large images and batches.',
+    runConfig: { graphOptimizationLevel: 'all', vaeTiling: true, vaeSlicing: true },
+  }),
+  recipe({
+    name: 'int8',
+    version: 1,
+    title: 'int8 weights (dynamic quantization)',
+    strategy: 'quantization',
+    description:
+      'Runs an int8 variant of the model (MatMul/Conv weights quantized, activations quantized on the fly). Often slower on CPUs without VNNI; the numbers decide.',
+    variant: 'int8',
+    runConfig: { graphOptimizationLevel: 'all' },
+  }),
+  recipe({
+    name: 'fp16',
+    version: 1,
+    title: 'fp16 weights',
+    strategy: 'quantization',
+    description:
+      'Runs an fp16 variant. Halves memory; fast on GPUs, usually slower on CPU (few fp16 kernels), and fp16 VAEs can produce black images: quality is checked.',
+    variant: 'fp16',
+    runConfig: { graphOptimizationLevel: 'all' },
+  }),
+];
+
+export function findRecipe(name: string, extra: readonly Recipe[] = []): Recipe {
+  const found = [...extra, ...BUILTIN_RECIPES].find((r) => r.name === name);
+  if (!found) {
+    throw new StudioError(
+      `unknown recipe "${name}": use one of ${BUILTIN_RECIPES.map((r) => r.name).join(', ')}`,
+      'bad-input',
+    );
+  }
+  return found;
+}
+
+/** The RunConfig fields a recipe sets, with physical-core threads resolved for this machine. */
+export function recipeRunConfig(recipe: Recipe, physicalCores: number): Partial<RunConfig> {
+  const { intraOpThreads, ...rest } = recipe.runConfig;
+  if (intraOpThreads === undefined) return rest;
+  return {
+    ...rest,
+    intraOpThreads:
+      intraOpThreads === 'physical-cores' ? Math.max(1, physicalCores) : intraOpThreads,
+  };
+}
+
+/** Steps for one test case under a recipe. */
+export function recipeSteps(recipe: Recipe, caseSteps: number): number {
+  if (recipe.sampling.steps) return recipe.sampling.steps;
+  if (recipe.sampling.stepsFactor)
+    return Math.max(1, Math.ceil(caseSteps * recipe.sampling.stepsFactor));
+  return caseSteps;
+}

@@ -1,0 +1,283 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BenchProgress, BenchResult, RecipeOutcome } from '../../shared/bench-schemas';
+import type { HardwareInfo } from '../../shared/schemas';
+import { StudioError } from '../../shared/errors';
+import { EngineClient } from '../engine/engine-client';
+import type { PipelineResult } from '../engine/protocol';
+import type { BenchRepo } from '../store/bench-repo';
+import { stats } from './stats';
+import { compareImages, diffHeatmap, inspectImage, qualityVerdict } from './quality';
+import { diagnose } from './diagnosis';
+import { recipeRunConfig, recipeSteps, type Recipe } from './recipes';
+import type { TestSet } from './test-sets';
+import { pickWinner } from './wizard';
+import { variantDir } from './variants';
+
+export interface BenchPlan {
+  runId: number;
+  jobId: string;
+  model: { name: string; dir: string; sizeBytes: number };
+  recipes: Recipe[];
+  testSet: TestSet;
+  repeats: number;
+  warmup: number;
+  ep: HardwareInfo['providers'][number]['name'];
+  hardware: HardwareInfo;
+  imagesDir: string;
+  skipped: { recipe: string; reason: string }[];
+}
+
+export interface BenchHooks {
+  onProgress(p: BenchProgress): void;
+  isCancelled(): boolean;
+}
+
+const STAGES = ['tokenize', 'textEncoder', 'unet', 'vae', 'ort', 'load'] as const;
+
+function verdictFor(
+  isBaseline: boolean,
+  speedup: number | null,
+  ssim: number | null,
+  psnr: number | null,
+): string {
+  if (isBaseline) return 'baseline';
+  if (ssim === null || psnr === null || speedup === null) return 'unmeasured';
+  const quality = qualityVerdict(ssim, psnr);
+  if (quality !== 'acceptable') return quality;
+  if (speedup > 1.05) return 'faster';
+  if (speedup < 0.95) return 'slower';
+  return 'no gain';
+}
+
+/**
+ * Runs every recipe on every test case: warm-up runs (not counted), then `repeats` measured runs
+ * per case in a fresh engine process per recipe (so peak memory is the recipe's own). The baseline
+ * goes first; every other recipe's last images are compared against the baseline images of the
+ * same case and seed. A recipe that fails is recorded with its reason and the run goes on.
+ */
+export async function runBenchmark(
+  plan: BenchPlan,
+  repo: BenchRepo,
+  hooks: BenchHooks,
+): Promise<BenchResult> {
+  const baseline = plan.recipes[0];
+  const outcomes: RecipeOutcome[] = [];
+  const baselineImages = new Map<number, Uint8Array>();
+  let baselineMean: number | null = null;
+
+  for (const [position, recipe] of plan.recipes.entries()) {
+    const resultId = repo.startRecipe(plan.runId, position, recipe, recipe);
+    const progress = (caseIndex: number, phase: BenchProgress['phase']): void =>
+      hooks.onProgress({
+        jobId: plan.jobId,
+        runId: plan.runId,
+        recipe: recipe.name,
+        recipeIndex: position,
+        recipeCount: plan.recipes.length,
+        caseIndex,
+        caseCount: plan.testSet.cases.length,
+        phase,
+      });
+    const engine = new EngineClient();
+    try {
+      const modelDir = variantDir(plan.model.dir, recipe.variant);
+      const runConfig = recipeRunConfig(recipe, plan.hardware.cpu.physicalCores);
+      const all: number[] = [];
+      const stageSums: Record<string, number> = {};
+      const ssims: number[] = [];
+      const psnrs: number[] = [];
+      const before = await engine.stats();
+      const wallStart = performance.now();
+      for (const [caseIndex, testCase] of plan.testSet.cases.entries()) {
+        if (hooks.isCancelled()) throw new StudioError('benchmark cancelled', 'cancelled');
+        const request = {
+          modelDir,
+          prompt: testCase.prompt,
+          negativePrompt: testCase.negativePrompt,
+          steps: recipeSteps(recipe, testCase.steps),
+          guidance: recipe.sampling.guidance ?? testCase.guidance,
+          seed: testCase.seed,
+          scheduler: recipe.sampling.scheduler,
+          width: testCase.width,
+          height: testCase.height,
+          batch: 1,
+          ep: plan.ep as 'cpu',
+          previewEvery: 0,
+          runConfig,
+        };
+        const warmups = caseIndex === 0 ? plan.warmup : 0;
+        for (let w = 0; w < warmups; w++) {
+          progress(caseIndex, 'warmup');
+          await engine.run(`${plan.jobId}-w`, request, () => {});
+        }
+        const latencies: number[] = [];
+        const caseStages: Record<string, number> = {};
+        let last: PipelineResult | undefined;
+        for (let r = 0; r < plan.repeats; r++) {
+          progress(caseIndex, 'measure');
+          last = await engine.run(`${plan.jobId}-${r}`, request, () => {});
+          latencies.push(last.timings.total);
+          for (const s of STAGES)
+            caseStages[s] = (caseStages[s] ?? 0) + last.timings[s] / plan.repeats;
+        }
+        if (!last) throw new StudioError('no measured run', 'failed');
+        progress(caseIndex, 'quality');
+        const png = last.images[0].png;
+        const inspection = inspectImage(png);
+        if (inspection.problem) {
+          throw new StudioError(
+            `case ${caseIndex + 1} ("${testCase.prompt}") produced a ${inspection.problem} image (mean ${inspection.mean.toFixed(1)}): a numerical failure, not a faster result`,
+            'failed',
+          );
+        }
+        const dir = join(plan.imagesDir, recipe.name);
+        mkdirSync(dir, { recursive: true });
+        const imagePath = join(dir, `case-${caseIndex}.png`);
+        writeFileSync(imagePath, png);
+        let ssim: number | null = null;
+        let psnr: number | null = null;
+        let heatmapPath: string | null = null;
+        if (position === 0) {
+          baselineImages.set(caseIndex, png);
+        } else {
+          const reference = baselineImages.get(caseIndex);
+          if (reference) {
+            const q = compareImages(reference, png);
+            ssim = q.ssim;
+            psnr = q.psnr;
+            ssims.push(q.ssim);
+            psnrs.push(q.psnr);
+            heatmapPath = join(dir, `case-${caseIndex}-diff.png`);
+            writeFileSync(heatmapPath, diffHeatmap(reference, png));
+          }
+        }
+        const s = stats(latencies);
+        all.push(...latencies);
+        for (const [k, v] of Object.entries(caseStages)) stageSums[k] = (stageSums[k] ?? 0) + v;
+        repo.addCase(resultId, {
+          caseIndex,
+          prompt: testCase.prompt,
+          seed: testCase.seed,
+          steps: request.steps,
+          guidance: request.guidance,
+          latencies,
+          latencyMean: s.mean,
+          latencyStd: s.std,
+          latencyMedian: s.median,
+          stages: caseStages,
+          imagePath,
+          heatmapPath,
+          ssim,
+          psnr,
+        });
+      }
+      const after = await engine.stats();
+      const wallMs = performance.now() - wallStart;
+      const cores = Math.max(1, plan.hardware.cpu.cores);
+      const cpuPercent = Math.min(100, ((after.cpuMs - before.cpuMs) / wallMs / cores) * 100);
+      const s = stats(all);
+      const stagesMs = Object.fromEntries(
+        Object.entries(stageSums).map(([k, v]) => [k, v / plan.testSet.cases.length]),
+      );
+      if (position === 0) baselineMean = s.mean;
+      const speedup = baselineMean !== null ? baselineMean / s.mean : null;
+      const ssim = ssims.length ? ssims.reduce((a, b) => a + b, 0) / ssims.length : null;
+      const psnr = psnrs.length ? psnrs.reduce((a, b) => a + b, 0) / psnrs.length : null;
+      const verdict = verdictFor(position === 0, speedup, ssim, psnr);
+      repo.finishRecipe(resultId, {
+        latencyMean: s.mean,
+        latencyStd: s.std,
+        latencyMedian: s.median,
+        stages: stagesMs,
+        peakRssMb: after.maxRssMb,
+        peakGpuMb: null,
+        cpuPercent,
+        ssim,
+        psnr,
+        speedup,
+        verdict,
+      });
+      for (const finding of diagnose({
+        latencyMsPerImage: s.mean,
+        peakRssMb: after.maxRssMb,
+        modelSizeMb: plan.model.sizeBytes / 2 ** 20,
+        cpuPercentDuringRun: cpuPercent,
+        provider: plan.ep,
+        ssim: ssim ?? undefined,
+        psnr: psnr ?? undefined,
+        stages: {
+          textEncoder: stagesMs.textEncoder ?? 0,
+          unet: stagesMs.unet ?? 0,
+          vae: stagesMs.vae ?? 0,
+        },
+        ramTotalMb: plan.hardware.memory.totalMb,
+      })) {
+        repo.addFinding(resultId, finding);
+      }
+      outcomes.push({
+        name: recipe.name,
+        title: recipe.title,
+        status: 'ok',
+        latencyMs: { mean: s.mean, std: s.std, median: s.median },
+        stagesMs,
+        peakRssMb: after.maxRssMb,
+        peakGpuMb: null,
+        cpuPercent,
+        ssim,
+        psnr,
+        speedup,
+        verdict,
+      });
+      progress(plan.testSet.cases.length - 1, 'done');
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      repo.failRecipe(resultId, message);
+      outcomes.push({
+        name: recipe.name,
+        title: recipe.title,
+        status: 'failed',
+        error: message,
+        latencyMs: null,
+        stagesMs: null,
+        peakRssMb: null,
+        cpuPercent: null,
+        ssim: null,
+        psnr: null,
+        speedup: null,
+        verdict: 'failed',
+      });
+      progress(0, 'failed');
+      if (error instanceof StudioError && error.code === 'cancelled') throw error;
+    } finally {
+      await engine.close();
+    }
+  }
+
+  const { winner, explanation } = pickWinner(
+    outcomes.map((o) => ({
+      name: o.name,
+      status: o.status,
+      latencyMean: o.latencyMs?.mean ?? null,
+      peakRssMb: o.peakRssMb,
+      ssim: o.ssim,
+      psnr: o.psnr,
+      error: o.error ?? null,
+    })),
+    baseline.name,
+  );
+  if (winner && winner !== baseline.name) {
+    const w = outcomes.find((o) => o.name === winner);
+    if (w) w.verdict = 'recommended';
+  }
+  return {
+    runId: plan.runId,
+    model: plan.model.name,
+    baseline: baseline.name,
+    testSet: plan.testSet.name,
+    recipes: outcomes,
+    recommended: winner,
+    explanation,
+    skipped: plan.skipped,
+  };
+}

@@ -1,0 +1,294 @@
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import type { MethodOutput, ParsedInput } from '../../shared/api';
+import type { CompareResult, RunDetail } from '../../shared/bench-schemas';
+import { StudioError } from '../../shared/errors';
+import { BUILTIN_RECIPES, findRecipe, RecipeSchema, type Recipe } from '../bench/recipes';
+import { loadTestSet } from '../bench/test-sets';
+import { runBenchmark } from '../bench/runner';
+import { proposeCandidates } from '../bench/wizard';
+import type { HardwareService } from '../hardware/hardware-service';
+import type { ModelRegistry } from '../models/model-registry';
+import { summarizeModel } from '../models/model-folder';
+import { modelFingerprint } from '../models/fingerprint';
+import type { BenchRepo } from '../store/bench-repo';
+import type { RunsRepo } from '../store/runs-repo';
+import type { Db } from '../store/database';
+import type { StudioEvents } from './studio';
+import { appVersion, ortVersion } from '../versions';
+import { existsSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
+
+/** Variants present next to a model folder (`<model>-int8`, `<model>-fp16`, ...). */
+function presentVariants(modelDir: string): string[] {
+  return BUILTIN_RECIPES.map((r) => r.variant).filter(
+    (v) =>
+      v !== 'source' &&
+      existsSync(join(dirname(modelDir), `${basename(modelDir)}-${v}`, 'unet', 'model.onnx')),
+  );
+}
+
+/** The benchmark lab as a service: plans a run, drives the runner, answers history questions. */
+export class BenchService {
+  private readonly cancelled = new Set<string>();
+
+  constructor(
+    private readonly deps: {
+      home: string;
+      db: Db;
+      runs: RunsRepo;
+      bench: BenchRepo;
+      models: ModelRegistry;
+      hardware: HardwareService;
+      events: StudioEvents;
+    },
+  ) {}
+
+  async propose(input: ParsedInput<'proposeRecipes'>): Promise<MethodOutput<'proposeRecipes'>> {
+    const model = this.deps.models.resolve(input.model);
+    const hw = await this.deps.hardware.detect();
+    const summary = summarizeModel(model.name, model.dir, 'user');
+    const proposal = proposeCandidates({
+      hardwareClass: hw.hardwareClass,
+      priority: input.priority,
+      objective: input.objective,
+      family: summary.family,
+      variants: presentVariants(model.dir),
+    });
+    return {
+      hardwareClass: hw.hardwareClass,
+      recipes: proposal.recipes.map((r) => ({
+        name: r.name,
+        title: r.title,
+        strategy: r.strategy,
+        description: r.description,
+      })),
+      skipped: proposal.skipped,
+    };
+  }
+
+  async run(input: ParsedInput<'runBenchmark'>): Promise<MethodOutput<'runBenchmark'>> {
+    const { runs, bench, models, hardware, events, home } = this.deps;
+    const model = models.resolve(input.model);
+    const summary = summarizeModel(model.name, model.dir, 'user');
+    const hw = await hardware.detect();
+    let testSet = loadTestSet(input.cases, model.name);
+    if (input.maxCases) testSet = { ...testSet, cases: testSet.cases.slice(0, input.maxCases) };
+    let recipes: Recipe[];
+    let skipped: { recipe: string; reason: string }[] = [];
+    if (input.recipes) {
+      recipes = input.recipes.map((name) => findRecipe(name));
+      // The baseline is what every other recipe is measured against: it always runs, first.
+      recipes = [findRecipe('baseline'), ...recipes.filter((r) => r.name !== 'baseline')];
+    } else {
+      const proposal = proposeCandidates({
+        hardwareClass: hw.hardwareClass,
+        priority: input.priority,
+        objective: input.objective,
+        family: summary.family,
+        variants: presentVariants(model.dir),
+      });
+      recipes = proposal.recipes;
+      skipped = proposal.skipped;
+    }
+    const jobId = input.jobId ?? randomUUID();
+    const runId = runs.start({
+      kind: 'bench',
+      model: model.name,
+      summary: `${recipes.length} recipes x ${testSet.cases.length} cases (${testSet.name}), ${input.repeats} repeats`,
+      params: { ...input, recipes: recipes.map((r) => r.name) },
+      appVersion: appVersion(),
+      ortVersion: ortVersion(),
+    });
+    bench.attachRun(
+      runId,
+      bench.upsertModel({
+        path: model.dir,
+        name: model.name,
+        family: summary.family,
+        fingerprint: modelFingerprint(model.dir),
+        sizeBytes: summary.sizeBytes,
+      }),
+      bench.saveHardware(hw),
+    );
+    try {
+      const result = await runBenchmark(
+        {
+          runId,
+          jobId,
+          model: { name: model.name, dir: model.dir, sizeBytes: summary.sizeBytes },
+          recipes,
+          testSet,
+          repeats: input.repeats,
+          warmup: input.warmup,
+          ep: input.ep,
+          hardware: hw,
+          imagesDir: join(home, 'images', `bench-${runId}`),
+          skipped,
+        },
+        bench,
+        {
+          onProgress: (p) => events.emit('benchProgress', p),
+          isCancelled: () => this.cancelled.has(jobId),
+        },
+      );
+      runs.finish(runId, result, []);
+      return result;
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      runs.fail(runId, message);
+      throw error instanceof StudioError ? error : new StudioError(message, 'failed');
+    } finally {
+      this.cancelled.delete(jobId);
+    }
+  }
+
+  cancel(jobId: string): boolean {
+    this.cancelled.add(jobId);
+    return true;
+  }
+
+  detail(runId: number): RunDetail {
+    const row = this.deps.db
+      .prepare(
+        'SELECT id, status, model, started_at, ended_at, error, result_json, kind FROM runs WHERE id = ?',
+      )
+      .get(runId) as
+      | {
+          id: number;
+          status: RunDetail['status'];
+          model: string;
+          started_at: string;
+          ended_at: string | null;
+          error: string | null;
+          result_json: string | null;
+          kind: string;
+        }
+      | undefined;
+    if (!row)
+      throw new StudioError(`run ${runId} does not exist; see history for run ids`, 'not-found');
+    if (row.kind !== 'bench')
+      throw new StudioError(`run ${runId} is a ${row.kind} run, not a benchmark`, 'bad-input');
+    const stored = row.result_json
+      ? (JSON.parse(row.result_json) as { recommended?: string | null; explanation?: string })
+      : null;
+    const recipes = this.deps.bench.recipes(runId).map((r) => {
+      const recipe = RecipeSchema.safeParse(JSON.parse(r.recipeJson));
+      return {
+        name: r.recipe,
+        title: recipe.success ? recipe.data.title : r.recipe,
+        status: r.status === 'failed' ? ('failed' as const) : ('ok' as const),
+        ...(r.error ? { error: r.error } : {}),
+        latencyMs:
+          r.latencyMean !== null
+            ? {
+                mean: r.latencyMean,
+                std: r.latencyStd ?? 0,
+                median: r.latencyMedian ?? r.latencyMean,
+              }
+            : null,
+        stagesMs: r.stages,
+        peakRssMb: r.peakRssMb,
+        peakGpuMb: r.peakGpuMb,
+        cpuPercent: r.cpuPercent,
+        ssim: r.ssim,
+        psnr: r.psnr,
+        speedup: r.speedup,
+        verdict:
+          r.status === 'running'
+            ? 'unfinished'
+            : r.verdict === null
+              ? 'unfinished'
+              : stored?.recommended === r.recipe
+                ? 'recommended'
+                : r.verdict,
+        cases: this.deps.bench.cases(r.id).map((c) => ({
+          caseIndex: c.caseIndex,
+          prompt: c.prompt,
+          seed: c.seed,
+          steps: c.steps,
+          guidance: c.guidance,
+          latencyMs: { mean: c.latencyMean, std: c.latencyStd, median: c.latencyMedian },
+          stagesMs: c.stages,
+          imagePath: c.imagePath,
+          heatmapPath: c.heatmapPath,
+          ssim: c.ssim,
+          psnr: c.psnr,
+        })),
+        findings: this.deps.bench.findings(r.id),
+      };
+    });
+    return {
+      id: row.id,
+      status: row.status,
+      model: row.model,
+      startedAt: row.started_at,
+      endedAt: row.ended_at,
+      error: row.error,
+      recommended: stored?.recommended ?? null,
+      explanation: stored?.explanation ?? null,
+      recipes,
+    };
+  }
+
+  compare(runA: number, runB: number): CompareResult {
+    const a = this.detail(runA);
+    const b = this.detail(runB);
+    const names = [...new Set([...a.recipes.map((r) => r.name), ...b.recipes.map((r) => r.name)])];
+    return {
+      runA,
+      runB,
+      recipes: names.map((name) => {
+        const ra = a.recipes.find((r) => r.name === name);
+        const rb = b.recipes.find((r) => r.name === name);
+        const la = ra?.latencyMs?.mean ?? null;
+        const lb = rb?.latencyMs?.mean ?? null;
+        return {
+          name,
+          latencyA: la,
+          latencyB: lb,
+          speedup: la !== null && lb !== null ? la / lb : null,
+          memoryDeltaMb:
+            ra?.peakRssMb != null && rb?.peakRssMb != null ? rb.peakRssMb - ra.peakRssMb : null,
+          ssimA: ra?.ssim ?? null,
+          ssimB: rb?.ssim ?? null,
+          cases: (ra?.cases ?? []).map((ca) => {
+            const cb = rb?.cases.find((c) => c.caseIndex === ca.caseIndex);
+            return {
+              caseIndex: ca.caseIndex,
+              prompt: ca.prompt,
+              speedup: cb ? ca.latencyMs.mean / cb.latencyMs.mean : null,
+            };
+          }),
+        };
+      }),
+    };
+  }
+
+  /** Saves a benchmarked recipe as a named profile; `generate` uses the model's default profile. */
+  saveProfile(input: ParsedInput<'saveProfile'>): MethodOutput<'saveProfile'> {
+    const detail = this.detail(input.runId);
+    const recipeName = input.recipe ?? detail.recommended;
+    if (!recipeName)
+      throw new StudioError(
+        `run ${input.runId} recommended no recipe; name one with recipe`,
+        'bad-input',
+      );
+    const row = this.deps.bench.recipes(input.runId).find((r) => r.recipe === recipeName);
+    if (!row || row.status !== 'ok') {
+      throw new StudioError(
+        `recipe "${recipeName}" did not complete in run ${input.runId}`,
+        'bad-input',
+      );
+    }
+    const name = input.name ?? `${detail.model}-${recipeName}`;
+    this.deps.bench.saveProfile({
+      name,
+      model: detail.model,
+      recipeJson: row.recipeJson,
+      sourceRunId: input.runId,
+      makeDefault: input.makeDefault,
+    });
+    return { name, model: detail.model, recipe: recipeName, isDefault: input.makeDefault };
+  }
+}

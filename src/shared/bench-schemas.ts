@@ -1,0 +1,132 @@
+import { z } from 'zod';
+import { ExecutionProviderSchema } from './schemas';
+
+export const PRIORITIES = ['quality', 'balance', 'speed'] as const;
+export const OBJECTIVES = ['latency', 'throughput'] as const;
+
+export const BenchRequestSchema = z
+  .object({
+    model: z.string().min(1).default('tiny-shapes'),
+    /** Recipe names; absent: the wizard's candidates for this machine, baseline included. */
+    recipes: z
+      .array(z.string().min(1))
+      .min(1, 'name at least one recipe, or leave recipes out')
+      .optional(),
+    /** `auto`, `default` (the classic five prompts), `shapes`, or a JSON test-set file. */
+    cases: z.string().min(1).default('auto'),
+    repeats: z.number().int().min(1, 'must be at least 1').max(50).default(3),
+    warmup: z.number().int().min(0).max(10).default(1),
+    priority: z.enum(PRIORITIES).default('balance'),
+    objective: z.enum(OBJECTIVES).default('latency'),
+    ep: ExecutionProviderSchema.default('cpu'),
+    /** Run only the first N cases of the set (quick checks). */
+    maxCases: z.number().int().min(1).optional(),
+    jobId: z.string().min(1).max(100).optional(),
+  })
+  .strict();
+export type BenchRequest = z.input<typeof BenchRequestSchema>;
+
+const LatencySchema = z.object({ mean: z.number(), std: z.number(), median: z.number() });
+
+export const RecipeOutcomeSchema = z.object({
+  name: z.string(),
+  title: z.string(),
+  status: z.enum(['ok', 'failed']),
+  error: z.string().optional(),
+  latencyMs: LatencySchema.nullable(),
+  stagesMs: z.record(z.string(), z.number()).nullable(),
+  peakRssMb: z.number().nullable(),
+  peakGpuMb: z.number().nullable().optional(),
+  cpuPercent: z.number().nullable(),
+  ssim: z.number().nullable(),
+  psnr: z.number().nullable(),
+  speedup: z.number().nullable(),
+  verdict: z.string(),
+});
+export type RecipeOutcome = z.infer<typeof RecipeOutcomeSchema>;
+
+export const BenchResultSchema = z.object({
+  runId: z.number().int(),
+  model: z.string(),
+  baseline: z.string(),
+  testSet: z.string(),
+  recipes: z.array(RecipeOutcomeSchema),
+  recommended: z.string().nullable(),
+  explanation: z.string(),
+  skipped: z.array(z.object({ recipe: z.string(), reason: z.string() })),
+});
+export type BenchResult = z.infer<typeof BenchResultSchema>;
+
+export const BenchProgressSchema = z.object({
+  jobId: z.string(),
+  runId: z.number().int(),
+  recipe: z.string(),
+  recipeIndex: z.number().int(),
+  recipeCount: z.number().int(),
+  caseIndex: z.number().int(),
+  caseCount: z.number().int(),
+  phase: z.enum(['warmup', 'measure', 'quality', 'done', 'failed']),
+});
+export type BenchProgress = z.infer<typeof BenchProgressSchema>;
+
+export const RunRequestSchema = z.object({ runId: z.number().int().positive() }).strict();
+export const CompareRequestSchema = z
+  .object({ runA: z.number().int().positive(), runB: z.number().int().positive() })
+  .strict();
+
+export const CaseDetailSchema = z.object({
+  caseIndex: z.number().int(),
+  prompt: z.string(),
+  seed: z.number().int(),
+  steps: z.number().int(),
+  guidance: z.number(),
+  latencyMs: LatencySchema,
+  stagesMs: z.record(z.string(), z.number()),
+  imagePath: z.string().nullable(),
+  heatmapPath: z.string().nullable(),
+  ssim: z.number().nullable(),
+  psnr: z.number().nullable(),
+});
+
+export const RunDetailSchema = z.object({
+  id: z.number().int(),
+  status: z.enum(['running', 'done', 'failed', 'interrupted']),
+  model: z.string(),
+  startedAt: z.string(),
+  endedAt: z.string().nullable(),
+  error: z.string().nullable(),
+  recommended: z.string().nullable(),
+  explanation: z.string().nullable(),
+  recipes: z.array(
+    RecipeOutcomeSchema.extend({
+      cases: z.array(CaseDetailSchema),
+      findings: z.array(z.unknown()),
+    }),
+  ),
+});
+export type RunDetail = z.infer<typeof RunDetailSchema>;
+
+export const CompareResultSchema = z.object({
+  runA: z.number().int(),
+  runB: z.number().int(),
+  recipes: z.array(
+    z.object({
+      name: z.string(),
+      latencyA: z.number().nullable(),
+      latencyB: z.number().nullable(),
+      /** latencyA / latencyB: above 1 means run B is faster. */
+      speedup: z.number().nullable(),
+      memoryDeltaMb: z.number().nullable(),
+      ssimA: z.number().nullable(),
+      ssimB: z.number().nullable(),
+      cases: z.array(
+        z.object({
+          caseIndex: z.number().int(),
+          prompt: z.string(),
+          speedup: z.number().nullable(),
+        }),
+      ),
+    }),
+  ),
+});
+export type CompareResult = z.infer<typeof CompareResultSchema>;
