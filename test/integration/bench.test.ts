@@ -1,0 +1,130 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { BenchResultSchema, RunDetailSchema } from '../../src/shared/bench-schemas';
+import { createStudio, type Studio } from '../../src/main/services/studio';
+import { dispatch } from '../../src/main/services/dispatch';
+import { tempHome } from '../helpers/temp-home';
+
+/** The benchmark lab end to end on a fixture model: real ONNX Runtime, a real SQLite file. */
+const model = resolve('test/fixtures/models/sd15-optimum-float');
+let home: ReturnType<typeof tempHome>;
+let studio: Studio;
+
+beforeAll(() => {
+  home = tempHome();
+  studio = createStudio({ home: home.dir });
+});
+afterAll(async () => {
+  await studio.close();
+  home.cleanup();
+});
+
+const bench = (input: Record<string, unknown>) =>
+  dispatch(studio.handlers, 'runBenchmark', {
+    model,
+    repeats: 2,
+    warmup: 1,
+    maxCases: 2,
+    ...input,
+  });
+
+describe('benchmark lab', () => {
+  let runId = 0;
+
+  it('measures recipes against the baseline, records a missing variant as failed, and recommends', async () => {
+    const result = BenchResultSchema.parse(
+      await bench({ recipes: ['graph-all', 'int8', 'dpm-fast'] }),
+    );
+    runId = result.runId;
+    expect(result.recipes.map((r) => r.name)).toEqual([
+      'baseline',
+      'graph-all',
+      'int8',
+      'dpm-fast',
+    ]);
+    const [baseline, graph, int8, dpm] = result.recipes;
+    expect(baseline).toMatchObject({ status: 'ok', verdict: 'baseline', speedup: 1, ssim: null });
+    expect(graph.status).toBe('ok');
+    // Same weights, same scheduler: images match the baseline almost exactly.
+    expect(graph.ssim).toBeGreaterThan(0.99);
+    expect(int8).toMatchObject({ status: 'failed', verdict: 'failed' });
+    expect(int8.error).toMatch(/no int8 variant/);
+    expect(dpm.status).toBe('ok');
+    for (const r of [baseline, graph, dpm]) {
+      expect(r.latencyMs?.mean).toBeGreaterThan(0);
+      expect(r.peakRssMb).toBeGreaterThan(10);
+      expect(r.speedup).toBeCloseTo((baseline.latencyMs?.mean ?? 0) / (r.latencyMs?.mean ?? 1), 6);
+    }
+    expect(result.explanation).toMatch(/int8/);
+    if (result.recommended)
+      expect(result.recipes.find((r) => r.name === result.recommended)?.verdict).toBe(
+        'recommended',
+      );
+  });
+
+  it('stores the run: history, detail with cases, images, heatmaps and findings', async () => {
+    const [entry] = await dispatch(studio.handlers, 'getHistory', { limit: 1 });
+    expect(entry).toMatchObject({ id: runId, kind: 'bench', status: 'done' });
+    const detail = RunDetailSchema.parse(await dispatch(studio.handlers, 'getRun', { runId }));
+    const graph = detail.recipes.find((r) => r.name === 'graph-all');
+    expect(graph?.cases).toHaveLength(2);
+    for (const c of graph?.cases ?? []) {
+      expect(existsSync(c.imagePath as string)).toBe(true);
+      expect(existsSync(c.heatmapPath as string)).toBe(true);
+      expect(c.latencyMs.mean).toBeGreaterThan(0);
+    }
+    expect(detail.recipes.find((r) => r.name === 'baseline')?.cases[0].heatmapPath).toBeNull();
+    const row = studio.db.prepare('PRAGMA integrity_check').get() as { integrity_check: string };
+    expect(row.integrity_check).toBe('ok');
+  });
+
+  it('compares two runs recipe by recipe and case by case', async () => {
+    const second = await bench({ recipes: ['graph-all'], repeats: 1, warmup: 0 });
+    const c = await dispatch(studio.handlers, 'compareRuns', { runA: runId, runB: second.runId });
+    const graph = c.recipes.find((r) => r.name === 'graph-all');
+    expect(graph?.speedup).toBeCloseTo((graph?.latencyA ?? 0) / (graph?.latencyB ?? 1), 6);
+    expect(graph?.cases).toHaveLength(2);
+    expect(c.recipes.find((r) => r.name === 'int8')?.latencyB).toBeNull();
+  });
+
+  it('saves a recipe as the default profile, which generate then applies', async () => {
+    const saved = await dispatch(studio.handlers, 'saveProfile', { runId, recipe: 'dpm-fast' });
+    expect(saved).toMatchObject({ recipe: 'dpm-fast', isDefault: true });
+    const g = await dispatch(studio.handlers, 'generate', { model, prompt: 'x', seed: 1 });
+    expect(g.scheduler).toBe('dpm++2m-karras');
+    expect(g.warnings.join(' ')).toMatch(/profile ".*" applied \(recipe dpm-fast\)/);
+    await expect(dispatch(studio.handlers, 'generate', { model, profile: 'nope' })).rejects.toThrow(
+      /no profile named "nope"/,
+    );
+  });
+
+  it('without recipes runs the wizard candidates for this machine, baseline first', async () => {
+    const proposal = await dispatch(studio.handlers, 'proposeRecipes', {
+      model,
+      priority: 'speed',
+    });
+    expect(proposal.recipes[0].name).toBe('baseline');
+    expect(proposal.recipes.length).toBeGreaterThanOrEqual(3);
+    expect(proposal.recipes.length).toBeLessThanOrEqual(6);
+  });
+
+  it('refuses unknown recipes and invalid test sets, naming the case and field', async () => {
+    await expect(bench({ recipes: ['warp'] })).rejects.toThrow(/unknown recipe "warp"/);
+    const file = join(home.dir, 'cases.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        name: 'x',
+        cases: [
+          { prompt: 'a', steps: 2, guidance: 1, seed: 1 },
+          { prompt: 'b', steps: 0, guidance: 1, seed: 1 },
+        ],
+      }),
+    );
+    await expect(bench({ recipes: ['graph-all'], cases: file })).rejects.toThrow(/cases\.1\.steps/);
+    await expect(bench({ cases: join(home.dir, 'missing.json') })).rejects.toThrow(
+      /not default, shapes or a readable JSON file/,
+    );
+  });
+});
