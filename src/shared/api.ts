@@ -11,6 +11,7 @@ import {
   ProgressEventSchema,
   ReadImageRequestSchema,
   AppInfoSchema,
+  MonitorSampleSchema,
 } from './schemas';
 import {
   BenchProgressSchema,
@@ -89,11 +90,17 @@ export const studioMethods = {
       isDefault: z.boolean(),
     }),
   },
+  /** Starts or stops the 1 Hz hardware sampler that streams `monitorSample` events. */
+  setMonitoring: {
+    input: z.object({ on: z.boolean() }).strict(),
+    output: z.object({ on: z.boolean() }),
+  },
 } as const satisfies Record<MethodName, MethodSpec>;
 
 export const studioEvents = {
   generateProgress: ProgressEventSchema,
   benchProgress: BenchProgressSchema,
+  monitorSample: MonitorSampleSchema,
 } as const satisfies Record<EventName, z.ZodType>;
 
 export type MethodInput<M extends MethodName> = z.input<(typeof studioMethods)[M]['input']>;

@@ -17,8 +17,9 @@ export const METHOD_NAMES = [
   'getRun',
   'compareRuns',
   'saveProfile',
+  'setMonitoring',
 ] as const;
-export const EVENT_NAMES = ['generateProgress', 'benchProgress'] as const;
+export const EVENT_NAMES = ['generateProgress', 'benchProgress', 'monitorSample'] as const;
 
 export type MethodName = (typeof METHOD_NAMES)[number];
 export type EventName = (typeof EVENT_NAMES)[number];

@@ -199,3 +199,15 @@ export const AppInfoSchema = z.object({
   nodeVersion: z.string(),
 });
 export type AppInfo = z.infer<typeof AppInfoSchema>;
+
+export const MonitorSampleSchema = z.object({
+  t: z.number(),
+  cpuPercent: z.number(),
+  ramUsedMb: z.number(),
+  ramTotalMb: z.number(),
+  /** The engine process when one runs, else the studio's own process. */
+  processRssMb: z.number().nullable(),
+  gpuPercent: z.number().nullable(),
+  vramUsedMb: z.number().nullable(),
+});
+export type MonitorSample = z.infer<typeof MonitorSampleSchema>;

@@ -11,6 +11,7 @@ import { ModelRegistry } from '../models/model-registry';
 import { GenerateService } from './generate-service';
 import { BenchService } from './bench-service';
 import { BenchRepo } from '../store/bench-repo';
+import { LiveSampler } from '../hardware/live-sampler';
 
 export interface StudioEvents {
   emit<E extends EventName>(event: E, payload: EventPayload<E>): void;
@@ -54,6 +55,9 @@ export function createStudio(options: { home: string }): Studio {
   const generate = new GenerateService({ home, runs, models, events, bench, hardware });
   const benchService = new BenchService({ home, db, runs, bench, models, hardware, events });
 
+  // Samples the engine process while one runs, else the studio itself.
+  const sampler = new LiveSampler({ pid: () => generate.engine.pid ?? process.pid });
+
   const handlers: StudioHandlers = {
     getHardware: (input) => hardware.detect(input.refresh),
     listModels: async () => models.list(),
@@ -76,6 +80,11 @@ export function createStudio(options: { home: string }): Studio {
     getRun: async (input) => benchService.detail(input.runId),
     compareRuns: async (input) => benchService.compare(input.runA, input.runB),
     saveProfile: async (input) => benchService.saveProfile(input),
+    setMonitoring: async (input) => {
+      if (input.on && !sampler.running) sampler.start((sample) => events.emit('monitorSample', sample));
+      if (!input.on && sampler.running) sampler.stop();
+      return { on: sampler.running };
+    },
     getAppInfo: async () => ({
       appVersion: appVersion(),
       ortVersion: ortVersion(),
@@ -90,6 +99,7 @@ export function createStudio(options: { home: string }): Studio {
     events,
     db,
     async close() {
+      sampler.stop();
       await generate.close();
       db.close();
     },

@@ -1,14 +1,105 @@
-import { Alert, Card, List, Loader, Stack, Text, Title } from '@mantine/core';
+import { useEffect, useState } from 'react';
+import {
+  Alert,
+  Button,
+  Card,
+  Checkbox,
+  Group,
+  Loader,
+  NumberInput,
+  Progress,
+  SegmentedControl,
+  Select,
+  Stack,
+  Text,
+  Title,
+} from '@mantine/core';
+import { BarChart } from '@mantine/charts';
+import type { BenchProgress, BenchResult } from '../../../shared/bench-schemas';
 import { studio } from '../api/client';
 import { useAsync } from '../components/useAsync';
 import { HardwareSummary } from '../components/HardwareSummary';
+import { RecipeTable } from '../components/RecipeTable';
 
-/**
- * The optimization wizard. Step 1 (hardware detection) works today; the measured steps come with
- * the benchmark lab, and the page says so rather than pretending.
- */
+type Priority = 'quality' | 'balance' | 'speed';
+type Objective = 'latency' | 'throughput';
+type Proposal = Awaited<ReturnType<typeof studio.proposeRecipes>>;
+
+const newJobId = (): string => `wizard-${crypto.randomUUID()}`;
+
+/** The optimization wizard: hardware, what matters, candidate recipes, measured, then a default profile. */
 export function WizardPage(): React.JSX.Element {
   const hw = useAsync(() => studio.getHardware());
+  const models = useAsync(() => studio.listModels());
+  const [model, setModel] = useState<string | null>('tiny-shapes');
+  const [priority, setPriority] = useState<Priority>('balance');
+  const [objective, setObjective] = useState<Objective>('latency');
+  const [repeats, setRepeats] = useState<number | string>(2);
+  const [proposal, setProposal] = useState<Proposal>();
+  const [selected, setSelected] = useState<string[]>([]);
+  const [jobId, setJobId] = useState<string>();
+  const [progress, setProgress] = useState<BenchProgress>();
+  const [result, setResult] = useState<BenchResult>();
+  const [error, setError] = useState<string>();
+  const [saved, setSaved] = useState<string>();
+
+  useEffect(() => {
+    if (!model) return;
+    let live = true;
+    studio
+      .proposeRecipes({ model, priority, objective })
+      .then((p) => {
+        if (!live) return;
+        setProposal(p);
+        setSelected(p.recipes.map((r) => r.name));
+      })
+      .catch((e: unknown) => live && setError(e instanceof Error ? e.message : String(e)));
+    return () => {
+      live = false;
+    };
+  }, [model, priority, objective]);
+
+  useEffect(() => studio.on('benchProgress', (p) => p.jobId === jobId && setProgress(p)), [jobId]);
+
+  const run = async (): Promise<void> => {
+    if (!model) return;
+    const id = newJobId();
+    setJobId(id);
+    setError(undefined);
+    setResult(undefined);
+    setSaved(undefined);
+    try {
+      setResult(
+        await studio.runBenchmark({
+          model,
+          recipes: selected,
+          repeats: typeof repeats === 'number' ? repeats : 2,
+          priority,
+          objective,
+          jobId: id,
+        }),
+      );
+    } catch (e) {
+      setError(e instanceof Error ? e.message : String(e));
+    } finally {
+      setJobId(undefined);
+    }
+  };
+
+  const save = async (): Promise<void> => {
+    if (!result) return;
+    try {
+      const p = await studio.saveProfile({ runId: result.runId });
+      setSaved(`Saved "${p.name}" as the default profile for ${p.model}: Generate now uses it.`);
+    } catch (e) {
+      setError(e instanceof Error ? e.message : String(e));
+    }
+  };
+
+  const running = jobId !== undefined;
+  const done = progress ? progress.recipeIndex * progress.caseCount + progress.caseIndex : 0;
+  const total = progress ? progress.recipeCount * progress.caseCount : 1;
+
   return (
     <Stack>
       <Title order={2}>Optimization wizard</Title>
@@ -18,27 +109,143 @@ export function WizardPage(): React.JSX.Element {
         {hw.error && <Alert color="red">{hw.error}</Alert>}
         {hw.data && <HardwareSummary hw={hw.data} />}
       </Card>
-      <Alert
-        color="blue"
-        title="Measured recommendations are not available yet"
-        data-testid="wizard-pending"
-      >
-        <Text size="sm">
-          The next steps — choosing what matters, proposing recipes and measuring each against the
-          baseline — need the benchmark lab, which is not in this build. Until then every generation
-          runs fp32 on the CPU provider with the model&apos;s own scheduler.
-        </Text>
-        <List size="sm" mt="xs">
-          <List.Item>2. What matters: quality, balance or speed</List.Item>
-          <List.Item>
-            3. Candidate recipes: quantization, graph optimization, few-step schedulers, session
-            settings, memory
-          </List.Item>
-          <List.Item>
-            4. Measure: latency per stage, memory, SSIM/PSNR against the baseline
-          </List.Item>
-        </List>
-      </Alert>
+      <Card withBorder>
+        <Title order={4}>2. What matters</Title>
+        <Group align="end" mt="xs">
+          <Select
+            label="Model"
+            data={(models.data ?? []).map((m) => ({
+              value: m.name,
+              label: `${m.name} (${m.family})`,
+            }))}
+            value={model}
+            onChange={setModel}
+            allowDeselect={false}
+          />
+          <SegmentedControl
+            value={priority}
+            onChange={(v) => setPriority(v as Priority)}
+            data={['quality', 'balance', 'speed']}
+            aria-label="priority"
+          />
+          <SegmentedControl
+            value={objective}
+            onChange={(v) => setObjective(v as Objective)}
+            data={['latency', 'throughput']}
+            aria-label="objective"
+          />
+          <NumberInput
+            label="Repeats per prompt"
+            min={1}
+            max={20}
+            value={repeats}
+            onChange={setRepeats}
+            w={150}
+          />
+        </Group>
+      </Card>
+      <Card withBorder data-testid="wizard-candidates">
+        <Title order={4}>3. Candidate recipes</Title>
+        {proposal && (
+          <Stack gap={6} mt="xs">
+            <Text size="sm" c="dimmed">
+              Hardware class: {proposal.hardwareClass}. The baseline always runs first; every other
+              recipe is measured against it.
+            </Text>
+            {proposal.recipes.map((r) => (
+              <Checkbox
+                key={r.name}
+                label={`${r.name} — ${r.title}`}
+                description={r.description}
+                checked={selected.includes(r.name)}
+                disabled={r.name === 'baseline' || running}
+                onChange={(e) =>
+                  setSelected((s) =>
+                    e.currentTarget.checked ? [...s, r.name] : s.filter((n) => n !== r.name),
+                  )
+                }
+              />
+            ))}
+            {proposal.skipped.map((s) => (
+              <Text key={s.recipe} size="xs" c="dimmed">
+                {s.recipe}: skipped — {s.reason}
+              </Text>
+            ))}
+          </Stack>
+        )}
+      </Card>
+      <Card withBorder>
+        <Title order={4}>4. Measure</Title>
+        <Group mt="xs">
+          <Button
+            onClick={() => void run()}
+            loading={running}
+            disabled={!model || selected.length === 0}
+            data-testid="run-benchmark"
+          >
+            Run benchmark
+          </Button>
+          {running && jobId && (
+            <Button
+              variant="light"
+              color="red"
+              onClick={() => void studio.cancelBenchmark({ jobId })}
+            >
+              Cancel
+            </Button>
+          )}
+        </Group>
+        {running && (
+          <Stack gap={4} mt="sm">
+            <Progress value={(100 * done) / total} animated aria-label="benchmark progress" />
+            <Text size="sm" c="dimmed">
+              {progress
+                ? `${progress.recipe} (${progress.recipeIndex + 1}/${progress.recipeCount}) · prompt ${progress.caseIndex + 1}/${progress.caseCount} · ${progress.phase}`
+                : 'starting…'}
+            </Text>
+          </Stack>
+        )}
+        {error && (
+          <Alert color="red" mt="sm">
+            {error}
+          </Alert>
+        )}
+        {result && (
+          <Stack mt="md" data-testid="wizard-result">
+            <RecipeTable recipes={result.recipes} />
+            <BarChart
+              h={220}
+              data={result.recipes
+                .filter((r) => r.latencyMs)
+                .map((r) => ({ recipe: r.name, ms: Math.round(r.latencyMs?.mean ?? 0) }))}
+              dataKey="recipe"
+              series={[{ name: 'ms', color: 'violet.6', label: 'ms per image' }]}
+            />
+            <Alert
+              color={result.recommended ? 'green' : 'yellow'}
+              title={
+                result.recommended ? `Recommended: ${result.recommended}` : 'No recommendation'
+              }
+            >
+              {result.explanation}
+            </Alert>
+            <Group>
+              <Button
+                onClick={() => void save()}
+                disabled={!result.recommended}
+                data-testid="save-profile"
+              >
+                Save as default profile
+              </Button>
+              {saved && (
+                <Text size="sm" c="green">
+                  {saved}
+                </Text>
+              )}
+            </Group>
+          </Stack>
+        )}
+      </Card>
     </Stack>
   );
 }

@@ -1,0 +1,66 @@
+import { Badge, Table, Text } from '@mantine/core';
+import type { RecipeOutcome } from '../../../shared/bench-schemas';
+
+const VERDICT_COLOR: Record<string, string> = {
+  recommended: 'green',
+  faster: 'teal',
+  baseline: 'gray',
+  'no gain': 'gray',
+  slower: 'orange',
+  degraded: 'yellow',
+  'over-optimized': 'red',
+  failed: 'red',
+};
+
+const num = (v: number | null | undefined, digits = 0): string =>
+  v === null || v === undefined ? '–' : v.toFixed(digits);
+
+/** One row per recipe: the measured figures and the verdict, failures with their reason. */
+export function RecipeTable({ recipes }: { recipes: RecipeOutcome[] }): React.JSX.Element {
+  return (
+    <Table striped data-testid="recipe-table">
+      <Table.Thead>
+        <Table.Tr>
+          <Table.Th>Recipe</Table.Th>
+          <Table.Th>Latency (ms)</Table.Th>
+          <Table.Th>Speed-up</Table.Th>
+          <Table.Th>Peak RSS (MB)</Table.Th>
+          <Table.Th>CPU %</Table.Th>
+          <Table.Th>SSIM</Table.Th>
+          <Table.Th>PSNR (dB)</Table.Th>
+          <Table.Th>Verdict</Table.Th>
+        </Table.Tr>
+      </Table.Thead>
+      <Table.Tbody>
+        {recipes.map((r) => (
+          <Table.Tr key={r.name}>
+            <Table.Td>
+              <Text size="sm" fw={500}>
+                {r.name}
+              </Text>
+              <Text size="xs" c="dimmed">
+                {r.title}
+              </Text>
+              {r.error && (
+                <Text size="xs" c="red">
+                  {r.error}
+                </Text>
+              )}
+            </Table.Td>
+            <Table.Td>
+              {r.latencyMs ? `${num(r.latencyMs.mean)} ± ${num(r.latencyMs.std)}` : '–'}
+            </Table.Td>
+            <Table.Td>{r.speedup === null ? '–' : `${r.speedup.toFixed(2)}x`}</Table.Td>
+            <Table.Td>{num(r.peakRssMb)}</Table.Td>
+            <Table.Td>{num(r.cpuPercent)}</Table.Td>
+            <Table.Td>{num(r.ssim, 3)}</Table.Td>
+            <Table.Td>{num(r.psnr, 1)}</Table.Td>
+            <Table.Td>
+              <Badge color={VERDICT_COLOR[r.verdict] ?? 'gray'}>{r.verdict}</Badge>
+            </Table.Td>
+          </Table.Tr>
+        ))}
+      </Table.Tbody>
+    </Table>
+  );
+}
