@@ -33,7 +33,11 @@ const fmt = (ms: number): string =>
 
 export function GeneratePage(): React.JSX.Element {
   const models = useAsync(() => studio.listModels());
-  const [model, setModel] = useState<string | null>('tiny-shapes');
+  const [picked, setModel] = useState<string | null>('tiny-shapes');
+  // The bundled model by default; the first installed one when it is absent.
+  const model = models.data?.some((m) => m.name === picked)
+    ? picked
+    : (models.data?.[0]?.name ?? null);
   const [prompt, setPrompt] = useState('a red circle on a blue background');
   const [negative, setNegative] = useState('');
   const [steps, setSteps] = useState<number | string>('');

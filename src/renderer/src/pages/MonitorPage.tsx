@@ -45,7 +45,7 @@ export function MonitorPage(): React.JSX.Element {
       <Group>
         <Text size="sm" data-testid="monitor-now">
           {last
-            ? `CPU ${last.cpuPercent.toFixed(0)}% · RAM ${(last.ramUsedMb / 1024).toFixed(1)} / ${(last.ramTotalMb / 1024).toFixed(1)} GiB · engine RSS ${last.processRssMb?.toFixed(0) ?? '–'} MB · GPU ${last.gpuPercent === null ? 'n/a' : `${last.gpuPercent}%`}`
+            ? `CPU ${last.cpuPercent.toFixed(0)}% · RAM ${(last.ramUsedMb / 1024).toFixed(1)} / ${(last.ramTotalMb / 1024).toFixed(1)} GiB · process RSS ${last.processRssMb?.toFixed(0) ?? '–'} MB · GPU ${last.gpuPercent === null ? 'n/a' : `${last.gpuPercent}%`}`
             : 'waiting for the first sample…'}
         </Text>
       </Group>
@@ -73,7 +73,7 @@ export function MonitorPage(): React.JSX.Element {
             withDots={false}
             series={[
               { name: 'ram', color: 'blue.6', label: 'RAM used' },
-              { name: 'rss', color: 'orange.6', label: 'engine RSS' },
+              { name: 'rss', color: 'orange.6', label: 'process RSS' },
               { name: 'vram', color: 'teal.6', label: 'VRAM' },
             ]}
           />

@@ -31,7 +31,11 @@ const newJobId = (): string => `wizard-${crypto.randomUUID()}`;
 export function WizardPage(): React.JSX.Element {
   const hw = useAsync(() => studio.getHardware());
   const models = useAsync(() => studio.listModels());
-  const [model, setModel] = useState<string | null>('tiny-shapes');
+  const [picked, setModel] = useState<string | null>('tiny-shapes');
+  // The bundled model by default; the first installed one when it is absent.
+  const model = models.data?.some((m) => m.name === picked)
+    ? picked
+    : (models.data?.[0]?.name ?? null);
   const [priority, setPriority] = useState<Priority>('balance');
   const [objective, setObjective] = useState<Objective>('latency');
   const [repeats, setRepeats] = useState<number | string>(2);
