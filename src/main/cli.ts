@@ -213,6 +213,10 @@ export function buildCli(): Command {
         .default('cpu'),
     )
     .option(
+      '--profile-ops',
+      'profile one extra run per recipe with ORT and report the top operators',
+    )
+    .option(
       '--save-profile',
       "save the recommended recipe as the model's default profile (used by generate)",
     )
@@ -261,6 +265,7 @@ export function buildCli(): Command {
             repeats: opts.repeats,
             warmup: opts.warmup,
             maxCases: opts.maxCases,
+            profileOps: Boolean(opts.profileOps),
             priority: opts.priority,
             objective: opts.objective,
             ep: opts.ep,
@@ -286,6 +291,17 @@ export function buildCli(): Command {
         const sp = r.speedup !== null ? `${r.speedup.toFixed(2)}x` : '';
         console.log(
           `  ${r.name.padEnd(18)} ${r.status.padEnd(7)} ${l} ${sp.padStart(6)}  ${String(r.peakRssMb?.toFixed(0) ?? '-').padStart(5)} MB  ${q}  ${r.verdict}${r.error ? `  (${r.error})` : ''}`,
+        );
+      }
+      for (const r of result.recipes.filter((x) => x.topOps?.length)) {
+        console.log(`\n  top operators, ${r.name}:`);
+        for (const op of r.topOps?.slice(0, 6) ?? []) {
+          console.log(
+            `    ${op.component.padEnd(14)} ${op.opType.padEnd(22)} x${String(op.count).padEnd(6)} ${op.totalMs.toFixed(1).padStart(8)} ms ${op.percent.toFixed(1).padStart(5)}% of the component`,
+          );
+        }
+        console.log(
+          `    traces: ${r.topOps?.[0]?.traceFile ?? '-'} (chrome://tracing or Perfetto)`,
         );
       }
       for (const s of result.skipped) console.log(`  ${s.recipe.padEnd(18)} skipped  ${s.reason}`);

@@ -19,6 +19,8 @@ export const BenchRequestSchema = z
     priority: z.enum(PRIORITIES).default('balance'),
     objective: z.enum(OBJECTIVES).default('latency'),
     ep: ExecutionProviderSchema.default('cpu'),
+    /** After measuring, run the first case once more with ORT profiling and keep the top operators. */
+    profileOps: z.boolean().default(false),
     /** Run only the first N cases of the set (quick checks). */
     maxCases: z.number().int().min(1).optional(),
     jobId: z.string().min(1).max(100).optional(),
@@ -42,6 +44,19 @@ export const RecipeOutcomeSchema = z.object({
   psnr: z.number().nullable(),
   speedup: z.number().nullable(),
   verdict: z.string(),
+  /** With profileOps: the most expensive operator types per component, and the trace files. */
+  topOps: z
+    .array(
+      z.object({
+        component: z.string(),
+        opType: z.string(),
+        count: z.number(),
+        totalMs: z.number(),
+        percent: z.number(),
+        traceFile: z.string().nullable(),
+      }),
+    )
+    .optional(),
 });
 export type RecipeOutcome = z.infer<typeof RecipeOutcomeSchema>;
 
@@ -65,7 +80,7 @@ export const BenchProgressSchema = z.object({
   recipeCount: z.number().int(),
   caseIndex: z.number().int(),
   caseCount: z.number().int(),
-  phase: z.enum(['warmup', 'measure', 'quality', 'done', 'failed']),
+  phase: z.enum(['warmup', 'measure', 'quality', 'profile', 'done', 'failed']),
 });
 export type BenchProgress = z.infer<typeof BenchProgressSchema>;
 

@@ -13,6 +13,7 @@ import { recipeRunConfig, recipeSteps, type Recipe } from './recipes';
 import type { TestSet } from './test-sets';
 import { pickWinner } from './wizard';
 import { variantDir } from './variants';
+import { findProfileFile, readProfileTrace } from './profile-trace';
 
 export interface BenchPlan {
   runId: number;
@@ -25,6 +26,7 @@ export interface BenchPlan {
   ep: HardwareInfo['providers'][number]['name'];
   hardware: HardwareInfo;
   imagesDir: string;
+  profileOps: boolean;
   skipped: { recipe: string; reason: string }[];
 }
 
@@ -173,6 +175,12 @@ export async function runBenchmark(
         });
       }
       const after = await engine.stats();
+      let topOps: RecipeOutcome['topOps'];
+      if (plan.profileOps) {
+        progress(0, 'profile');
+        topOps = await profileOnce(engine, plan, recipe, modelDir, runConfig);
+        repo.setOpProfile(resultId, topOps);
+      }
       const wallMs = performance.now() - wallStart;
       const cores = Math.max(1, plan.hardware.cpu.cores);
       const cpuPercent = Math.min(100, ((after.cpuMs - before.cpuMs) / wallMs / cores) * 100);
@@ -228,6 +236,7 @@ export async function runBenchmark(
         psnr,
         speedup,
         verdict,
+        ...(topOps ? { topOps } : {}),
       });
       progress(plan.testSet.cases.length - 1, 'done');
     } catch (error) {
@@ -280,4 +289,54 @@ export async function runBenchmark(
     explanation,
     skipped: plan.skipped,
   };
+}
+
+/**
+ * One extra, unmeasured generation of the first case with ORT profiling on; the traces are kept
+ * beside the recipe's images (open them in chrome://tracing or Perfetto) and summarised here.
+ */
+async function profileOnce(
+  engine: EngineClient,
+  plan: BenchPlan,
+  recipe: Recipe,
+  modelDir: string,
+  runConfig: ReturnType<typeof recipeRunConfig>,
+): Promise<NonNullable<RecipeOutcome['topOps']>> {
+  const testCase = plan.testSet.cases[0];
+  const profileDir = join(plan.imagesDir, recipe.name, 'traces');
+  mkdirSync(profileDir, { recursive: true });
+  await engine.run(
+    `${plan.jobId}-profile`,
+    {
+      modelDir,
+      prompt: testCase.prompt,
+      negativePrompt: testCase.negativePrompt,
+      steps: recipeSteps(recipe, testCase.steps),
+      guidance: recipe.sampling.guidance ?? testCase.guidance,
+      seed: testCase.seed,
+      scheduler: recipe.sampling.scheduler,
+      batch: 1,
+      ep: plan.ep as 'cpu',
+      previewEvery: 0,
+      runConfig: { ...runConfig, enableProfiling: true, profileDir },
+    },
+    () => {},
+  );
+  const ops: NonNullable<RecipeOutcome['topOps']> = [];
+  for (const component of ['text_encoder', 'text_encoder_2', 'unet', 'vae_decoder']) {
+    const file = await findProfileFile(join(profileDir, component));
+    if (!file) continue;
+    const summary = await readProfileTrace(file, { top: 8 });
+    for (const op of summary.byOpType) {
+      ops.push({
+        component,
+        opType: op.opType,
+        count: op.count,
+        totalMs: op.totalMs,
+        percent: op.percent,
+        traceFile: file,
+      });
+    }
+  }
+  return ops.sort((a, b) => b.totalMs - a.totalMs).slice(0, 15);
 }

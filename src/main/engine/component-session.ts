@@ -15,6 +15,7 @@ export interface TensorInfo {
 /** One component's ONNX session, with its I/O metadata and the time spent inside `run`. */
 export class ComponentSession {
   ortMs = 0;
+  profiling = false;
 
   private constructor(
     readonly component: string,
@@ -48,7 +49,11 @@ export class ComponentSession {
     let lastError: unknown;
     for (const provider of config.providers) {
       try {
-        let options = sessionOptions(config, provider);
+        let options = sessionOptions(
+          config,
+          provider,
+          config.profileDir ? join(config.profileDir, component) : undefined,
+        );
         let source = file;
         if (config.optimizedModelCache) {
           const cache = optimizedModelPath(file, config, provider);
@@ -70,7 +75,7 @@ export class ComponentSession {
               },
             ]),
           );
-        return new ComponentSession(
+        const created = new ComponentSession(
           component,
           file,
           provider,
@@ -79,6 +84,8 @@ export class ComponentSession {
           meta(session.outputMetadata),
           warnings,
         );
+        created.profiling = Boolean(config.enableProfiling && config.profileDir);
+        return created;
       } catch (error) {
         lastError = error;
         const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
@@ -119,6 +126,8 @@ export class ComponentSession {
   }
 
   async release(): Promise<void> {
+    // Profiling sessions write their trace file when profiling ends.
+    if (this.profiling) this.session.endProfiling();
     await this.session.release();
   }
 }

@@ -48,6 +48,8 @@ export interface PipelineProgress {
 export interface EngineStats {
   maxRssMb: number;
   rssMb: number;
+  /** CPU time the engine process has used, for load = cpu time / wall time. */
+  cpuMs: number;
 }
 
 export type ToEngine =

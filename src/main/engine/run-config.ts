@@ -20,6 +20,8 @@ export interface RunConfig {
   /** Decode one image of a batch at a time. */
   vaeSlicing: boolean;
   enableProfiling: boolean;
+  /** Folder for ORT's JSON traces when profiling (one `<component>_<time>.json` per session). */
+  profileDir?: string;
   /** Save ORT's optimized graph once and load it directly afterwards (shorter session creation). */
   optimizedModelCache: boolean;
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { MethodOutput, ParsedInput } from '../../shared/api';
-import type { CompareResult, RunDetail } from '../../shared/bench-schemas';
+import type { CompareResult, RecipeOutcome, RunDetail } from '../../shared/bench-schemas';
 import { StudioError } from '../../shared/errors';
 import { BUILTIN_RECIPES, findRecipe, RecipeSchema, type Recipe } from '../bench/recipes';
 import { loadTestSet } from '../bench/test-sets';
@@ -124,6 +124,7 @@ export class BenchService {
           ep: input.ep,
           hardware: hw,
           imagesDir: join(home, 'images', `bench-${runId}`),
+          profileOps: input.profileOps,
           skipped,
         },
         bench,
@@ -216,6 +217,12 @@ export class BenchService {
           psnr: c.psnr,
         })),
         findings: this.deps.bench.findings(r.id),
+        ...(() => {
+          const profile = this.deps.bench.opProfile(r.id);
+          return Array.isArray(profile)
+            ? { topOps: profile as NonNullable<RecipeOutcome['topOps']> }
+            : {};
+        })(),
       };
     });
     return {

@@ -81,7 +81,8 @@ export function createStudio(options: { home: string }): Studio {
     compareRuns: async (input) => benchService.compare(input.runA, input.runB),
     saveProfile: async (input) => benchService.saveProfile(input),
     setMonitoring: async (input) => {
-      if (input.on && !sampler.running) sampler.start((sample) => events.emit('monitorSample', sample));
+      if (input.on && !sampler.running)
+        sampler.start((sample) => events.emit('monitorSample', sample));
       if (!input.on && sampler.running) sampler.stop();
       return { on: sampler.running };
     },

@@ -187,6 +187,19 @@ export class BenchRepo {
       .run(error, id);
   }
 
+  setOpProfile(recipeResultId: number, profile: unknown): void {
+    this.db
+      .prepare('UPDATE recipe_results SET profile_json = ? WHERE id = ?')
+      .run(JSON.stringify(profile), recipeResultId);
+  }
+
+  opProfile(recipeResultId: number): unknown {
+    const row = this.db
+      .prepare('SELECT profile_json FROM recipe_results WHERE id = ?')
+      .get(recipeResultId) as { profile_json: string | null } | undefined;
+    return row?.profile_json ? (JSON.parse(row.profile_json) as unknown) : null;
+  }
+
   addFinding(recipeResultId: number, finding: unknown): void {
     this.db
       .prepare('INSERT INTO findings (recipe_result_id, json) VALUES (?, ?)')

@@ -103,4 +103,8 @@ export const migrations: readonly string[] = [
     is_default INTEGER NOT NULL DEFAULT 0
   );
   `,
+  // 3: operator profiles (ORT traces) per recipe
+  `
+  ALTER TABLE recipe_results ADD COLUMN profile_json TEXT;
+  `,
 ];

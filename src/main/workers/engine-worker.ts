@@ -48,6 +48,11 @@ async function handleGenerate(id: string, req: PipelineRequest): Promise<void> {
       onProgress: (progress) => send({ type: 'progress', id, progress }),
       isCancelled: () => cancelled.has(id),
     });
+    // A profiled run's traces are only written when its sessions end: end them now.
+    if (sessions.config.enableProfiling) {
+      await sessions.releaseAll();
+      loaded = undefined;
+    }
     send({ type: 'result', id, result });
   } catch (error) {
     // Bad configs and tokenizer files are the user's model folder, not an engine failure.
@@ -83,6 +88,7 @@ process.on('message', (raw) => {
       stats: {
         maxRssMb: process.resourceUsage().maxRSS / 1024,
         rssMb: mb(process.memoryUsage().rss),
+        cpuMs: (process.cpuUsage().user + process.cpuUsage().system) / 1000,
       },
     });
     return;
