@@ -99,6 +99,18 @@ describe('benchmark lab', () => {
     );
   });
 
+  it('profiles one extra run per recipe and reports the top operators with the trace files', async () => {
+    const r = await bench({ recipes: ['graph-all'], repeats: 1, warmup: 0, maxCases: 1, profileOps: true });
+    for (const recipe of r.recipes) {
+      expect(recipe.topOps?.length).toBeGreaterThan(0);
+      const unet = recipe.topOps?.find((op) => op.component === 'unet');
+      expect(unet?.totalMs).toBeGreaterThan(0);
+      expect(existsSync(unet?.traceFile as string)).toBe(true);
+    }
+    const detail = await dispatch(studio.handlers, 'getRun', { runId: r.runId });
+    expect(detail.recipes[0].topOps?.length).toBeGreaterThan(0);
+  });
+
   it('without recipes runs the wizard candidates for this machine, baseline first', async () => {
     const proposal = await dispatch(studio.handlers, 'proposeRecipes', {
       model,
