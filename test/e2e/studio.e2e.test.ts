@@ -90,6 +90,35 @@ describe('studio in Chromium', () => {
     expect(consoleErrors).toEqual([]);
   });
 
+  it('runs the wizard: candidates, a measured benchmark, an explanation, a saved default profile', async () => {
+    await page.getByTestId('nav-wizard').click();
+    const candidates = page.getByTestId('wizard-candidates');
+    await candidates.getByText('baseline —').waitFor();
+    // Keep the end-to-end run short: the baseline and one candidate.
+    for (const box of await candidates.getByRole('checkbox').all()) {
+      if ((await box.isEnabled()) && (await box.isChecked())) await box.uncheck();
+    }
+    await candidates.getByRole('checkbox', { name: /^graph-all —/ }).check();
+    await page.getByLabel('Repeats per prompt').fill('1');
+    await page.getByTestId('run-benchmark').click();
+    const result = page.getByTestId('wizard-result');
+    await result.waitFor({ timeout: 180_000 });
+    expect(await result.getByTestId('recipe-table').locator('tbody tr').count()).toBe(2);
+    await shot('wizard-result');
+    await page.getByTestId('save-profile').click();
+    await page.getByText(/as the default profile/).waitFor();
+  });
+
+  it('opens the benchmark run in the history with its before/after gallery', async () => {
+    await page.getByTestId('nav-history').click();
+    await page.locator('[data-testid^="open-run-"]').first().click();
+    const detail = page.getByTestId('run-detail');
+    await detail.waitFor();
+    await detail.getByRole('img').first().waitFor();
+    await shot('history-run');
+    expect(consoleErrors).toEqual([]);
+  });
+
   it('switches pages from the keyboard', async () => {
     await page.keyboard.press('Alt+5');
     await page.getByRole('heading', { name: 'History', exact: true }).waitFor();

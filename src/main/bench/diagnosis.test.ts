@@ -61,6 +61,11 @@ describe('diagnose', () => {
     expect(onGpu?.suggestions.join(' ')).not.toMatch(/GPU execution provider/);
   });
 
+  it('does not call a tiny model activation-bound when its excess is the runtime alone', () => {
+    expect(ids({ peakRssMb: 150, modelSizeMb: 1 })).not.toContain('activation-bound');
+    expect(ids({ peakRssMb: 2 + 256, modelSizeMb: 1 })).toContain('activation-bound');
+  });
+
   it('activation-bound above 2x the model size, not at it', () => {
     expect(ids({ peakRssMb: 2_000, modelSizeMb: 1_000 })).not.toContain('activation-bound');
     const f = finding({ peakRssMb: 2_500, modelSizeMb: 1_000 }, 'activation-bound');

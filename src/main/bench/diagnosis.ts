@@ -11,6 +11,9 @@ import { PSNR_ACCEPTABLE_DB, SSIM_ACCEPTABLE, SSIM_OVER_OPTIMIZED } from './qual
 export const COMPUTE_BOUND_MS_PER_IMAGE = 10_000;
 /** Classic checklist: peak memory above 2x the weights means activations, not weights, dominate. */
 export const ACTIVATION_BOUND_MEMORY_RATIO = 2;
+/** Ours: the activation rule also needs this much memory beyond 2x the weights, so that a tiny model
+ * (whose footprint is the runtime itself) is not called activation-bound. */
+export const ACTIVATION_BOUND_MIN_EXCESS_MB = 256;
 /** Classic checklist: CPU busier than this while a GPU provider runs means the host is the
  * bottleneck (tokenizing, scheduler math, tensor copies, PNG encoding). */
 export const HOST_BOUND_CPU_PERCENT = 50;
@@ -103,7 +106,9 @@ export function diagnose(input: DiagnosisInput): Finding[] {
 
   if (
     input.modelSizeMb > 0 &&
-    input.peakRssMb > ACTIVATION_BOUND_MEMORY_RATIO * input.modelSizeMb
+    input.peakRssMb > ACTIVATION_BOUND_MEMORY_RATIO * input.modelSizeMb &&
+    input.peakRssMb - ACTIVATION_BOUND_MEMORY_RATIO * input.modelSizeMb >=
+      ACTIVATION_BOUND_MIN_EXCESS_MB
   ) {
     const ratio = input.peakRssMb / input.modelSizeMb;
     findings.push({

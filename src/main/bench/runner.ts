@@ -208,7 +208,8 @@ export async function runBenchmark(
       });
       for (const finding of diagnose({
         latencyMsPerImage: s.mean,
-        peakRssMb: after.maxRssMb,
+        // Memory the model brought: the engine's peak above its idle footprint (Node + ORT).
+        peakRssMb: Math.max(0, after.maxRssMb - before.rssMb),
         modelSizeMb: plan.model.sizeBytes / 2 ** 20,
         cpuPercentDuringRun: cpuPercent,
         provider: plan.ep,

@@ -163,11 +163,11 @@ export function WizardPage(): React.JSX.Element {
                 description={r.description}
                 checked={selected.includes(r.name)}
                 disabled={r.name === 'baseline' || running}
-                onChange={(e) =>
-                  setSelected((s) =>
-                    e.currentTarget.checked ? [...s, r.name] : s.filter((n) => n !== r.name),
-                  )
-                }
+                onChange={(e) => {
+                  // Read the event now: React's currentTarget is gone by the time an updater runs.
+                  const checked = e.currentTarget.checked;
+                  setSelected((s) => (checked ? [...s, r.name] : s.filter((n) => n !== r.name)));
+                }}
               />
             ))}
             {proposal.skipped.map((s) => (
