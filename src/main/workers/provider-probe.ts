@@ -5,6 +5,13 @@ import { probeModelPath } from '../paths';
  * Child-process entry: tries to create a session with one execution provider on a 96-byte model and
  * run it. A provider that crashes the process or hangs only costs this child.
  */
+/** ORT errors start with a source location and an assertion; the reason a person needs is last. */
+export function conciseReason(message: string): string {
+  const first = message.split('\n')[0];
+  const afterAssert = first.split(/ was false\. /).pop() ?? first;
+  return afterAssert.replace(/^\/\S+:\d+ /, '').slice(0, 300);
+}
+
 async function main(): Promise<void> {
   const provider = process.argv[2] ?? 'cpu';
   try {
@@ -20,7 +27,7 @@ async function main(): Promise<void> {
     process.send?.({ works: ok, error: ok ? undefined : 'wrong result from the probe model' });
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    process.send?.({ works: false, error: message.split('\n')[0].slice(0, 300) });
+    process.send?.({ works: false, error: conciseReason(message) });
   }
 }
 
