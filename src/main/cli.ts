@@ -40,6 +40,15 @@ function call<M extends MethodName>(
   return dispatch(studio.handlers, method, input);
 }
 
+/** A progress bar on stderr, only when a person watches a terminal and no JSON is asked for. */
+function progressBar(format: string, json: boolean): cliProgress.SingleBar | undefined {
+  if (!process.stderr.isTTY || json) return undefined;
+  return new cliProgress.SingleBar(
+    { stream: process.stderr, format },
+    cliProgress.Presets.shades_classic,
+  );
+}
+
 function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value)}\n`);
 }
@@ -115,23 +124,13 @@ export function buildCli(): Command {
     .action(async (opts: Record<string, unknown> & CommonOptions & { out: string }) => {
       const out = resolve(opts.out);
       const result = await withStudio(async (studio) => {
-        const bar =
-          process.stderr.isTTY && !opts.json
-            ? new cliProgress.SingleBar(
-                {
-                  stream: process.stderr,
-                  format: 'generating [{bar}] {value}/{total} steps {stage}',
-                },
-                cliProgress.Presets.shades_classic,
-              )
-            : undefined;
+        const bar = progressBar(
+          'generating [{bar}] {value}/{total} steps {stage}',
+          Boolean(opts.json),
+        );
         const stop = studio.events.subscribe((event, payload) => {
           if (!bar || event !== 'generateProgress') return;
-          const p = payload as MethodOutput<'generate'> & {
-            step: number;
-            totalSteps: number;
-            stage: string;
-          };
+          const p = payload as EventPayload<'generateProgress'>;
           if (p.step === 0 && p.stage === 'load') bar.start(p.totalSteps, 0, { stage: p.stage });
           bar.update(p.step, { stage: p.stage });
         });
@@ -223,16 +222,10 @@ export function buildCli(): Command {
     .option('--json', 'print one JSON object as the last line')
     .action(async (opts: CommonOptions & Record<string, unknown>) => {
       const result = await withStudio(async (studio) => {
-        const bar =
-          process.stderr.isTTY && !opts.json
-            ? new cliProgress.SingleBar(
-                {
-                  stream: process.stderr,
-                  format: 'benchmark [{bar}] {value}/{total} cases  {recipe} {phase}',
-                },
-                cliProgress.Presets.shades_classic,
-              )
-            : undefined;
+        const bar = progressBar(
+          'benchmark [{bar}] {value}/{total} cases  {recipe} {phase}',
+          Boolean(opts.json),
+        );
         let started = false;
         const stop = studio.events.subscribe((event, payload) => {
           if (event !== 'benchProgress') return;

@@ -1,27 +1,16 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { BenchResultSchema, RunDetailSchema } from '../../src/shared/bench-schemas';
-import { createStudio, type Studio } from '../../src/main/services/studio';
 import { dispatch } from '../../src/main/services/dispatch';
-import { tempHome } from '../helpers/temp-home';
+import { useTempStudio } from '../helpers/temp-studio';
 
 /** The benchmark lab end to end on a fixture model: real ONNX Runtime, a real SQLite file. */
 const model = resolve('test/fixtures/models/sd15-optimum-float');
-let home: ReturnType<typeof tempHome>;
-let studio: Studio;
-
-beforeAll(() => {
-  home = tempHome();
-  studio = createStudio({ home: home.dir });
-});
-afterAll(async () => {
-  await studio.close();
-  home.cleanup();
-});
+const ctx = useTempStudio();
 
 const bench = (input: Record<string, unknown>) =>
-  dispatch(studio.handlers, 'runBenchmark', {
+  dispatch(ctx.studio.handlers, 'runBenchmark', {
     model,
     repeats: 2,
     warmup: 1,
@@ -64,9 +53,9 @@ describe('benchmark lab', () => {
   });
 
   it('stores the run: history, detail with cases, images, heatmaps and findings', async () => {
-    const [entry] = await dispatch(studio.handlers, 'getHistory', { limit: 1 });
+    const [entry] = await dispatch(ctx.studio.handlers, 'getHistory', { limit: 1 });
     expect(entry).toMatchObject({ id: runId, kind: 'bench', status: 'done' });
-    const detail = RunDetailSchema.parse(await dispatch(studio.handlers, 'getRun', { runId }));
+    const detail = RunDetailSchema.parse(await dispatch(ctx.studio.handlers, 'getRun', { runId }));
     const graph = detail.recipes.find((r) => r.name === 'graph-all');
     expect(graph?.cases).toHaveLength(2);
     for (const c of graph?.cases ?? []) {
@@ -75,13 +64,18 @@ describe('benchmark lab', () => {
       expect(c.latencyMs.mean).toBeGreaterThan(0);
     }
     expect(detail.recipes.find((r) => r.name === 'baseline')?.cases[0].heatmapPath).toBeNull();
-    const row = studio.db.prepare('PRAGMA integrity_check').get() as { integrity_check: string };
+    const row = ctx.studio.db.prepare('PRAGMA integrity_check').get() as {
+      integrity_check: string;
+    };
     expect(row.integrity_check).toBe('ok');
   });
 
   it('compares two runs recipe by recipe and case by case', async () => {
     const second = await bench({ recipes: ['graph-all'], repeats: 1, warmup: 0 });
-    const c = await dispatch(studio.handlers, 'compareRuns', { runA: runId, runB: second.runId });
+    const c = await dispatch(ctx.studio.handlers, 'compareRuns', {
+      runA: runId,
+      runB: second.runId,
+    });
     const graph = c.recipes.find((r) => r.name === 'graph-all');
     expect(graph?.speedup).toBeCloseTo((graph?.latencyA ?? 0) / (graph?.latencyB ?? 1), 6);
     expect(graph?.cases).toHaveLength(2);
@@ -89,30 +83,36 @@ describe('benchmark lab', () => {
   });
 
   it('saves a recipe as the default profile, which generate then applies', async () => {
-    const saved = await dispatch(studio.handlers, 'saveProfile', { runId, recipe: 'dpm-fast' });
+    const saved = await dispatch(ctx.studio.handlers, 'saveProfile', { runId, recipe: 'dpm-fast' });
     expect(saved).toMatchObject({ recipe: 'dpm-fast', isDefault: true });
-    const g = await dispatch(studio.handlers, 'generate', { model, prompt: 'x', seed: 1 });
+    const g = await dispatch(ctx.studio.handlers, 'generate', { model, prompt: 'x', seed: 1 });
     expect(g.scheduler).toBe('dpm++2m-karras');
     expect(g.warnings.join(' ')).toMatch(/profile ".*" applied \(recipe dpm-fast\)/);
-    await expect(dispatch(studio.handlers, 'generate', { model, profile: 'nope' })).rejects.toThrow(
-      /no profile named "nope"/,
-    );
+    await expect(
+      dispatch(ctx.studio.handlers, 'generate', { model, profile: 'nope' }),
+    ).rejects.toThrow(/no profile named "nope"/);
   });
 
   it('profiles one extra run per recipe and reports the top operators with the trace files', async () => {
-    const r = await bench({ recipes: ['graph-all'], repeats: 1, warmup: 0, maxCases: 1, profileOps: true });
+    const r = await bench({
+      recipes: ['graph-all'],
+      repeats: 1,
+      warmup: 0,
+      maxCases: 1,
+      profileOps: true,
+    });
     for (const recipe of r.recipes) {
       expect(recipe.topOps?.length).toBeGreaterThan(0);
       const unet = recipe.topOps?.find((op) => op.component === 'unet');
       expect(unet?.totalMs).toBeGreaterThan(0);
       expect(existsSync(unet?.traceFile as string)).toBe(true);
     }
-    const detail = await dispatch(studio.handlers, 'getRun', { runId: r.runId });
+    const detail = await dispatch(ctx.studio.handlers, 'getRun', { runId: r.runId });
     expect(detail.recipes[0].topOps?.length).toBeGreaterThan(0);
   });
 
   it('without recipes runs the wizard candidates for this machine, baseline first', async () => {
-    const proposal = await dispatch(studio.handlers, 'proposeRecipes', {
+    const proposal = await dispatch(ctx.studio.handlers, 'proposeRecipes', {
       model,
       priority: 'speed',
     });
@@ -123,7 +123,7 @@ describe('benchmark lab', () => {
 
   it('refuses unknown recipes and invalid test sets, naming the case and field', async () => {
     await expect(bench({ recipes: ['warp'] })).rejects.toThrow(/unknown recipe "warp"/);
-    const file = join(home.dir, 'cases.json');
+    const file = join(ctx.home, 'cases.json');
     writeFileSync(
       file,
       JSON.stringify({
@@ -135,7 +135,7 @@ describe('benchmark lab', () => {
       }),
     );
     await expect(bench({ recipes: ['graph-all'], cases: file })).rejects.toThrow(/cases\.1\.steps/);
-    await expect(bench({ cases: join(home.dir, 'missing.json') })).rejects.toThrow(
+    await expect(bench({ cases: join(ctx.home, 'missing.json') })).rejects.toThrow(
       /not default, shapes or a readable JSON file/,
     );
   });

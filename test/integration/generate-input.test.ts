@@ -1,25 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { resolve } from 'node:path';
-import { createStudio, type Studio } from '../../src/main/services/studio';
 import { dispatch } from '../../src/main/services/dispatch';
-import { tempHome } from '../helpers/temp-home';
+import { useTempStudio } from '../helpers/temp-studio';
 
 /** Every bad generate input is a clear error naming the field (or a documented clamp), never a crash. */
 const model = resolve('test/fixtures/models/sd15-optimum-float');
-let home: ReturnType<typeof tempHome>;
-let studio: Studio;
-
-beforeAll(() => {
-  home = tempHome();
-  studio = createStudio({ home: home.dir });
-});
-afterAll(async () => {
-  await studio.close();
-  home.cleanup();
-});
+const ctx = useTempStudio();
 
 const generate = (input: Record<string, unknown>) =>
-  dispatch(studio.handlers, 'generate', { model, steps: 2, seed: 3, ...input });
+  dispatch(ctx.studio.handlers, 'generate', { model, steps: 2, seed: 3, ...input });
 
 describe('generate input', () => {
   it.each([
@@ -55,7 +44,7 @@ describe('generate input', () => {
   it('allows an empty prompt (unconditional) and records the run', async () => {
     const r = await generate({ prompt: '' });
     expect(r.images).toHaveLength(1);
-    const [run] = await dispatch(studio.handlers, 'getHistory', { limit: 1 });
+    const [run] = await dispatch(ctx.studio.handlers, 'getHistory', { limit: 1 });
     expect(run).toMatchObject({ id: r.runId, status: 'done', summary: '(unconditional)' });
   });
 

@@ -1,16 +1,16 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BenchProgress, BenchResult, RecipeOutcome } from '../../shared/bench-schemas';
-import type { HardwareInfo } from '../../shared/schemas';
+import type { ExecutionProvider, HardwareInfo } from '../../shared/schemas';
 import { StudioError } from '../../shared/errors';
 import { EngineClient } from '../engine/engine-client';
-import type { PipelineResult } from '../engine/protocol';
+import type { PipelineRequest, PipelineResult } from '../engine/protocol';
 import type { BenchRepo } from '../store/bench-repo';
 import { stats } from './stats';
 import { compareImages, diffHeatmap, inspectImage, qualityVerdict } from './quality';
 import { diagnose } from './diagnosis';
 import { recipeRunConfig, recipeSteps, type Recipe } from './recipes';
-import type { TestSet } from './test-sets';
+import type { TestCase, TestSet } from './test-sets';
 import { pickWinner } from './wizard';
 import { variantDir } from './variants';
 import { findProfileFile, readProfileTrace } from './profile-trace';
@@ -23,7 +23,7 @@ export interface BenchPlan {
   testSet: TestSet;
   repeats: number;
   warmup: number;
-  ep: HardwareInfo['providers'][number]['name'];
+  ep: ExecutionProvider;
   hardware: HardwareInfo;
   imagesDir: string;
   profileOps: boolean;
@@ -93,21 +93,7 @@ export async function runBenchmark(
       const wallStart = performance.now();
       for (const [caseIndex, testCase] of plan.testSet.cases.entries()) {
         if (hooks.isCancelled()) throw new StudioError('benchmark cancelled', 'cancelled');
-        const request = {
-          modelDir,
-          prompt: testCase.prompt,
-          negativePrompt: testCase.negativePrompt,
-          steps: recipeSteps(recipe, testCase.steps),
-          guidance: recipe.sampling.guidance ?? testCase.guidance,
-          seed: testCase.seed,
-          scheduler: recipe.sampling.scheduler,
-          width: testCase.width,
-          height: testCase.height,
-          batch: 1,
-          ep: plan.ep as 'cpu',
-          previewEvery: 0,
-          runConfig,
-        };
+        const request = caseRequest(plan, recipe, testCase, modelDir, runConfig);
         const warmups = caseIndex === 0 ? plan.warmup : 0;
         for (let w = 0; w < warmups; w++) {
           progress(caseIndex, 'warmup');
@@ -161,8 +147,8 @@ export async function runBenchmark(
           caseIndex,
           prompt: testCase.prompt,
           seed: testCase.seed,
-          steps: request.steps,
-          guidance: request.guidance,
+          steps: request.steps ?? testCase.steps,
+          guidance: request.guidance ?? testCase.guidance,
           latencies,
           latencyMean: s.mean,
           latencyStd: s.std,
@@ -292,6 +278,31 @@ export async function runBenchmark(
   };
 }
 
+/** The engine request for one test case under one recipe: the case's prompt and seed, the recipe's settings. */
+function caseRequest(
+  plan: BenchPlan,
+  recipe: Recipe,
+  testCase: TestCase,
+  modelDir: string,
+  runConfig: PipelineRequest['runConfig'],
+): PipelineRequest {
+  return {
+    modelDir,
+    prompt: testCase.prompt,
+    negativePrompt: testCase.negativePrompt,
+    steps: recipeSteps(recipe, testCase.steps),
+    guidance: recipe.sampling.guidance ?? testCase.guidance,
+    seed: testCase.seed,
+    scheduler: recipe.sampling.scheduler,
+    width: testCase.width,
+    height: testCase.height,
+    batch: 1,
+    ep: plan.ep,
+    previewEvery: 0,
+    runConfig,
+  };
+}
+
 /**
  * One extra, unmeasured generation of the first case with ORT profiling on; the traces are kept
  * beside the recipe's images (open them in chrome://tracing or Perfetto) and summarised here.
@@ -309,16 +320,7 @@ async function profileOnce(
   await engine.run(
     `${plan.jobId}-profile`,
     {
-      modelDir,
-      prompt: testCase.prompt,
-      negativePrompt: testCase.negativePrompt,
-      steps: recipeSteps(recipe, testCase.steps),
-      guidance: recipe.sampling.guidance ?? testCase.guidance,
-      seed: testCase.seed,
-      scheduler: recipe.sampling.scheduler,
-      batch: 1,
-      ep: plan.ep as 'cpu',
-      previewEvery: 0,
+      ...caseRequest(plan, recipe, testCase, modelDir, runConfig),
       runConfig: { ...runConfig, enableProfiling: true, profileDir },
     },
     () => {},

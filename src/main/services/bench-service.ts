@@ -6,7 +6,8 @@ import { StudioError } from '../../shared/errors';
 import { BUILTIN_RECIPES, findRecipe, RecipeSchema, type Recipe } from '../bench/recipes';
 import { loadTestSet } from '../bench/test-sets';
 import { runBenchmark } from '../bench/runner';
-import { proposeCandidates } from '../bench/wizard';
+import { proposeCandidates, type Objective, type Priority } from '../bench/wizard';
+import type { HardwareInfo, ModelSummary } from '../../shared/schemas';
 import type { HardwareService } from '../hardware/hardware-service';
 import type { ModelRegistry } from '../models/model-registry';
 import { summarizeModel } from '../models/model-folder';
@@ -47,14 +48,12 @@ export class BenchService {
   async propose(input: ParsedInput<'proposeRecipes'>): Promise<MethodOutput<'proposeRecipes'>> {
     const model = this.deps.models.resolve(input.model);
     const hw = await this.deps.hardware.detect();
-    const summary = summarizeModel(model.name, model.dir, 'user');
-    const proposal = proposeCandidates({
-      hardwareClass: hw.hardwareClass,
-      priority: input.priority,
-      objective: input.objective,
-      family: summary.family,
-      variants: presentVariants(model.dir),
-    });
+    const proposal = this.proposal(
+      model.dir,
+      summarizeModel(model.name, model.dir, 'user').family,
+      hw,
+      input,
+    );
     return {
       hardwareClass: hw.hardwareClass,
       recipes: proposal.recipes.map((r) => ({
@@ -65,6 +64,21 @@ export class BenchService {
       })),
       skipped: proposal.skipped,
     };
+  }
+
+  private proposal(
+    modelDir: string,
+    family: ModelSummary['family'],
+    hw: HardwareInfo,
+    input: { priority: Priority; objective: Objective },
+  ) {
+    return proposeCandidates({
+      hardwareClass: hw.hardwareClass,
+      priority: input.priority,
+      objective: input.objective,
+      family,
+      variants: presentVariants(modelDir),
+    });
   }
 
   async run(input: ParsedInput<'runBenchmark'>): Promise<MethodOutput<'runBenchmark'>> {
@@ -81,13 +95,7 @@ export class BenchService {
       // The baseline is what every other recipe is measured against: it always runs, first.
       recipes = [findRecipe('baseline'), ...recipes.filter((r) => r.name !== 'baseline')];
     } else {
-      const proposal = proposeCandidates({
-        hardwareClass: hw.hardwareClass,
-        priority: input.priority,
-        objective: input.objective,
-        family: summary.family,
-        variants: presentVariants(model.dir),
-      });
+      const proposal = this.proposal(model.dir, summary.family, hw, input);
       recipes = proposal.recipes;
       skipped = proposal.skipped;
     }

@@ -23,7 +23,7 @@ import {
   type SchedulerName,
 } from '../../../shared/schemas';
 import { studio } from '../api/client';
-import { useAsync } from '../components/useAsync';
+import { ModelSelect, useModelChoice } from '../components/ModelSelect';
 
 /** Outside the component: a job id is made per click, never during render. */
 const newJobId = (): string => `ui-${crypto.randomUUID()}`;
@@ -32,12 +32,8 @@ const fmt = (ms: number): string =>
   ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(1)} ms`;
 
 export function GeneratePage(): React.JSX.Element {
-  const models = useAsync(() => studio.listModels());
-  const [picked, setModel] = useState<string | null>('tiny-shapes');
-  // The bundled model by default; the first installed one when it is absent.
-  const model = models.data?.some((m) => m.name === picked)
-    ? picked
-    : (models.data?.[0]?.name ?? null);
+  const choice = useModelChoice();
+  const { models, model } = choice;
   const [prompt, setPrompt] = useState('a red circle on a blue background');
   const [negative, setNegative] = useState('');
   const [steps, setSteps] = useState<number | string>('');
@@ -108,17 +104,7 @@ export function GeneratePage(): React.JSX.Element {
                 reinstall it, or import an ONNX Stable Diffusion folder.
               </Alert>
             )}
-            <Select
-              label="Model"
-              data={(models.data ?? []).map((m) => ({
-                value: m.name,
-                label: `${m.name} (${m.family})`,
-              }))}
-              value={model}
-              onChange={setModel}
-              allowDeselect={false}
-              data-testid="model-select"
-            />
+            <ModelSelect {...choice} />
             <Textarea
               label="Prompt"
               description="Ctrl+Enter generates"

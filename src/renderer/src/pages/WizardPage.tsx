@@ -9,7 +9,6 @@ import {
   NumberInput,
   Progress,
   SegmentedControl,
-  Select,
   Stack,
   Text,
   Title,
@@ -18,6 +17,7 @@ import { BarChart } from '@mantine/charts';
 import type { BenchProgress, BenchResult } from '../../../shared/bench-schemas';
 import { studio } from '../api/client';
 import { useAsync } from '../components/useAsync';
+import { ModelSelect, useModelChoice } from '../components/ModelSelect';
 import { HardwareSummary } from '../components/HardwareSummary';
 import { RecipeTable } from '../components/RecipeTable';
 
@@ -30,12 +30,8 @@ const newJobId = (): string => `wizard-${crypto.randomUUID()}`;
 /** The optimization wizard: hardware, what matters, candidate recipes, measured, then a default profile. */
 export function WizardPage(): React.JSX.Element {
   const hw = useAsync(() => studio.getHardware());
-  const models = useAsync(() => studio.listModels());
-  const [picked, setModel] = useState<string | null>('tiny-shapes');
-  // The bundled model by default; the first installed one when it is absent.
-  const model = models.data?.some((m) => m.name === picked)
-    ? picked
-    : (models.data?.[0]?.name ?? null);
+  const choice = useModelChoice();
+  const { model } = choice;
   const [priority, setPriority] = useState<Priority>('balance');
   const [objective, setObjective] = useState<Objective>('latency');
   const [repeats, setRepeats] = useState<number | string>(2);
@@ -116,16 +112,7 @@ export function WizardPage(): React.JSX.Element {
       <Card withBorder>
         <Title order={4}>2. What matters</Title>
         <Group align="end" mt="xs">
-          <Select
-            label="Model"
-            data={(models.data ?? []).map((m) => ({
-              value: m.name,
-              label: `${m.name} (${m.family})`,
-            }))}
-            value={model}
-            onChange={setModel}
-            allowDeselect={false}
-          />
+          <ModelSelect {...choice} />
           <SegmentedControl
             value={priority}
             onChange={(v) => setPriority(v as Priority)}
