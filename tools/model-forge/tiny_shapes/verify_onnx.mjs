@@ -5,7 +5,8 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
-const [modelDir, vectorsPath, ortPath = '/work/main/node_modules/onnxruntime-node'] = process.argv.slice(2);
+const [modelDir, vectorsPath, ortPath = '/work/main/node_modules/onnxruntime-node'] =
+  process.argv.slice(2);
 const ort = createRequire(import.meta.url)(path.resolve(ortPath));
 const v = JSON.parse(readFileSync(vectorsPath, 'utf8'));
 const D = v.hidden_size;
@@ -20,15 +21,19 @@ function compare(name, got, want) {
   }
   const rel = maxAbs / Math.max(1e-6, maxRef);
   worst = Math.max(worst, rel);
-  console.log(`${name}: n=${want.length} max|diff|=${maxAbs.toExponential(2)} (rel ${rel.toExponential(2)})`);
-  if (got.length !== want.length) throw new Error(`${name}: length ${got.length} != ${want.length}`);
+  console.log(
+    `${name}: n=${want.length} max|diff|=${maxAbs.toExponential(2)} (rel ${rel.toExponential(2)})`,
+  );
+  if (got.length !== want.length)
+    throw new Error(`${name}: length ${got.length} != ${want.length}`);
 }
 
 async function open(component) {
   const s = await ort.InferenceSession.create(path.join(modelDir, component, 'model.onnx'));
   const meta = (m) => m.map((x) => `${x.name}:${x.type ?? ''}[${x.shape ?? ''}]`).join(', ');
   console.log(`${component}: in(${s.inputNames.join(', ')}) out(${s.outputNames.join(', ')})`);
-  if (s.inputMetadata && Array.isArray(s.inputMetadata)) console.log(`  inputs: ${meta(s.inputMetadata)}  outputs: ${meta(s.outputMetadata)}`);
+  if (s.inputMetadata && Array.isArray(s.inputMetadata))
+    console.log(`  inputs: ${meta(s.inputMetadata)}  outputs: ${meta(s.outputMetadata)}`);
   return s;
 }
 
@@ -64,5 +69,7 @@ const enc = await open('vae_encoder');
 r = await enc.run({ sample: f32(v.image, [2, 3, 64, 64]) });
 compare('vae_encoder.latent_sample', r.latent_sample.data, v.latent_mean);
 
-console.log(worst < 1e-3 ? `OK: worst relative difference ${worst.toExponential(2)}` : `FAIL: worst ${worst}`);
+console.log(
+  worst < 1e-3 ? `OK: worst relative difference ${worst.toExponential(2)}` : `FAIL: worst ${worst}`,
+);
 process.exit(worst < 1e-3 ? 0 : 1);
