@@ -1,5 +1,5 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { copyFileSync } from 'node:fs';
+import { copyFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import cliProgress from 'cli-progress';
 import type { EventPayload, MethodName, MethodOutput } from '../shared/api';
@@ -307,9 +307,17 @@ export function buildCli(): Command {
     .description('compare two benchmark runs recipe by recipe')
     .argument('<runA>', 'earlier run id', num('runA'))
     .argument('<runB>', 'later run id', num('runB'))
+    .option('--svg <file.svg>', 'also write a bar chart of latency per recipe')
     .option('--json', 'print one JSON object')
-    .action(async (runA: number, runB: number, opts: CommonOptions) => {
-      const c = await withStudio((s) => call(s, 'compareRuns', { runA, runB }));
+    .action(async (runA: number, runB: number, opts: CommonOptions & { svg?: string }) => {
+      const [c, chart] = await withStudio(
+        async (s) =>
+          [
+            await call(s, 'compareRuns', { runA, runB }),
+            opts.svg ? await call(s, 'exportComparison', { runA, runB }) : undefined,
+          ] as const,
+      );
+      if (opts.svg && chart) writeFileSync(resolve(opts.svg), chart.content);
       if (opts.json) return printJson(c);
       console.log(`run #${runA} -> run #${runB} (speedup > 1: #${runB} is faster)`);
       for (const r of c.recipes) {
@@ -321,11 +329,36 @@ export function buildCli(): Command {
     });
 
   program
+    .command('export')
+    .description('write a benchmark run as JSON or CSV')
+    .argument('<run>', 'run id', num('run'))
+    .addOption(new Option('--format <f>', 'file format').choices(['json', 'csv']).default('json'))
+    .option('--out <file>', 'where to write it (default: stdout)')
+    .action(async (runId: number, opts: { format: 'json' | 'csv'; out?: string }) => {
+      const file = await withStudio((s) => call(s, 'exportRun', { runId, format: opts.format }));
+      if (opts.out) writeFileSync(resolve(opts.out), file.content);
+      else process.stdout.write(file.content);
+    });
+
+  program
     .command('history')
-    .description('past runs, newest first')
+    .description('past runs, newest first; with --recipe, that recipe over time on one model')
     .option('--limit <n>', 'how many', num('--limit'), 50)
+    .option('--recipe <name>', "show one recipe's trend instead")
+    .option('--model <dir|name>', 'the model for --recipe', 'tiny-shapes')
     .option('--json', 'print one JSON object')
-    .action(async (opts: CommonOptions & { limit: number }) => {
+    .action(async (opts: CommonOptions & { limit: number; recipe?: string; model: string }) => {
+      if (opts.recipe) {
+        const recipe = opts.recipe;
+        const trend = await withStudio((s) => call(s, 'getTrend', { model: opts.model, recipe }));
+        if (opts.json) return printJson({ recipe, model: opts.model, trend });
+        for (const t of trend) {
+          console.log(
+            `#${String(t.runId).padEnd(5)} ${t.startedAt}  ${t.latencyMean.toFixed(1).padStart(8)} ms  SSIM ${t.ssim?.toFixed(3) ?? '-'}`,
+          );
+        }
+        return;
+      }
       const runs = await withStudio((s) => call(s, 'getHistory', { limit: opts.limit }));
       if (opts.json) return printJson({ runs });
       for (const r of runs) {

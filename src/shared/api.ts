@@ -23,6 +23,7 @@ import {
   PRIORITIES,
   RunDetailSchema,
   RunRequestSchema,
+  ExportedFileSchema,
 } from './bench-schemas';
 import type { EventName, MethodName } from './channels';
 
@@ -94,6 +95,35 @@ export const studioMethods = {
   setMonitoring: {
     input: z.object({ on: z.boolean() }).strict(),
     output: z.object({ on: z.boolean() }),
+  },
+  /** A benchmark run as a JSON or CSV document (the caller saves it). */
+  exportRun: {
+    input: z
+      .object({
+        runId: z.number().int().positive(),
+        format: z.enum(['json', 'csv']).default('json'),
+      })
+      .strict(),
+    output: ExportedFileSchema,
+  },
+  /** Two runs as an SVG bar chart of latency per recipe. */
+  exportComparison: { input: CompareRequestSchema, output: ExportedFileSchema },
+  /** One recipe's mean latency and quality on one model over time. */
+  getTrend: {
+    input: z
+      .object({
+        model: z.string().min(1).default('tiny-shapes'),
+        recipe: z.string().min(1).default('baseline'),
+      })
+      .strict(),
+    output: z.array(
+      z.object({
+        runId: z.number().int(),
+        startedAt: z.string(),
+        latencyMean: z.number(),
+        ssim: z.number().nullable(),
+      }),
+    ),
   },
 } as const satisfies Record<MethodName, MethodSpec>;
 

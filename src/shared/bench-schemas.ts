@@ -145,3 +145,10 @@ export const CompareResultSchema = z.object({
   ),
 });
 export type CompareResult = z.infer<typeof CompareResultSchema>;
+
+export const ExportedFileSchema = z.object({
+  filename: z.string(),
+  mimeType: z.string(),
+  content: z.string(),
+});
+export type ExportedFile = z.infer<typeof ExportedFileSchema>;

@@ -18,6 +18,9 @@ export const METHOD_NAMES = [
   'compareRuns',
   'saveProfile',
   'setMonitoring',
+  'exportRun',
+  'exportComparison',
+  'getTrend',
 ] as const;
 export const EVENT_NAMES = ['generateProgress', 'benchProgress', 'monitorSample'] as const;
 

@@ -82,6 +82,24 @@ describe('benchmark lab', () => {
     expect(c.recipes.find((r) => r.name === 'int8')?.latencyB).toBeNull();
   });
 
+  it('exports a run as JSON and CSV, a comparison as SVG, and a recipe trend', async () => {
+    const json = await dispatch(ctx.studio.handlers, 'exportRun', { runId, format: 'json' });
+    expect(RunDetailSchema.parse(JSON.parse(json.content)).id).toBe(runId);
+    const csv = await dispatch(ctx.studio.handlers, 'exportRun', { runId, format: 'csv' });
+    const lines = csv.content.trim().split('\n');
+    expect(lines[0]).toMatch(/^run,recipe,status,verdict,case,prompt/);
+    // baseline, graph-all and dpm-fast x 2 cases, plus one row for the failed int8 recipe
+    expect(lines).toHaveLength(1 + 3 * 2 + 1);
+    const svg = await dispatch(ctx.studio.handlers, 'exportComparison', {
+      runA: runId,
+      runB: runId,
+    });
+    expect(svg.content).toMatch(/^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+    expect(svg.content.match(/<rect /g)?.length).toBeGreaterThanOrEqual(1 + 2 + 3 * 2);
+    const trend = await dispatch(ctx.studio.handlers, 'getTrend', { model, recipe: 'graph-all' });
+    expect(trend.map((t) => t.runId)).toContain(runId);
+  });
+
   it('saves a recipe as the default profile, which generate then applies', async () => {
     const saved = await dispatch(ctx.studio.handlers, 'saveProfile', { runId, recipe: 'dpm-fast' });
     expect(saved).toMatchObject({ recipe: 'dpm-fast', isDefault: true });

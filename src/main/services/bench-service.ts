@@ -1,7 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { MethodOutput, ParsedInput } from '../../shared/api';
-import type { CompareResult, RecipeOutcome, RunDetail } from '../../shared/bench-schemas';
+import type {
+  CompareResult,
+  ExportedFile,
+  RecipeOutcome,
+  RunDetail,
+} from '../../shared/bench-schemas';
+import { compareChartSvg, runToCsv, runToJson } from '../bench/export';
 import { StudioError } from '../../shared/errors';
 import { BUILTIN_RECIPES, findRecipe, RecipeSchema, type Recipe } from '../bench/recipes';
 import { loadTestSet } from '../bench/test-sets';
@@ -278,6 +284,29 @@ export class BenchService {
         };
       }),
     };
+  }
+
+  exportRun(runId: number, format: 'json' | 'csv'): ExportedFile {
+    const run = this.detail(runId);
+    return format === 'csv'
+      ? { filename: `latent-studio-run-${runId}.csv`, mimeType: 'text/csv', content: runToCsv(run) }
+      : {
+          filename: `latent-studio-run-${runId}.json`,
+          mimeType: 'application/json',
+          content: runToJson(run),
+        };
+  }
+
+  exportComparison(runA: number, runB: number): ExportedFile {
+    return {
+      filename: `latent-studio-compare-${runA}-${runB}.svg`,
+      mimeType: 'image/svg+xml',
+      content: compareChartSvg(this.compare(runA, runB)),
+    };
+  }
+
+  trend(modelName: string, recipe: string): ReturnType<BenchRepo['trend']> {
+    return this.deps.bench.trend(recipe, this.deps.models.resolve(modelName).dir);
   }
 
   /** Saves a benchmarked recipe as a named profile; `generate` uses the model's default profile. */

@@ -80,6 +80,9 @@ export function createStudio(options: { home: string }): Studio {
     getRun: async (input) => benchService.detail(input.runId),
     compareRuns: async (input) => benchService.compare(input.runA, input.runB),
     saveProfile: async (input) => benchService.saveProfile(input),
+    exportRun: async (input) => benchService.exportRun(input.runId, input.format),
+    exportComparison: async (input) => benchService.exportComparison(input.runA, input.runB),
+    getTrend: async (input) => benchService.trend(input.model, input.recipe),
     setMonitoring: async (input) => {
       if (input.on && !sampler.running)
         sampler.start((sample) => events.emit('monitorSample', sample));

@@ -1,4 +1,17 @@
-import { Alert, Badge, Card, Group, List, SimpleGrid, Stack, Text, Title } from '@mantine/core';
+import {
+  Alert,
+  Badge,
+  Button,
+  Card,
+  Group,
+  List,
+  SimpleGrid,
+  Stack,
+  Text,
+  Title,
+} from '@mantine/core';
+import { studio } from '../api/client';
+import { download } from './download';
 import type { RunDetail } from '../../../shared/bench-schemas';
 import { RecipeTable } from './RecipeTable';
 import { StoredImage } from './StoredImage';
@@ -15,9 +28,27 @@ export function RunDetailView({ run }: { run: RunDetail }): React.JSX.Element {
   const baseline = run.recipes[0];
   return (
     <Stack data-testid="run-detail">
-      <Title order={3}>
-        Run #{run.id} · {run.model} <Badge>{run.status}</Badge>
-      </Title>
+      <Group justify="space-between">
+        <Title order={3}>
+          Run #{run.id} · {run.model} <Badge>{run.status}</Badge>
+        </Title>
+        <Group gap="xs">
+          <Button
+            size="xs"
+            variant="light"
+            onClick={() => void studio.exportRun({ runId: run.id, format: 'csv' }).then(download)}
+          >
+            Export CSV
+          </Button>
+          <Button
+            size="xs"
+            variant="light"
+            onClick={() => void studio.exportRun({ runId: run.id, format: 'json' }).then(download)}
+          >
+            Export JSON
+          </Button>
+        </Group>
+      </Group>
       {run.explanation && (
         <Alert color={run.recommended ? 'green' : 'yellow'}>{run.explanation}</Alert>
       )}

@@ -4,6 +4,7 @@ import type { RunDetail } from '../../../shared/bench-schemas';
 import { studio } from '../api/client';
 import { useAsync } from '../components/useAsync';
 import { RunDetailView } from '../components/RunDetailView';
+import { download } from '../components/download';
 
 const STATUS_COLOR = {
   running: 'blue',
@@ -105,7 +106,21 @@ function CompareLine({ a, b }: { a: number; b: number }): React.JSX.Element {
   if (c.error) return <Alert color="red">{c.error}</Alert>;
   if (!c.data) return <Text size="sm">comparing…</Text>;
   return (
-    <Alert title={`Run #${a} → run #${b}`} data-testid="compare">
+    <Alert
+      title={
+        <Group gap="xs">
+          {`Run #${a} → run #${b}`}
+          <Button
+            size="compact-xs"
+            variant="light"
+            onClick={() => void studio.exportComparison({ runA: a, runB: b }).then(download)}
+          >
+            Chart (SVG)
+          </Button>
+        </Group>
+      }
+      data-testid="compare"
+    >
       {c.data.recipes
         .filter((r) => r.speedup !== null)
         .map(
