@@ -1,6 +1,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { copyFileSync, writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { copyFileSync, existsSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { moveDatabaseAside } from './store/database';
 import cliProgress from 'cli-progress';
 import type { EventPayload, MethodName, MethodOutput } from '../shared/api';
 import { EXECUTION_PROVIDERS, SCHEDULER_NAMES } from '../shared/schemas';
@@ -326,6 +327,19 @@ export function buildCli(): Command {
           `  ${r.name.padEnd(18)} ${f(r.latencyA).padStart(7)} ms -> ${f(r.latencyB).padStart(7)} ms  ${f(r.speedup, 2)}x  memory ${f(r.memoryDeltaMb)} MB  SSIM ${f(r.ssimA, 3)} -> ${f(r.ssimB, 3)}`,
         );
       }
+    });
+
+  program
+    .command('repair-db')
+    .description(
+      'move a damaged studio database aside (it is renamed, never deleted) so a new one starts',
+    )
+    .action(() => {
+      const file = join(studioHome(), 'studio.db');
+      if (!existsSync(file)) return console.log(`no database at ${file}; nothing to do`);
+      console.log(
+        `moved ${file} to ${moveDatabaseAside(file)}; the next start creates a new database`,
+      );
     });
 
   program

@@ -1,9 +1,10 @@
-import { app, BrowserWindow, ipcMain, session, shell } from 'electron';
+import { app, BrowserWindow, dialog, ipcMain, session, shell } from 'electron';
 import { join } from 'node:path';
 import { METHOD_NAMES, ipcChannel, ipcEventChannel } from '../shared/api';
 import { createStudio, type Studio } from './services/studio';
 import { dispatch, errorPayload } from './services/dispatch';
 import { studioHome } from './paths';
+import { moveDatabaseAside } from './store/database';
 
 /**
  * The Electron adapter: a window and one ipcMain handler per StudioApi method, generated from the
@@ -39,11 +40,35 @@ function createWindow(): void {
   else void win.loadFile(join(import.meta.dirname, '../renderer/index.html'));
 }
 
+/** Opens the studio; a damaged database is offered to be moved aside (renamed, never deleted). */
+function openStudio(home: string): Studio {
+  try {
+    return createStudio({ home });
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    const choice = dialog.showMessageBoxSync({
+      type: 'error',
+      title: 'Latent Studio',
+      message: 'The studio database could not be opened.',
+      detail: message,
+      buttons: ['Move aside and start fresh', 'Quit'],
+      defaultId: 0,
+      cancelId: 1,
+    });
+    if (choice !== 0) {
+      app.exit(1);
+      throw error;
+    }
+    moveDatabaseAside(join(home, 'studio.db'));
+    return createStudio({ home });
+  }
+}
+
 void app.whenReady().then(() => {
   session.defaultSession.webRequest.onHeadersReceived((details, callback) => {
     callback({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CSP] } });
   });
-  studio = createStudio({ home: studioHome(app.getPath('userData')) });
+  studio = openStudio(studioHome(app.getPath('userData')));
   const s = studio;
   for (const method of METHOD_NAMES) {
     ipcMain.handle(ipcChannel(method), async (_event, input: unknown) => {

@@ -48,7 +48,7 @@ describe('studio database', () => {
       file,
       'this is not a database, just some bytes that are long enough to matter'.repeat(100),
     );
-    expect(() => openDatabase(file)).toThrow(/could not be opened.*move it aside/);
+    expect(() => openDatabase(file)).toThrow(/could not be opened.*repair-db.*kept for recovery/);
     const moved = moveDatabaseAside(file);
     expect(existsSync(moved)).toBe(true);
     expect(existsSync(file)).toBe(false);

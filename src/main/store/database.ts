@@ -47,7 +47,7 @@ export function openDatabase(file: string): Db {
 function corrupted(file: string, error: unknown): StudioError {
   const reason = error instanceof Error ? error.message : String(error);
   return new StudioError(
-    `The studio database ${file} could not be opened (${reason}). It may be corrupted: move it aside (for example with moveDatabaseAside) and the studio will start a new one; the old file is kept for recovery.`,
+    `The studio database ${file} could not be opened (${reason}). It may be corrupted: run "npm run cli -- repair-db" (or choose "Move aside" in the app) to rename it and start a new one; the old file is kept for recovery.`,
     'unavailable',
   );
 }
