@@ -51,6 +51,18 @@ describe.each(fixtures)('fixture %s', (name) => {
     expect(result.timings.ort).toBeGreaterThan(0);
   });
 
+  it('runs fewer steps for a short prompt with adaptive steps', async () => {
+    const info = await readModelInfo(join(root, name));
+    const sessions = new ModelSessions(info, DEFAULT_RUN_CONFIG);
+    open.push(sessions);
+    const r = await runPipeline(
+      sessions,
+      request(info.dir, { steps: 4, adaptiveSteps: true, prompt: 'red circle' }),
+      hooks,
+    );
+    expect(r.steps).toBe(2);
+  });
+
   it('runs the guidance-off path and a sequential residency', async () => {
     const info = await readModelInfo(join(root, name));
     const sessions = new ModelSessions(info, {

@@ -54,6 +54,8 @@ export const RecipeSchema = z
         /** Fixed steps, overriding the case (distilled models). */
         steps: z.number().int().min(1).max(1000).optional(),
         guidance: z.number().min(0).optional(),
+        /** Fewer steps for short prompts (the engine scales steps by prompt token count). */
+        adaptiveSteps: z.boolean().optional(),
       })
       .strict()
       .default({}),
@@ -134,6 +136,16 @@ export const BUILTIN_RECIPES: readonly Recipe[] = [
       'First-order Euler with half the steps: cheap per step, robust, slightly softer than DPM++.',
     runConfig: { graphOptimizationLevel: 'all' },
     sampling: { scheduler: 'euler', stepsFactor: 0.5 },
+  }),
+  recipe({
+    name: 'adaptive-steps',
+    version: 1,
+    title: 'Adaptive steps by prompt complexity',
+    strategy: 'scheduler',
+    description:
+      "The model's own scheduler, with steps scaled by the prompt's length: up to 6 words' worth of tokens run 50% of the steps, up to 15 run 75%, longer prompts all of them.",
+    runConfig: { graphOptimizationLevel: 'all' },
+    sampling: { adaptiveSteps: true },
   }),
   recipe({
     name: 'sequential',

@@ -294,6 +294,7 @@ function caseRequest(
     guidance: recipe.sampling.guidance ?? testCase.guidance,
     seed: testCase.seed,
     scheduler: recipe.sampling.scheduler,
+    adaptiveSteps: recipe.sampling.adaptiveSteps,
     width: testCase.width,
     height: testCase.height,
     batch: 1,

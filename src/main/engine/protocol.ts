@@ -17,6 +17,8 @@ export interface PipelineRequest {
   threads?: number;
   /** Send a latent preview with every n-th progress event (0: never). */
   previewEvery: number;
+  /** Scale the steps by prompt complexity (see adaptiveSteps in pipeline.ts). */
+  adaptiveSteps?: boolean;
   /** Session settings beyond `ep`/`threads` (a recipe's); unset fields keep the defaults. */
   runConfig?: Partial<RunConfig>;
 }

@@ -58,6 +58,7 @@ export class GenerateService {
           guidance: input.guidance ?? profile?.guidance,
           seed,
           scheduler: input.scheduler ?? profile?.scheduler,
+          adaptiveSteps: input.steps === undefined ? profile?.adaptiveSteps : undefined,
           runConfig: profile?.runConfig,
           width: input.width,
           height: input.height,
@@ -134,6 +135,7 @@ export class GenerateService {
           ? recipeSteps(recipe, defaultSteps)
           : undefined,
       guidance: recipe.sampling.guidance,
+      adaptiveSteps: recipe.sampling.adaptiveSteps,
     };
   }
 
