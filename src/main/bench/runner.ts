@@ -27,6 +27,8 @@ export interface BenchPlan {
   hardware: HardwareInfo;
   imagesDir: string;
   profileOps: boolean;
+  /** Images per call: 1 for latency, more for throughput (figures are then per image). */
+  batch: number;
   skipped: { recipe: string; reason: string }[];
 }
 
@@ -105,9 +107,10 @@ export async function runBenchmark(
         for (let r = 0; r < plan.repeats; r++) {
           progress(caseIndex, 'measure');
           last = await engine.run(`${plan.jobId}-${r}`, request, () => {});
-          latencies.push(last.timings.total);
+          // Per image: at batch > 1 (the throughput objective) one call makes `batch` images.
+          latencies.push(last.timings.total / plan.batch);
           for (const s of STAGES)
-            caseStages[s] = (caseStages[s] ?? 0) + last.timings[s] / plan.repeats;
+            caseStages[s] = (caseStages[s] ?? 0) + last.timings[s] / plan.batch / plan.repeats;
         }
         if (!last) throw new StudioError('no measured run', 'failed');
         progress(caseIndex, 'quality');
@@ -297,7 +300,7 @@ function caseRequest(
     adaptiveSteps: recipe.sampling.adaptiveSteps,
     width: testCase.width,
     height: testCase.height,
-    batch: 1,
+    batch: plan.batch,
     ep: plan.ep,
     previewEvery: 0,
     runConfig,

@@ -26,6 +26,10 @@ import { appVersion, ortVersion } from '../versions';
 import { existsSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 
+/** The batch the throughput objective measures at: big enough to amortise per-call costs, small
+ * enough for consumer memory. Latency figures are then per image. */
+export const THROUGHPUT_BATCH = 4;
+
 /** Variants present next to a model folder (`<model>-int8`, `<model>-fp16`, ...). */
 function presentVariants(modelDir: string): string[] {
   return BUILTIN_RECIPES.map((r) => r.variant).filter(
@@ -109,7 +113,7 @@ export class BenchService {
     const runId = runs.start({
       kind: 'bench',
       model: model.name,
-      summary: `${recipes.length} recipes x ${testSet.cases.length} cases (${testSet.name}), ${input.repeats} repeats`,
+      summary: `${recipes.length} recipes x ${testSet.cases.length} cases (${testSet.name}), ${input.repeats} repeats${input.objective === 'throughput' ? `, batch ${THROUGHPUT_BATCH}` : ''}`,
       params: { ...input, recipes: recipes.map((r) => r.name) },
       appVersion: appVersion(),
       ortVersion: ortVersion(),
@@ -139,6 +143,7 @@ export class BenchService {
           hardware: hw,
           imagesDir: join(home, 'images', `bench-${runId}`),
           profileOps: input.profileOps,
+          batch: input.objective === 'throughput' ? THROUGHPUT_BATCH : 1,
           skipped,
         },
         bench,
