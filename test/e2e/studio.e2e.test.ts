@@ -81,12 +81,16 @@ describe('studio in Chromium', () => {
     for (const [id, heading] of pages) {
       await page.getByTestId(`nav-${id}`).click();
       await page.getByRole('heading', { name: heading, exact: true }).waitFor();
-      if (id === 'wizard' || id === 'monitor')
-        await page.getByTestId('hardware').waitFor({ timeout: 60_000 });
+      // Every page stays mounted; only the shown one is visible.
+      if (id === 'wizard' || id === 'monitor') {
+        await page.locator('[data-testid="hardware"]:visible').waitFor({ timeout: 60_000 });
+      }
       if (id === 'history') await page.getByTestId('history-table').waitFor();
       if (id === 'gallery') await page.getByTestId('gallery').locator('img').first().waitFor();
       await shot(id);
     }
+    // Back on Generate after visiting every page: the image made earlier is still there.
+    expect(await page.getByTestId('result-image').getAttribute('src')).toMatch(/^data:image\/png/);
     expect(consoleErrors).toEqual([]);
   });
 

@@ -23,7 +23,6 @@ export function App(): React.JSX.Element {
   const [active, setActive] = useState<PageId>('generate');
   // Alt+1..6 switches pages, so the studio can be driven from the keyboard.
   useHotkeys(PAGES.map((p, i) => [`alt+${i + 1}`, () => setActive(p.id)]));
-  const Page = PAGES.find((p) => p.id === active)?.page ?? GeneratePage;
   return (
     <AppShell header={{ height: 52 }} navbar={{ width: 200, breakpoint: 'xs' }} padding="md">
       <AppShell.Header>
@@ -49,7 +48,13 @@ export function App(): React.JSX.Element {
         ))}
       </AppShell.Navbar>
       <AppShell.Main>
-        <Page />
+        {/* Pages stay mounted while hidden, so a prompt, an image or a running benchmark is not
+            lost by looking at another page. The monitor only samples while it is shown. */}
+        {PAGES.map(({ id, page: Page }) => (
+          <div key={id} hidden={id !== active}>
+            {(id !== 'monitor' || active === 'monitor') && <Page active={id === active} />}
+          </div>
+        ))}
       </AppShell.Main>
     </AppShell>
   );

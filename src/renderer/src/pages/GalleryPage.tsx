@@ -1,30 +1,14 @@
-import { useEffect, useState } from 'react';
-import { Alert, Card, Image, SimpleGrid, Stack, Text, Title } from '@mantine/core';
+import { useEffect } from 'react';
+import { StoredImage } from '../components/StoredImage';
+import { Alert, Card, SimpleGrid, Stack, Text, Title } from '@mantine/core';
 import { studio } from '../api/client';
+import type { PageProps } from './page-props';
 import { useAsync } from '../components/useAsync';
 
 function Thumb({ path, caption }: { path: string; caption: string }): React.JSX.Element {
-  const [src, setSrc] = useState<string>();
-  const [error, setError] = useState<string>();
-  useEffect(() => {
-    studio
-      .readImage({ path })
-      .then((r) => setSrc(r.dataUrl))
-      .catch((e: unknown) => setError(e instanceof Error ? e.message : String(e)));
-  }, [path]);
   return (
     <Card withBorder padding="xs">
-      {src ? (
-        <Image
-          src={src}
-          alt={caption}
-          h={160}
-          fit="contain"
-          style={{ imageRendering: 'pixelated' }}
-        />
-      ) : (
-        <Text size="xs">{error ?? 'loading…'}</Text>
-      )}
+      <StoredImage path={path} alt={caption} />
       <Text size="xs" mt={4} lineClamp={2}>
         {caption}
       </Text>
@@ -32,8 +16,13 @@ function Thumb({ path, caption }: { path: string; caption: string }): React.JSX.
   );
 }
 
-export function GalleryPage(): React.JSX.Element {
+export function GalleryPage({ active }: PageProps): React.JSX.Element {
   const history = useAsync(() => studio.getHistory({ limit: 60 }));
+  const { reload: reloadHistory } = history;
+  // Shown again: show what happened elsewhere meanwhile.
+  useEffect(() => {
+    if (active) reloadHistory();
+  }, [active, reloadHistory]);
   const images = (history.data ?? []).flatMap((run) =>
     run.images.map((path) => ({ path, caption: `#${run.id} ${run.summary}` })),
   );

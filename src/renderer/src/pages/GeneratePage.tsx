@@ -23,6 +23,7 @@ import {
   type SchedulerName,
 } from '../../../shared/schemas';
 import { studio } from '../api/client';
+import type { PageProps } from './page-props';
 import { ModelSelect, useModelChoice } from '../components/ModelSelect';
 
 /** Outside the component: a job id is made per click, never during render. */
@@ -31,7 +32,7 @@ const newJobId = (): string => `ui-${crypto.randomUUID()}`;
 const fmt = (ms: number): string =>
   ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(1)} ms`;
 
-export function GeneratePage(): React.JSX.Element {
+export function GeneratePage(_props: PageProps): React.JSX.Element {
   const choice = useModelChoice();
   const { models, model } = choice;
   const [prompt, setPrompt] = useState('a red circle on a blue background');

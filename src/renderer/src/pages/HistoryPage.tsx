@@ -1,7 +1,8 @@
-import { useState } from 'react';
+import { useState, useEffect } from 'react';
 import { Alert, Badge, Button, Group, Stack, Table, Text, Title } from '@mantine/core';
 import type { RunDetail } from '../../../shared/bench-schemas';
 import { studio } from '../api/client';
+import type { PageProps } from './page-props';
 import { useAsync } from '../components/useAsync';
 import { RunDetailView } from '../components/RunDetailView';
 import { download } from '../components/download';
@@ -13,8 +14,13 @@ const STATUS_COLOR = {
   interrupted: 'orange',
 } as const;
 
-export function HistoryPage(): React.JSX.Element {
+export function HistoryPage({ active }: PageProps): React.JSX.Element {
   const history = useAsync(() => studio.getHistory({ limit: 200 }));
+  const { reload: reloadHistory } = history;
+  // Shown again: show what happened elsewhere meanwhile.
+  useEffect(() => {
+    if (active) reloadHistory();
+  }, [active, reloadHistory]);
   const [detail, setDetail] = useState<RunDetail>();
   const [compareWith, setCompareWith] = useState<number>();
   const [error, setError] = useState<string>();

@@ -3,13 +3,14 @@ import { Alert, Card, Group, Loader, SimpleGrid, Stack, Text, Title } from '@man
 import { LineChart } from '@mantine/charts';
 import type { MonitorSample } from '../../../shared/schemas';
 import { studio } from '../api/client';
+import type { PageProps } from './page-props';
 import { useAsync } from '../components/useAsync';
 import { HardwareSummary } from '../components/HardwareSummary';
 
 const WINDOW = 60;
 
 /** Live CPU, memory and GPU at 1 Hz while the page is open. */
-export function MonitorPage(): React.JSX.Element {
+export function MonitorPage(_props: PageProps): React.JSX.Element {
   const hw = useAsync(() => studio.getHardware());
   const [samples, setSamples] = useState<MonitorSample[]>([]);
   const [error, setError] = useState<string>();

@@ -16,6 +16,7 @@ import {
 import { BarChart } from '@mantine/charts';
 import type { BenchProgress, BenchResult } from '../../../shared/bench-schemas';
 import { studio } from '../api/client';
+import type { PageProps } from './page-props';
 import { useAsync } from '../components/useAsync';
 import { ModelSelect, useModelChoice } from '../components/ModelSelect';
 import { HardwareSummary } from '../components/HardwareSummary';
@@ -28,7 +29,7 @@ type Proposal = Awaited<ReturnType<typeof studio.proposeRecipes>>;
 const newJobId = (): string => `wizard-${crypto.randomUUID()}`;
 
 /** The optimization wizard: hardware, what matters, candidate recipes, measured, then a default profile. */
-export function WizardPage(): React.JSX.Element {
+export function WizardPage(_props: PageProps): React.JSX.Element {
   const hw = useAsync(() => studio.getHardware());
   const choice = useModelChoice();
   const { model } = choice;
