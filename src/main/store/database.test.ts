@@ -55,6 +55,20 @@ describe('studio database', () => {
     openDatabase(file).close();
   });
 
+  it('leaves runs owned by another live process alone', () => {
+    home = tempHome();
+    const file = join(home.dir, 'studio.db');
+    const db = openDatabase(file);
+    const repo = new RunsRepo(db);
+    const id = repo.start(run);
+    // Pretend a live process (our parent) owns it.
+    db.prepare('UPDATE runs SET owner_pid = ? WHERE id = ?').run(process.ppid, id);
+    expect(repo.markInterrupted()).toBe(0);
+    db.prepare('UPDATE runs SET owner_pid = ? WHERE id = ?').run(2 ** 22 + 12345, id);
+    expect(repo.markInterrupted()).toBe(1);
+    db.close();
+  });
+
   it('records runs, their images and marks runs left running as interrupted', () => {
     home = tempHome();
     const file = join(home.dir, 'studio.db');

@@ -107,4 +107,11 @@ export const migrations: readonly string[] = [
   `
   ALTER TABLE recipe_results ADD COLUMN profile_json TEXT;
   `,
+  // 4: which process owns a running run, so another process never marks it interrupted
+  `
+  ALTER TABLE runs ADD COLUMN owner_pid INTEGER;
+  ALTER TABLE runs ADD COLUMN owner_host TEXT;
+  UPDATE recipe_results SET status = 'failed', error = 'interrupted', verdict = 'failed'
+    WHERE status = 'running' AND run_id IN (SELECT id FROM runs WHERE status <> 'running');
+  `,
 ];

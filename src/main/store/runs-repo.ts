@@ -1,4 +1,21 @@
+import { hostname } from 'node:os';
 import type { Db } from './database';
+
+/**
+ * Whether the process that started a run still lives (same machine only; unknown: no). Our own pid
+ * counts as gone: this is called when a studio opens, before it starts runs, so a running run with
+ * our pid was left by an earlier studio in this process that has closed.
+ */
+function ownerAlive(pid: number | null, host: string | null): boolean {
+  if (!pid || host !== hostname() || pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: the process exists but belongs to someone else.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
 import type { HistoryEntry } from '../../shared/schemas';
 
 export interface NewRun {
@@ -34,17 +51,39 @@ export class RunsRepo {
   constructor(private readonly db: Db) {}
 
   /** A run still `running` when the studio starts belonged to a process that died. */
+  /**
+   * A run still `running` whose owning process is gone died with it: mark it interrupted (and any
+   * recipe it left open). Runs owned by live processes — the app, the web host, another CLI — are
+   * left alone, so opening the studio twice never corrupts the other's history.
+   */
   markInterrupted(): number {
-    return this.db
-      .prepare(`UPDATE runs SET status = 'interrupted', ended_at = ? WHERE status = 'running'`)
-      .run(new Date().toISOString()).changes;
+    const running = this.db
+      .prepare(`SELECT id, owner_pid, owner_host FROM runs WHERE status = 'running'`)
+      .all() as { id: number; owner_pid: number | null; owner_host: string | null }[];
+    const dead = running.filter((r) => !ownerAlive(r.owner_pid, r.owner_host));
+    const now = new Date().toISOString();
+    const markRun = this.db.prepare(
+      `UPDATE runs SET status = 'interrupted', ended_at = ? WHERE id = ?`,
+    );
+    const markRecipes = this.db.prepare(
+      `UPDATE recipe_results SET status = 'failed', error = 'interrupted', verdict = 'failed'
+       WHERE run_id = ? AND status = 'running'`,
+    );
+    this.db.transaction(() => {
+      for (const r of dead) {
+        markRun.run(now, r.id);
+        markRecipes.run(r.id);
+      }
+    })();
+    return dead.length;
   }
 
   start(run: NewRun): number {
     const info = this.db
       .prepare(
-        `INSERT INTO runs (kind, status, model, started_at, summary, params_json, app_version, ort_version)
-         VALUES (?, 'running', ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO runs (kind, status, model, started_at, summary, params_json, app_version, ort_version,
+           owner_pid, owner_host)
+         VALUES (?, 'running', ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
         run.kind,
@@ -54,6 +93,8 @@ export class RunsRepo {
         JSON.stringify(run.params),
         run.appVersion,
         run.ortVersion,
+        process.pid,
+        hostname(),
       );
     return Number(info.lastInsertRowid);
   }
