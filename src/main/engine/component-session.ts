@@ -5,6 +5,7 @@ import { StudioError } from '../../shared/errors';
 import type { ExecutionProvider } from '../../shared/schemas';
 import { sessionOptions, type RunConfig } from './run-config';
 import { optimizedModelPath, withOptimizedCache } from './optimized-model-cache';
+import { floatTensor } from './float16';
 
 export interface TensorInfo {
   name: string;
@@ -149,15 +150,19 @@ export function intTensor(
   if (info?.type === 'float16') {
     throw new StudioError('float16 integer inputs are not supported', 'bad-input');
   }
+  if (info?.type === 'float16') return floatTensor(info, Float32Array.from(values), dims);
   return new ort.Tensor('float32', Float32Array.from(values), dims);
 }
 
 /** A timestep tensor in the declared dtype (int64 or float) and rank (scalar or [batch]). */
 export function timestepTensor(info: TensorInfo | undefined, t: number, batch: number): ort.Tensor {
   const rank = info?.shape.length ?? 1;
-  const dims = rank === 0 ? [] : [batch];
-  const values = new Array<number>(rank === 0 ? 1 : batch).fill(t);
+  // Scalar, a fixed [1] (some exports), or one per batch row.
+  const count = rank === 0 || info?.shape[0] === 1 ? 1 : batch;
+  const dims = rank === 0 ? [] : [count];
+  const values = new Array<number>(count).fill(t);
   if (info?.type === 'int64' || info?.type === 'int32')
     return intTensor(info, values.map(Math.round), dims);
+  if (info?.type === 'float16') return floatTensor(info, Float32Array.from(values), dims);
   return new ort.Tensor('float32', Float32Array.from(values), dims);
 }

@@ -11,6 +11,7 @@ import type {
 } from './protocol';
 
 interface Pending {
+  child: ChildProcess;
   resolve: (r: PipelineResult) => void;
   resolveStats?: (s: EngineStats) => void;
   reject: (e: Error) => void;
@@ -37,6 +38,8 @@ export class EngineClient {
     });
     child.stdout?.on('data', () => {});
     child.on('message', (raw) => this.onMessage(raw as FromEngine));
+    // A send racing the child's death surfaces here; the 'exit' handler fails what was pending.
+    child.on('error', () => {});
     child.on('exit', (code, signal) => {
       if (this.child === child) this.child = undefined;
       const lastLine = this.stderrTail.trim().split('\n').pop() ?? '';
@@ -45,6 +48,7 @@ export class EngineClient {
         : `the engine process exited with code ${code}`;
       const error = new StudioError(`${why}${lastLine ? `: ${lastLine}` : ''}`, 'failed');
       for (const [id, p] of this.pending) {
+        if (p.child !== child) continue;
         this.pending.delete(id);
         p.reject(error);
       }
@@ -73,9 +77,34 @@ export class EngineClient {
   ): Promise<PipelineResult> {
     const child = this.ensureChild();
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, onProgress });
-      child.send({ type: 'generate', id, request } satisfies ToEngine);
+      if (this.pending.has(id)) {
+        reject(
+          new StudioError(
+            `a request with id "${id}" is already running; use a new jobId`,
+            'bad-input',
+          ),
+        );
+        return;
+      }
+      this.pending.set(id, { child, resolve, reject, onProgress });
+      this.post(child, id, { type: 'generate', id, request });
     });
+  }
+
+  /** Sends to the child; if the channel is already closed, the request fails instead of throwing. */
+  private post(child: ChildProcess, id: string, message: ToEngine): void {
+    const fail = (error: Error | null): void => {
+      if (!error) return;
+      const p = this.pending.get(id);
+      if (p && message.type !== 'cancel') {
+        this.pending.delete(id);
+        p.reject(
+          new StudioError(`the engine process is not reachable (${error.message})`, 'failed'),
+        );
+      }
+    };
+    if (!child.connected) return fail(new Error('channel closed'));
+    child.send(message, fail);
   }
 
   /** Peak and current memory of the engine process (starting it if needed). */
@@ -84,18 +113,19 @@ export class EngineClient {
     const id = `stats-${++this.statsCounter}`;
     return new Promise((resolve, reject) => {
       this.pending.set(id, {
+        child,
         resolve: () => {},
         resolveStats: resolve,
         reject,
         onProgress: () => {},
       });
-      child.send({ type: 'stats', id } satisfies ToEngine);
+      this.post(child, id, { type: 'stats', id });
     });
   }
 
   cancel(id: string): boolean {
     if (!this.pending.has(id) || !this.child) return false;
-    this.child.send({ type: 'cancel', id } satisfies ToEngine);
+    this.post(this.child, id, { type: 'cancel', id });
     return true;
   }
 

@@ -15,6 +15,7 @@ import {
 } from './text-conditioning';
 import { decodeLatents } from './vae-decode';
 import { imagesToPng, latentPreviewPng } from './image-encode';
+import { floatTensor, toFloat32 } from './float16';
 
 /**
  * Fewer steps for simpler prompts: a prompt of a few words settles in fewer denoising steps than a
@@ -49,8 +50,12 @@ export async function runPipeline(
   const defaults = FAMILY_DEFAULTS[family];
   const requestedSteps = req.steps ?? defaults.steps;
   const guidance = req.guidance ?? defaults.guidance;
+  // LCM UNets (also LCM-SDXL) take guidance as an embedding (`timestep_cond`), never as CFG.
+  const embedsGuidance = family === 'lcm' || info.timeCondProjDim !== null;
   const schedulerName =
-    req.scheduler ?? defaults.scheduler ?? String(info.schedulerConfig._class_name ?? 'pndm');
+    req.scheduler ??
+    (embedsGuidance ? 'lcm' : defaults.scheduler) ??
+    String(info.schedulerConfig._class_name ?? 'pndm');
   const width = req.width ?? info.nativeSize;
   const height = req.height ?? info.nativeSize;
   const maxSide = info.nativeSize * 2;
@@ -62,12 +67,15 @@ export async function runPipeline(
   }
   const warnings: string[] = [];
   const batch = req.batch;
-  // LCM carries guidance in an embedding; everyone else uses classifier-free guidance above 1.
-  const cfg = family !== 'lcm' && guidance > 1;
+  const cfg = !embedsGuidance && guidance > 1;
   const rows = cfg ? 2 * batch : batch;
   hooks.onProgress({ stage: 'load', step: 0, totalSteps: requestedSteps });
 
   const t0 = performance.now();
+  // Session loads and latent previews happen inside the timed span but are not pipeline work:
+  // they are reported apart (`load`) or left out (previews), so stage times compare across runs.
+  let loadInside = 0;
+  let previewMs = 0;
   model.takeOrtMs();
   const loadBefore = model.loadMs;
 
@@ -90,12 +98,14 @@ export async function runPipeline(
 
   // Text encoders.
   hooks.onProgress({ stage: 'encode', step: 0, totalSteps: steps });
-  const tEnc = performance.now();
   const enc1 = await model.acquire('text_encoder');
+  const tEnc = performance.now();
   let cond: EncoderOutput = await encodeText(enc1, tokens, family === 'sdxl');
   await model.done('text_encoder');
   if (tokens2) {
+    const loadStart = performance.now();
     const enc2 = await model.acquire('text_encoder_2');
+    loadInside += performance.now() - loadStart;
     cond = concatLastAxis(cond, await encodeText(enc2, tokens2, true));
     await model.done('text_encoder_2');
     if (cfg && req.negativePrompt === '') {
@@ -104,7 +114,7 @@ export async function runPipeline(
       cond.pooled?.fill(0, 0, (cond.pooled.length / rows) * batch);
     }
   }
-  const textEncoderMs = performance.now() - tEnc;
+  const textEncoderMs = performance.now() - tEnc - loadInside;
   checkCancelled(hooks);
 
   // Initial latents from the seeded generator.
@@ -126,21 +136,22 @@ export async function runPipeline(
   if (family === 'lcm' || unet.input('timestep_cond')) {
     const shape = unet.input('timestep_cond')?.shape ?? [];
     const dim = info.timeCondProjDim ?? (typeof shape[1] === 'number' ? shape[1] : 256);
-    extra.timestep_cond = new ort.Tensor('float32', guidanceEmbedding(guidance, dim, rows), [
-      rows,
-      dim,
-    ]);
+    extra.timestep_cond = floatTensor(
+      unet.input('timestep_cond'),
+      guidanceEmbedding(guidance, dim, rows),
+      [rows, dim],
+    );
   }
   if (family === 'sdxl') {
     if (!cond.pooled || !cond.pooledDims) {
       throw new StudioError('text_encoder_2 has no text_embeds output; SDXL needs it', 'bad-input');
     }
-    extra.text_embeds = new ort.Tensor('float32', cond.pooled, cond.pooledDims);
+    extra.text_embeds = floatTensor(unet.input('text_embeds'), cond.pooled, cond.pooledDims);
     const ids = new Float32Array(rows * 6);
     for (let r = 0; r < rows; r++) ids.set([height, width, 0, 0, height, width], r * 6);
-    extra.time_ids = new ort.Tensor('float32', ids, [rows, 6]);
+    extra.time_ids = floatTensor(unet.input('time_ids'), ids, [rows, 6]);
   }
-  const hiddenTensor = new ort.Tensor('float32', cond.hidden, cond.dims);
+  const hiddenTensor = floatTensor(unet.input('encoder_hidden_states'), cond.hidden, cond.dims);
 
   // Denoise.
   const timesteps = scheduler.timesteps;
@@ -153,13 +164,24 @@ export async function runPipeline(
     const scaled = scheduler.scaleModelInput(latents, t);
     input.set(scaled, 0);
     if (cfg) input.set(scaled, batch * per);
-    const out = await unet.run({
-      sample: new ort.Tensor('float32', input, [rows, channels, lh, lw]),
-      timestep: timestepTensor(unet.input('timestep'), t, rows),
-      encoder_hidden_states: hiddenTensor,
-      ...extra,
-    });
-    const predicted = (out.out_sample ?? Object.values(out)[0]).data as Float32Array;
+    let out: Record<string, ort.Tensor>;
+    try {
+      out = await unet.run({
+        sample: floatTensor(unet.input('sample'), input, [rows, channels, lh, lw]),
+        timestep: timestepTensor(unet.input('timestep'), t, rows),
+        encoder_hidden_states: hiddenTensor,
+        ...extra,
+      });
+    } catch (error) {
+      if (i > 0) throw error;
+      // A first-step failure is almost always a size the traced graph cannot take.
+      const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
+      throw new StudioError(
+        `the UNet could not run at ${width}x${height} (${reason}); most Stable Diffusion UNets need sides that are multiples of 64 — try ${info.nativeSize}x${info.nativeSize}`,
+        'bad-input',
+      );
+    }
+    const predicted = toFloat32(out.out_sample ?? Object.values(out)[0]);
     let eps: Float32Array;
     if (cfg) {
       eps = new Float32Array(batch * per);
@@ -173,10 +195,12 @@ export async function runPipeline(
     latents = result.prevSample;
     denoised = result.denoised;
     unetPerStep.push(performance.now() - tStep);
+    const tPreview = performance.now();
     const preview =
       req.previewEvery > 0 && (i + 1) % req.previewEvery === 0
         ? latentPreviewPng(denoised ?? latents, channels, lh, lw)
         : undefined;
+    previewMs += performance.now() - tPreview;
     hooks.onProgress({
       stage: 'denoise',
       step: i + 1,
@@ -185,7 +209,7 @@ export async function runPipeline(
     });
     checkCancelled(hooks);
   }
-  const unetMs = performance.now() - tUnet;
+  const unetMs = performance.now() - tUnet - previewMs;
   await model.done('unet');
   if (!latents.every(Number.isFinite)) {
     throw new StudioError(
@@ -196,11 +220,13 @@ export async function runPipeline(
 
   // Decode. LCM decodes its last `denoised` prediction, like diffusers.
   hooks.onProgress({ stage: 'decode', step: timesteps.length, totalSteps: timesteps.length });
+  const loadVae = performance.now();
+  const vae = await model.acquire('vae_decoder');
+  loadInside += performance.now() - loadVae;
   const tVae = performance.now();
-  const final = family === 'lcm' && denoised ? denoised : latents;
+  const final = embedsGuidance && denoised ? denoised : latents;
   const scaledLatents = new Float32Array(final.length);
   for (let i = 0; i < final.length; i++) scaledLatents[i] = final[i] / info.vaeScalingFactor;
-  const vae = await model.acquire('vae_decoder');
   const pixels = await decodeLatents(vae, scaledLatents, [batch, channels, lh, lw], {
     slicing: config.vaeSlicing,
     tiling: config.vaeTiling,
@@ -209,7 +235,15 @@ export async function runPipeline(
   const vaeMs = performance.now() - tVae;
   const ortMs = model.takeOrtMs();
   const loadMs = model.loadMs - loadBefore;
-  const total = performance.now() - t0;
+  const total = performance.now() - t0 - previewMs;
+  let nonFinite = 0;
+  for (let i = 0; i < pixels.length; i++) if (!Number.isFinite(pixels[i])) nonFinite++;
+  if (nonFinite > 0) {
+    throw new StudioError(
+      `the VAE decoder produced ${nonFinite} NaN or infinite values (fp16 VAEs often do: use an fp32 decoder)`,
+      'failed',
+    );
+  }
 
   const tPng = performance.now();
   const pngs = imagesToPng(pixels, batch, height, width);

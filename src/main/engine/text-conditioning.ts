@@ -1,5 +1,7 @@
 import * as ort from 'onnxruntime-node';
 import { intTensor, type ComponentSession } from './component-session';
+import { toFloat32 } from './float16';
+import { StudioError } from '../../shared/errors';
 import type { ClipTokenizer } from './tokenizer/clip-tokenizer';
 
 export interface Tokenized {
@@ -48,13 +50,19 @@ export async function encodeText(
       .filter((k) => k.startsWith('hidden_states.'))
       .map((k) => Number(k.slice('hidden_states.'.length)))
       .sort((a, b) => a - b);
-    if (layers.length >= 2) hidden = out[`hidden_states.${layers[layers.length - 2]}`];
+    if (layers.length < 2) {
+      throw new StudioError(
+        `${encoder.file} has no hidden_states.* outputs; SDXL needs the penultimate layer (export with output_hidden_states)`,
+        'bad-input',
+      );
+    }
+    hidden = out[`hidden_states.${layers[layers.length - 2]}`];
   }
   const pooled = out.text_embeds;
   return {
-    hidden: hidden.data as Float32Array,
+    hidden: toFloat32(hidden),
     dims: [...hidden.dims],
-    pooled: pooled ? (pooled.data as Float32Array) : undefined,
+    pooled: pooled ? toFloat32(pooled) : undefined,
     pooledDims: pooled ? [...pooled.dims] : undefined,
   };
 }

@@ -1,4 +1,4 @@
-import * as ort from 'onnxruntime-node';
+import { floatTensor, toFloat32 } from './float16';
 import type { ComponentSession } from './component-session';
 
 export interface DecodeOptions {
@@ -14,9 +14,10 @@ async function decodeOnce(
   latents: Float32Array,
   dims: number[],
 ): Promise<Float32Array> {
-  const out = await vae.run({ latent_sample: new ort.Tensor('float32', latents, dims) });
-  const first = out.sample ?? Object.values(out)[0];
-  return first.data as Float32Array;
+  const out = await vae.run({
+    latent_sample: floatTensor(vae.input('latent_sample'), latents, dims),
+  });
+  return toFloat32(out.sample ?? Object.values(out)[0]);
 }
 
 function crop(

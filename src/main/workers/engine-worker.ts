@@ -13,6 +13,7 @@ import { TokenizerFileError } from '../engine/tokenizer/tokenizer-files';
  */
 let loaded: { key: string; sessions: ModelSessions } | undefined;
 const cancelled = new Set<string>();
+const queued = new Set<string>();
 let queue: Promise<void> = Promise.resolve();
 
 function send(message: FromEngine): void {
@@ -25,8 +26,9 @@ function runConfigFor(req: PipelineRequest): RunConfig {
   return {
     ...DEFAULT_RUN_CONFIG,
     providers,
-    ...(req.threads !== undefined ? { intraOpThreads: req.threads } : {}),
     ...req.runConfig,
+    // An explicit --threads wins over a profile's setting.
+    ...(req.threads !== undefined ? { intraOpThreads: req.threads } : {}),
   };
 }
 
@@ -69,15 +71,23 @@ async function handleGenerate(id: string, req: PipelineRequest): Promise<void> {
       message: error instanceof Error ? error.message : String(error),
       code,
     });
+    // Sequential residency promises one component in memory at a time: a cancelled or failed run
+    // must not leave the UNet loaded for the next one.
+    if (loaded?.sessions.config.residency === 'sequential') {
+      await loaded.sessions.releaseAll();
+      loaded = undefined;
+    }
   } finally {
     cancelled.delete(id);
+    queued.delete(id);
   }
 }
 
 process.on('message', (raw) => {
   const message = raw as ToEngine;
   if (message.type === 'cancel') {
-    cancelled.add(message.id);
+    // Only requests still queued or running can be cancelled; a stale id must not poison a later one.
+    if (queued.has(message.id)) cancelled.add(message.id);
     return;
   }
   if (message.type === 'stats') {
@@ -94,6 +104,7 @@ process.on('message', (raw) => {
     return;
   }
   if (message.type === 'generate') {
+    queued.add(message.id);
     queue = queue.then(() => handleGenerate(message.id, message.request));
   }
 });
