@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BenchProgress, BenchResult, RecipeOutcome } from '../../shared/bench-schemas';
-import type { ExecutionProvider, HardwareInfo } from '../../shared/schemas';
+import type { ExecutionProvider, HardwareInfo, ModelSummary } from '../../shared/schemas';
 import { StudioError } from '../../shared/errors';
 import { EngineClient } from '../engine/engine-client';
 import type { PipelineRequest, PipelineResult } from '../engine/protocol';
@@ -18,7 +18,7 @@ import { findProfileFile, readProfileTrace } from './profile-trace';
 export interface BenchPlan {
   runId: number;
   jobId: string;
-  model: { name: string; dir: string; sizeBytes: number };
+  model: { name: string; dir: string; sizeBytes: number; family: ModelSummary['family'] };
   recipes: Recipe[];
   testSet: TestSet;
   repeats: number;
@@ -97,16 +97,27 @@ export async function runBenchmark(
         if (hooks.isCancelled()) throw new StudioError('benchmark cancelled', 'cancelled');
         const request = caseRequest(plan, recipe, testCase, modelDir, runConfig);
         const warmups = caseIndex === 0 ? plan.warmup : 0;
+        // A cancel reaches the engine between denoising steps, not only between cases.
+        const watchCancel = (id: string) => () => {
+          if (hooks.isCancelled()) engine.cancel(id);
+        };
         for (let w = 0; w < warmups; w++) {
           progress(caseIndex, 'warmup');
-          await engine.run(`${plan.jobId}-w`, request, () => {});
+          await engine.run(`${plan.jobId}-w`, request, watchCancel(`${plan.jobId}-w`));
         }
         const latencies: number[] = [];
         const caseStages: Record<string, number> = {};
         let last: PipelineResult | undefined;
         for (let r = 0; r < plan.repeats; r++) {
           progress(caseIndex, 'measure');
-          last = await engine.run(`${plan.jobId}-${r}`, request, () => {});
+          last = await engine.run(`${plan.jobId}-${r}`, request, watchCancel(`${plan.jobId}-${r}`));
+          const elsewhere = Object.entries(last.providers).filter(([, p]) => p !== plan.ep);
+          if (elsewhere.length > 0) {
+            throw new StudioError(
+              `${elsewhere.map(([c, p]) => `${c} ran on ${p}`).join(', ')} instead of ${plan.ep}: the ${plan.ep} provider failed to load, so this would not measure ${plan.ep}`,
+              'failed',
+            );
+          }
           // Per image: at batch > 1 (the throughput objective) one call makes `batch` images.
           latencies.push(last.timings.total / plan.batch);
           for (const s of STAGES)
@@ -150,8 +161,8 @@ export async function runBenchmark(
           caseIndex,
           prompt: testCase.prompt,
           seed: testCase.seed,
-          steps: request.steps ?? testCase.steps,
-          guidance: request.guidance ?? testCase.guidance,
+          steps: last.steps,
+          guidance: last.guidance,
           latencies,
           latencyMean: s.mean,
           latencyStd: s.std,
@@ -164,14 +175,15 @@ export async function runBenchmark(
         });
       }
       const after = await engine.stats();
+      const wallMs = performance.now() - wallStart;
       let topOps: RecipeOutcome['topOps'];
       if (plan.profileOps) {
         progress(0, 'profile');
         topOps = await profileOnce(engine, plan, recipe, modelDir, runConfig);
         repo.setOpProfile(resultId, topOps);
       }
-      const wallMs = performance.now() - wallStart;
-      const cores = Math.max(1, plan.hardware.cpu.cores);
+      // ORT's pool uses physical cores; SMT siblings would make every CPU look half idle.
+      const cores = Math.max(1, plan.hardware.cpu.physicalCores || plan.hardware.cpu.cores);
       const cpuPercent = Math.min(100, ((after.cpuMs - before.cpuMs) / wallMs / cores) * 100);
       const s = stats(all);
       const stagesMs = Object.fromEntries(
@@ -179,8 +191,9 @@ export async function runBenchmark(
       );
       if (position === 0) baselineMean = s.mean;
       const speedup = baselineMean !== null ? baselineMean / s.mean : null;
-      const ssim = ssims.length ? ssims.reduce((a, b) => a + b, 0) / ssims.length : null;
-      const psnr = psnrs.length ? psnrs.reduce((a, b) => a + b, 0) / psnrs.length : null;
+      // The worst case, not the mean: a recipe that ruins one prompt must not pass on the others.
+      const ssim = ssims.length ? Math.min(...ssims) : null;
+      const psnr = psnrs.length ? Math.min(...psnrs) : null;
       const verdict = verdictFor(position === 0, speedup, ssim, psnr);
       repo.finishRecipe(resultId, {
         latencyMean: s.mean,
@@ -281,6 +294,9 @@ export async function runBenchmark(
   };
 }
 
+const fewStep = (plan: BenchPlan): boolean =>
+  plan.model.family === 'sd-turbo' || plan.model.family === 'lcm';
+
 /** The engine request for one test case under one recipe: the case's prompt and seed, the recipe's settings. */
 function caseRequest(
   plan: BenchPlan,
@@ -293,8 +309,10 @@ function caseRequest(
     modelDir,
     prompt: testCase.prompt,
     negativePrompt: testCase.negativePrompt,
-    steps: recipeSteps(recipe, testCase.steps),
-    guidance: recipe.sampling.guidance ?? testCase.guidance,
+    // Distilled few-step models (Turbo, LCM) run at their own steps and guidance, not the case's
+    // 30-50 steps with CFG, which would measure a way nobody uses them.
+    steps: fewStep(plan) ? recipe.sampling.steps : recipeSteps(recipe, testCase.steps),
+    guidance: recipe.sampling.guidance ?? (fewStep(plan) ? undefined : testCase.guidance),
     seed: testCase.seed,
     scheduler: recipe.sampling.scheduler,
     adaptiveSteps: recipe.sampling.adaptiveSteps,

@@ -10,6 +10,8 @@ import type { RunConfig } from './run-config';
 export class ModelSessions {
   private readonly sessions = new Map<ComponentName, ComponentSession>();
   readonly warnings: string[] = [];
+  /** The execution provider each component actually runs on (after any fallback). */
+  readonly providersUsed = new Map<ComponentName, string>();
   loadMs = 0;
   private releasedOrtMs = 0;
 
@@ -25,6 +27,7 @@ export class ModelSessions {
     const session = await loadComponent(this.info, component, this.config);
     this.loadMs += performance.now() - start;
     this.warnings.push(...session.warnings);
+    this.providersUsed.set(component, session.provider);
     this.sessions.set(component, session);
     return session;
   }

@@ -269,5 +269,6 @@ export async function runPipeline(
       load: loadMs,
     },
     warnings,
+    providers: Object.fromEntries(model.providersUsed),
   };
 }

@@ -37,6 +37,8 @@ export interface PipelineResult {
   scheduler: string;
   timings: StageTimings;
   warnings: string[];
+  /** Component → the execution provider it ran on (a failed provider falls back to the next). */
+  providers: Record<string, string>;
 }
 
 export interface PipelineProgress {

@@ -101,7 +101,7 @@ export class BenchService {
     let recipes: Recipe[];
     let skipped: { recipe: string; reason: string }[] = [];
     if (input.recipes) {
-      recipes = input.recipes.map((name) => findRecipe(name));
+      recipes = [...new Set(input.recipes)].map((name) => findRecipe(name));
       // The baseline is what every other recipe is measured against: it always runs, first.
       recipes = [findRecipe('baseline'), ...recipes.filter((r) => r.name !== 'baseline')];
     } else {
@@ -134,7 +134,12 @@ export class BenchService {
         {
           runId,
           jobId,
-          model: { name: model.name, dir: model.dir, sizeBytes: summary.sizeBytes },
+          model: {
+            name: model.name,
+            dir: model.dir,
+            sizeBytes: summary.sizeBytes,
+            family: summary.family,
+          },
           recipes,
           testSet,
           repeats: input.repeats,
@@ -156,7 +161,9 @@ export class BenchService {
       return result;
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
-      runs.fail(runId, message);
+      if (error instanceof StudioError && error.code === 'cancelled')
+        runs.interrupt(runId, message);
+      else runs.fail(runId, message);
       throw error instanceof StudioError ? error : new StudioError(message, 'failed');
     } finally {
       this.cancelled.delete(jobId);
@@ -197,7 +204,9 @@ export class BenchService {
       return {
         name: r.recipe,
         title: recipe.success ? recipe.data.title : r.recipe,
-        status: r.status === 'failed' ? ('failed' as const) : ('ok' as const),
+        // A recipe still 'running' in a finished or interrupted run never completed.
+        status: r.status === 'ok' ? ('ok' as const) : ('failed' as const),
+        ...(r.status === 'running' ? { error: 'did not finish (interrupted)' } : {}),
         ...(r.error ? { error: r.error } : {}),
         latencyMs:
           r.latencyMean !== null
@@ -219,7 +228,7 @@ export class BenchService {
             ? 'unfinished'
             : r.verdict === null
               ? 'unfinished'
-              : stored?.recommended === r.recipe
+              : stored?.recommended === r.recipe && r.position > 0
                 ? 'recommended'
                 : r.verdict,
         cases: this.deps.bench.cases(r.id).map((c) => ({
@@ -331,10 +340,28 @@ export class BenchService {
       );
     }
     const name = input.name ?? `${detail.model}-${recipeName}`;
+    // Save the steps the benchmark validated (the median over its prompts), not a factor that
+    // would be applied to some other step count the quality check never saw.
+    const recipe = RecipeSchema.parse(JSON.parse(row.recipeJson));
+    const caseSteps = this.deps.bench
+      .cases(row.id)
+      .map((c) => c.steps)
+      .sort((a, b) => a - b);
+    const validated: Recipe =
+      recipe.sampling.adaptiveSteps || caseSteps.length === 0
+        ? recipe
+        : {
+            ...recipe,
+            sampling: {
+              ...recipe.sampling,
+              stepsFactor: undefined,
+              steps: caseSteps[caseSteps.length >> 1],
+            },
+          };
     this.deps.bench.saveProfile({
       name,
       model: detail.model,
-      recipeJson: row.recipeJson,
+      recipeJson: JSON.stringify(validated),
       sourceRunId: input.runId,
       makeDefault: input.makeDefault,
     });

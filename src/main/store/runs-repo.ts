@@ -112,6 +112,13 @@ export class RunsRepo {
     })();
   }
 
+  /** Stopped on purpose (cancelled): kept apart from failures. */
+  interrupt(id: number, reason: string): void {
+    this.db
+      .prepare(`UPDATE runs SET status = 'interrupted', ended_at = ?, error = ? WHERE id = ?`)
+      .run(new Date().toISOString(), reason, id);
+  }
+
   fail(id: number, error: string): void {
     this.db
       .prepare(`UPDATE runs SET status = 'failed', ended_at = ?, error = ? WHERE id = ?`)
