@@ -395,7 +395,8 @@ export async function runCli(argv: string[]): Promise<number> {
       // Commander has already printed the message and the usage help.
       return error.exitCode === 0 ? 0 : 2;
     }
-    console.error(`error: ${errorPayload(error).error}`);
+    // One line on stderr (the contract); engine errors can carry a stderr tail after a newline.
+    console.error(`error: ${errorPayload(error).error.split('\n')[0]}`);
     return 1;
   }
 }

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createReadStream, existsSync, statSync } from 'node:fs';
+import { pipeline } from 'node:stream';
 import { extname, join, normalize, sep } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -9,7 +10,6 @@ import { StudioError } from '../shared/errors';
 import { dispatch, errorPayload } from './services/dispatch';
 import type { Studio } from './services/studio';
 
-const COOKIE = 'latent_studio_token';
 const MAX_BODY_BYTES = 1 << 20;
 const MIME: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -66,11 +66,14 @@ function sameToken(given: string | undefined, token: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-function cookieToken(req: IncomingMessage): string | undefined {
+/** Cookies are not scoped by port: naming ours by port keeps two studios (or two launches) apart. */
+const cookieName = (port: number): string => `latent_studio_token_${port}`;
+
+function cookieToken(req: IncomingMessage, name: string): string | undefined {
   const header = req.headers.cookie ?? '';
   for (const part of header.split(';')) {
     const [k, ...v] = part.trim().split('=');
-    if (k === COOKIE) return v.join('=');
+    if (k === name) return v.join('=');
   }
   return undefined;
 }
@@ -91,8 +94,8 @@ function readBody(req: IncomingMessage): Promise<string> {
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > MAX_BODY_BYTES) {
-        reject(new StudioError(`request body is over ${MAX_BODY_BYTES} bytes`, 'bad-input'));
-        req.destroy();
+        reject(new StudioError(`request body is over ${MAX_BODY_BYTES} bytes`, 'too-large'));
+        req.resume(); // drain the rest so the 413 can still be delivered
         return;
       }
       chunks.push(chunk);
@@ -122,7 +125,7 @@ export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
     return origin === undefined || ownOrigins().includes(origin);
   };
   const authorized = (req: IncomingMessage, url: URL): 'cookie' | 'query' | 'header' | null => {
-    if (sameToken(cookieToken(req), token)) return 'cookie';
+    if (sameToken(cookieToken(req, cookieName(port)), token)) return 'cookie';
     const auth = req.headers.authorization;
     if (auth?.startsWith('Bearer ') && sameToken(auth.slice(7), token)) return 'header';
     if (sameToken(url.searchParams.get('token') ?? undefined, token)) return 'query';
@@ -151,7 +154,10 @@ export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
       });
     }
     if (auth === 'query') {
-      res.setHeader('set-cookie', `${COOKIE}=${token}; HttpOnly; SameSite=Strict; Path=/`);
+      res.setHeader(
+        'set-cookie',
+        `${cookieName(port)}=${token}; HttpOnly; SameSite=Strict; Path=/`,
+      );
     }
     if (url.pathname.startsWith('/api/')) return handleApi(req, res, url);
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -182,8 +188,11 @@ export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
       const text = await readBody(req);
       input = text.trim() === '' ? undefined : JSON.parse(text);
     } catch (error) {
-      const reason = error instanceof StudioError ? error.message : 'body is not valid JSON';
-      return sendJson(res, 400, { error: reason, code: 'bad-input' });
+      if (error instanceof StudioError && error.code === 'too-large') {
+        res.setHeader('connection', 'close');
+        return sendJson(res, 413, { error: error.message, code: 'bad-input' });
+      }
+      return sendJson(res, 400, { error: 'body is not valid JSON', code: 'bad-input' });
     }
     try {
       const result = await dispatch(studio.handlers, method, input);
@@ -196,7 +205,13 @@ export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
 
   function serveStatic(res: ServerResponse, pathname: string): void {
     const root = normalize(rendererDir + sep);
-    let file = normalize(join(root, decodeURIComponent(pathname)));
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(pathname);
+    } catch {
+      return sendJson(res, 400, { error: 'malformed URL escape', code: 'bad-input' });
+    }
+    let file = normalize(join(root, decoded));
     if (!file.startsWith(root))
       return sendJson(res, 403, { error: 'path outside the app', code: 'forbidden' });
     if (!existsSync(file) || statSync(file).isDirectory()) file = join(root, 'index.html');
@@ -216,7 +231,8 @@ export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
       headers['cache-control'] = 'no-store';
     }
     res.writeHead(200, headers);
-    createReadStream(file).pipe(res);
+    // A file removed mid-read (a renderer rebuild) ends this response, not the host.
+    pipeline(createReadStream(file), res, () => {});
   }
 
   const wss = new WebSocketServer({ noServer: true });

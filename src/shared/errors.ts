@@ -4,7 +4,8 @@ import type { z } from 'zod';
 export class StudioError extends Error {
   constructor(
     message: string,
-    readonly code: 'bad-input' | 'not-found' | 'unavailable' | 'cancelled' | 'failed' = 'failed',
+    readonly code:
+      'bad-input' | 'not-found' | 'unavailable' | 'cancelled' | 'too-large' | 'failed' = 'failed',
   ) {
     super(message);
     this.name = 'StudioError';

@@ -105,6 +105,20 @@ describe('web host API', () => {
     expect(body.error).toMatch(/^width: must be a multiple of 8/);
   });
 
+  it('answers an oversized body with 413 and a malformed URL escape with 400', async () => {
+    const big = await post('getHistory', JSON.stringify({ limit: 1, pad: 'x'.repeat(1_100_000) }));
+    expect(big.status).toBe(413);
+    const bad = await fetch(`${base}/%E0%A4%A`, { headers: auth() });
+    expect(bad.status).toBe(400);
+  });
+
+  it('names its cookie by port, so two studios do not overwrite each other', async () => {
+    const first = await fetch(host.url, { redirect: 'manual' });
+    expect(first.headers.get('set-cookie')).toMatch(
+      new RegExp(`^latent_studio_token_${host.port}=`),
+    );
+  });
+
   it('rejects malformed JSON, unknown methods and GET', async () => {
     expect((await post('getHistory', '{not json')).status).toBe(400);
     expect((await post('dropTables', {})).status).toBe(404);

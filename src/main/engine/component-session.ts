@@ -4,7 +4,11 @@ import { join } from 'node:path';
 import { StudioError } from '../../shared/errors';
 import type { ExecutionProvider } from '../../shared/schemas';
 import { sessionOptions, type RunConfig } from './run-config';
-import { optimizedModelPath, withOptimizedCache } from './optimized-model-cache';
+import {
+  commitOptimizedModel,
+  optimizedModelPath,
+  withOptimizedCache,
+} from './optimized-model-cache';
 import { floatTensor } from './float16';
 
 export interface TensorInfo {
@@ -50,6 +54,7 @@ export class ComponentSession {
     let lastError: unknown;
     for (const provider of config.providers) {
       try {
+        let cache: { path: string; exists: boolean } | undefined;
         let options = sessionOptions(
           config,
           provider,
@@ -57,12 +62,13 @@ export class ComponentSession {
         );
         let source = file;
         if (config.optimizedModelCache) {
-          const cache = optimizedModelPath(file, config, provider);
+          cache = optimizedModelPath(file, config, provider);
           const cached = withOptimizedCache(options, cache);
           options = cached.options;
           if (cached.source === 'cache') source = cache.path;
         }
         const session = await ort.InferenceSession.create(source, options);
+        if (cache && !cache.exists) commitOptimizedModel(cache);
         const meta = (
           list: readonly ort.InferenceSession.ValueMetadata[],
         ): Map<string, TensorInfo> =>

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import type * as ort from 'onnxruntime-node';
 import { studioHome } from '../paths';
 import { ortVersion } from '../versions';
@@ -41,14 +41,21 @@ export function withOptimizedCache(
     source: 'model',
     options: {
       ...options,
-      optimizedModelFilePath: cache.path,
+      // Written under a temporary name and renamed once the session exists (commitOptimizedModel),
+      // so a crash mid-write never leaves a half file that a later load would trust.
+      optimizedModelFilePath: `${cache.path}.partial`,
       // Large UNets cannot be one protobuf (2 GB limit): big weights go to a file beside it.
       extra: {
         session: {
-          optimized_model_external_initializers_file_name: `${cache.path.split('/').pop()}.data`,
+          optimized_model_external_initializers_file_name: `${basename(cache.path)}.data`,
           optimized_model_external_initializers_min_size_in_bytes: '1024',
         },
       },
     },
   };
+}
+
+/** Makes a freshly written optimized model visible to later loads. */
+export function commitOptimizedModel(cache: { path: string }): void {
+  if (existsSync(`${cache.path}.partial`)) renameSync(`${cache.path}.partial`, cache.path);
 }
