@@ -2,6 +2,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { copyFileSync, existsSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { moveDatabaseAside } from './store/database';
+import { OPTIMIZE_RECIPES } from './models/optimize';
 import cliProgress from 'cli-progress';
 import type { EventPayload, MethodName, MethodOutput } from '../shared/api';
 import { EXECUTION_PROVIDERS, SCHEDULER_NAMES } from '../shared/schemas';
@@ -327,6 +328,27 @@ export function buildCli(): Command {
           `  ${r.name.padEnd(18)} ${f(r.latencyA).padStart(7)} ms -> ${f(r.latencyB).padStart(7)} ms  ${f(r.speedup, 2)}x  memory ${f(r.memoryDeltaMb)} MB  SSIM ${f(r.ssimA, 3)} -> ${f(r.ssimB, 3)}`,
         );
       }
+    });
+
+  program
+    .command('optimize')
+    .description('write an optimized copy of a model folder (the source is never changed)')
+    .option('--model <dir|name>', 'model folder or known model name', 'tiny-shapes')
+    .requiredOption('--recipe <name>', `what to apply: ${Object.keys(OPTIMIZE_RECIPES).join(', ')}`)
+    .option(
+      '--out <dir>',
+      'a new folder for the optimized model (default: <home>/models/<model>-<recipe>)',
+    )
+    .option('--json', 'print one JSON object as the last line')
+    .action(async (opts: CommonOptions & { model: string; recipe: string; out?: string }) => {
+      if (!opts.json) console.error(`optimizing ${opts.model} with ${opts.recipe}...`);
+      const result = await withStudio((s) =>
+        call(s, 'optimizeModel', { model: opts.model, recipe: opts.recipe, out: opts.out }),
+      );
+      if (opts.json) return printJson(result);
+      console.log(
+        `wrote ${result.outDir} (${result.components.join(', ')}); benchmark it with: bench --model ${result.outDir}`,
+      );
     });
 
   program

@@ -125,6 +125,17 @@ export const studioMethods = {
       }),
     ),
   },
+  /** Writes an optimized copy of a model (default: `<home>/models/<model>-<recipe>`). */
+  optimizeModel: {
+    input: z
+      .object({
+        model: z.string().min(1).default('tiny-shapes'),
+        recipe: z.string().min(1, 'name an optimize recipe, e.g. graph-all'),
+        out: z.string().min(1).optional(),
+      })
+      .strict(),
+    output: z.object({ outDir: z.string(), components: z.array(z.string()) }),
+  },
 } as const satisfies Record<MethodName, MethodSpec>;
 
 export const studioEvents = {

@@ -21,6 +21,7 @@ export const METHOD_NAMES = [
   'exportRun',
   'exportComparison',
   'getTrend',
+  'optimizeModel',
 ] as const;
 export const EVENT_NAMES = ['generateProgress', 'benchProgress', 'monitorSample'] as const;
 

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { mkdirSync, readFileSync, existsSync } from 'node:fs';
-import { join, resolve, sep } from 'node:path';
+import { basename, join, resolve, sep } from 'node:path';
+import { optimizeModel } from '../models/optimize';
 import { StudioError } from '../../shared/errors';
 import { appVersion, ortVersion } from '../versions';
 import type { EventName, EventPayload, StudioHandlers } from '../../shared/api';
@@ -83,6 +84,11 @@ export function createStudio(options: { home: string }): Studio {
     exportRun: async (input) => benchService.exportRun(input.runId, input.format),
     exportComparison: async (input) => benchService.exportComparison(input.runA, input.runB),
     getTrend: async (input) => benchService.trend(input.model, input.recipe),
+    optimizeModel: async (input) => {
+      const source = models.resolve(input.model);
+      const out = input.out ?? join(home, 'models', `${basename(source.dir)}-${input.recipe}`);
+      return optimizeModel(source.dir, input.recipe, out);
+    },
     setMonitoring: async (input) => {
       if (input.on && !sampler.running)
         sampler.start((sample) => events.emit('monitorSample', sample));
