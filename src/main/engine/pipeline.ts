@@ -125,10 +125,19 @@ export async function runPipeline(
   const lw = width / 8;
   const per = channels * lh * lw;
   const scheduler = createScheduler(schedulerName, info.schedulerConfig, steps);
-  // Stream 0 seeds the initial latents, stream 1 the noise stochastic samplers inject per step.
-  const noise = createNoise(req.seed, 0);
-  const stepNoise = createNoise(req.seed, 1);
-  let latents = noise.normal(batch * per);
+  // Image b of a batch uses seed + b: stream 0 for its initial latents, stream 1 for the noise a
+  // stochastic sampler injects. So every image can be regenerated alone from its own seed.
+  const seeds = Array.from({ length: batch }, (_, b) => (req.seed + b) % 2 ** 32);
+  const initial = seeds.map((s) => createNoise(s, 0));
+  const perStep = seeds.map((s) => createNoise(s, 1));
+  const drawBatched = (streams: typeof initial) => (n: number) => {
+    const out = new Float32Array(n);
+    const each = n / batch;
+    streams.forEach((stream, b) => out.set(stream.normal(each), b * each));
+    return out;
+  };
+  const stepNoise = { source: drawBatched(perStep) };
+  let latents: Float32Array = drawBatched(initial)(batch * per);
   for (let i = 0; i < latents.length; i++) latents[i] *= scheduler.initNoiseSigma;
   let denoised: Float32Array | undefined;
 

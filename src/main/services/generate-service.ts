@@ -98,7 +98,12 @@ export class GenerateService {
       runs.finish(
         runId,
         { ...output, images: images.map((i) => i.path) },
-        images.map((i) => ({ path: i.path, width: i.width, height: i.height, seed: result.seed })),
+        images.map((i, b) => ({
+          path: i.path,
+          width: i.width,
+          height: i.height,
+          seed: (result.seed + b) % 2 ** 32,
+        })),
       );
       return output;
     } catch (error) {
@@ -127,7 +132,7 @@ export class GenerateService {
     return {
       name: stored.name,
       recipe: recipe.name,
-      modelDir: variantDir(modelDir, recipe.variant),
+      modelDir: this.profileModelDir(modelDir, recipe.variant, stored.name),
       runConfig: recipeRunConfig(recipe, (await this.deps.hardware.detect()).cpu.physicalCores),
       scheduler: recipe.sampling.scheduler,
       steps:
@@ -138,6 +143,20 @@ export class GenerateService {
       adaptiveSteps: recipe.sampling.adaptiveSteps,
     };
   }
+
+  /** A profile whose variant folder has gone falls back to the source model, saying so. */
+  private profileModelDir(modelDir: string, variant: string, profile: string): string {
+    try {
+      return variantDir(modelDir, variant);
+    } catch {
+      this.pendingWarnings.push(
+        `profile "${profile}" needs the ${variant} variant, which is missing; ran the source model`,
+      );
+      return modelDir;
+    }
+  }
+
+  private readonly pendingWarnings: string[] = [];
 
   cancel(jobId: string): boolean {
     return this.engine.cancel(jobId);
