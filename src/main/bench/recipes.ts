@@ -56,6 +56,10 @@ export const RecipeSchema = z
         guidance: z.number().min(0).optional(),
         /** Fewer steps for short prompts (the engine scales steps by prompt token count). */
         adaptiveSteps: z.boolean().optional(),
+        /** scheduler_config keys to override, e.g. `timestep_spacing: trailing` for few steps. */
+        schedulerOverrides: z
+          .record(z.string(), z.union([z.string(), z.number(), z.boolean()]))
+          .optional(),
       })
       .strict()
       .default({}),
@@ -116,6 +120,30 @@ export const BUILTIN_RECIPES: readonly Recipe[] = [
       'A second-order multistep solver reaches the same image in far fewer steps than PNDM/DDIM; steps = 40% of the test case, rounded up.',
     runConfig: { graphOptimizationLevel: 'all' },
     sampling: { scheduler: 'dpm++2m-karras', stepsFactor: 0.4 },
+  }),
+  recipe({
+    name: 'dpm-half',
+    version: 1,
+    title: 'DPM++ 2M at half the steps',
+    strategy: 'scheduler',
+    description:
+      "A second-order multistep solver on the model's own timestep spacing, at 50% of the test case's steps: the conservative few-step choice.",
+    runConfig: { graphOptimizationLevel: 'all' },
+    sampling: { scheduler: 'dpm++2m', stepsFactor: 0.5 },
+  }),
+  recipe({
+    name: 'dpm-half-trailing',
+    version: 1,
+    title: 'DPM++ 2M at half the steps, trailing spacing',
+    strategy: 'scheduler',
+    description:
+      'As dpm-half, with "trailing" timestep spacing so the first step starts from pure noise (t = 999), as few-step pipelines do; fewer steps lose less.',
+    runConfig: { graphOptimizationLevel: 'all' },
+    sampling: {
+      scheduler: 'dpm++2m',
+      stepsFactor: 0.5,
+      schedulerOverrides: { timestep_spacing: 'trailing' },
+    },
   }),
   recipe({
     name: 'dpm-fastest',

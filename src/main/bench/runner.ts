@@ -316,6 +316,7 @@ function caseRequest(
     seed: testCase.seed,
     scheduler: recipe.sampling.scheduler,
     adaptiveSteps: recipe.sampling.adaptiveSteps,
+    schedulerOverrides: recipe.sampling.schedulerOverrides,
     width: testCase.width,
     height: testCase.height,
     batch: plan.batch,

@@ -31,9 +31,10 @@ export function proposeCandidates(q: WizardQuestion): Proposal {
   if (gpu) wanted.push('fp16');
   if (q.priority !== 'quality') wanted.push(gpu ? 'graph-all' : 'int8');
   if (!fewStepFamily) {
-    if (q.priority === 'speed') wanted.push('dpm-fast', 'dpm-fastest', 'adaptive-steps');
-    else if (q.priority === 'balance') wanted.push('dpm-fast', 'euler-fast');
-    else wanted.push('dpm-fast');
+    if (q.priority === 'speed')
+      wanted.push('dpm-half', 'dpm-fast', 'dpm-fastest', 'adaptive-steps');
+    else if (q.priority === 'balance') wanted.push('dpm-half', 'dpm-fast', 'euler-fast');
+    else wanted.push('dpm-half');
   }
   wanted.push('graph-all');
   if (q.hardwareClass === 'cpu-only') wanted.push('threads-physical');

@@ -124,7 +124,11 @@ export async function runPipeline(
   const lh = height / 8;
   const lw = width / 8;
   const per = channels * lh * lw;
-  const scheduler = createScheduler(schedulerName, info.schedulerConfig, steps);
+  const scheduler = createScheduler(
+    schedulerName,
+    { ...info.schedulerConfig, ...req.schedulerOverrides },
+    steps,
+  );
   // Image b of a batch uses seed + b: stream 0 for its initial latents, stream 1 for the noise a
   // stochastic sampler injects. So every image can be regenerated alone from its own seed.
   const seeds = Array.from({ length: batch }, (_, b) => (req.seed + b) % 2 ** 32);

@@ -19,6 +19,8 @@ export interface PipelineRequest {
   previewEvery: number;
   /** Scale the steps by prompt complexity (see adaptiveSteps in pipeline.ts). */
   adaptiveSteps?: boolean;
+  /** scheduler_config.json keys to override (e.g. timestep_spacing), validated by the scheduler. */
+  schedulerOverrides?: Record<string, string | number | boolean>;
   /** Session settings beyond `ep`/`threads` (a recipe's); unset fields keep the defaults. */
   runConfig?: Partial<RunConfig>;
 }

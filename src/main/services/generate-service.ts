@@ -59,6 +59,8 @@ export class GenerateService {
           seed,
           scheduler: input.scheduler ?? profile?.scheduler,
           adaptiveSteps: input.steps === undefined ? profile?.adaptiveSteps : undefined,
+          schedulerOverrides:
+            input.scheduler === undefined ? profile?.schedulerOverrides : undefined,
           runConfig: profile?.runConfig,
           width: input.width,
           height: input.height,
@@ -141,6 +143,7 @@ export class GenerateService {
           : undefined,
       guidance: recipe.sampling.guidance,
       adaptiveSteps: recipe.sampling.adaptiveSteps,
+      schedulerOverrides: recipe.sampling.schedulerOverrides,
     };
   }
 
