@@ -28,19 +28,23 @@ export function proposeCandidates(q: WizardQuestion): Proposal {
   const wanted: string[] = [];
   const fewStepFamily = q.family === 'sd-turbo' || q.family === 'lcm';
   const gpu = q.hardwareClass === 'gpu-consumer' || q.hardwareClass === 'gpu-pro';
+  // Most telling first: the cap of six keeps the head of this list.
   if (gpu) wanted.push('fp16');
-  if (q.priority !== 'quality') wanted.push(gpu ? 'graph-all' : 'int8');
-  if (!fewStepFamily) {
-    if (q.priority === 'speed')
-      wanted.push('dpm-half', 'dpm-fast', 'dpm-fastest', 'adaptive-steps');
-    else if (q.priority === 'balance') wanted.push('dpm-half', 'dpm-fast', 'euler-fast');
-    else wanted.push('dpm-half');
-  }
-  wanted.push('graph-all');
-  if (q.hardwareClass === 'cpu-only') wanted.push('threads-physical');
+  if (q.priority !== 'quality' && !gpu) wanted.push('int8');
   if (q.objective === 'throughput' || q.hardwareClass === 'gpu-consumer' || q.family === 'sdxl') {
     wanted.push(q.family === 'sdxl' ? 'sequential' : 'vae-tiled');
   }
+  if (!fewStepFamily) {
+    if (q.priority === 'speed') {
+      wanted.push('dpm-half-trailing', 'dpm-fast', 'dpm-fastest', 'adaptive-steps');
+    } else if (q.priority === 'balance') {
+      wanted.push('dpm-half-trailing', 'dpm-fast', 'euler-fast');
+    } else {
+      wanted.push('dpm-half-trailing');
+    }
+  }
+  wanted.push('graph-all');
+  if (q.hardwareClass === 'cpu-only') wanted.push('threads-physical');
   if (q.priority === 'quality') wanted.push('graph-all-cached');
 
   const skipped: Proposal['skipped'] = [];
