@@ -42,6 +42,8 @@ function presentVariants(modelDir: string): string[] {
 /** The benchmark lab as a service: plans a run, drives the runner, answers history questions. */
 export class BenchService {
   private readonly cancelled = new Set<string>();
+  /** One benchmark at a time: two would share the CPU and skew each other's figures. */
+  private running: string | undefined;
 
   constructor(
     private readonly deps: {
@@ -92,6 +94,23 @@ export class BenchService {
   }
 
   async run(input: ParsedInput<'runBenchmark'>): Promise<MethodOutput<'runBenchmark'>> {
+    if (this.running) {
+      throw new StudioError(
+        `a benchmark (${this.running}) is already running; wait for it or cancel it first`,
+        'unavailable',
+      );
+    }
+    this.running = input.jobId ?? 'unnamed';
+    try {
+      return await this.runExclusive(input);
+    } finally {
+      this.running = undefined;
+    }
+  }
+
+  private async runExclusive(
+    input: ParsedInput<'runBenchmark'>,
+  ): Promise<MethodOutput<'runBenchmark'>> {
     const { runs, bench, models, hardware, events, home } = this.deps;
     const model = models.resolve(input.model);
     const summary = summarizeModel(model.name, model.dir, 'user');
