@@ -11,7 +11,7 @@ export interface WizardQuestion {
   objective: Objective;
   family: ModelSummary['family'];
   /** Optimized variants present next to the model (`int8`, `fp16`, ...). */
-  variants: string[];
+  variants: readonly string[];
 }
 
 export interface Proposal {
