@@ -73,4 +73,4 @@ def score(images, labels):
         fg += ok_f
         sh += ok_s
         allm += ok_f and ok_s and ok_b
-    return {"fg": fg / n, "bg": bg / max(1, nbg), "shape": sh / n, "all": allm / n}
+    return {"fg": fg / n, "bg": bg / nbg if nbg else None, "shape": sh / n, "all": allm / n}

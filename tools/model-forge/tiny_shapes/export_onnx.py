@@ -14,6 +14,7 @@ import shutil
 import torch
 
 from common import CKPT_DIR, set_threads
+from onnx_fp16_storage import round_weights_to_fp16, store_weights_as_fp16
 from text_encoder import TextEncoder
 from unet import UNet
 from vae import LATENT_CHANNELS, AutoencoderKL
@@ -83,6 +84,7 @@ def main():
     vae.load_state_dict(torch.load(os.path.join(args.ckpt_dir, "vae.pt"))["model"])
     for m in (te, unet, vae):
         m.eval()
+        round_weights_to_fp16(m)  # the shipped weights are float16-exact (half the download size)
     D = tcfg["hidden_size"]
 
     # Fixed test inputs; their torch outputs are saved for the onnxruntime-node check.
@@ -111,6 +113,8 @@ def main():
                {"sample": {0: "batch", 2: "height", 3: "width"},
                 "latent_sample": {0: "batch", 2: "height", 3: "width"}})
         set_static_dim(f"{out}/vae_encoder/model.onnx", "latent_sample", 1, LATENT_CHANNELS)
+        for component in ("text_encoder", "unet", "vae_decoder", "vae_encoder"):
+            store_weights_as_fp16(f"{out}/{component}/model.onnx")
         hs, pooled = te(ids)
         vectors = {
             "input_ids": ids.flatten().tolist(), "last_hidden_state": hs.flatten().tolist(),

@@ -1,4 +1,4 @@
-"""Load the trained tiny-shapes components (EMA weights) and a sampler from the checkpoints."""
+"""Load the trained tiny-shapes components (EMA weights, as exported) and a sampler from the checkpoints."""
 import os
 
 import torch
@@ -6,6 +6,7 @@ import torch
 from clip_bpe import ClipTokenizer
 from common import CKPT_DIR, to_uint8
 from diffusion import sample_ddim
+from onnx_fp16_storage import round_weights_to_fp16
 from text_encoder import TextEncoder
 from unet import UNet
 from vae import AutoencoderKL
@@ -26,6 +27,7 @@ class TrainedModel:
         self.vae.load_state_dict(torch.load(os.path.join(ckpt_dir, "vae.pt"))["model"])
         for m in (self.te, self.unet, self.vae):
             m.eval()
+            round_weights_to_fp16(m)  # exactly the weights the ONNX export ships
         tok_dir = os.path.join(ckpt_dir, "tokenizer")
         self.tok = ClipTokenizer.from_files(os.path.join(tok_dir, "vocab.json"), os.path.join(tok_dir, "merges.txt"))
 
