@@ -52,7 +52,7 @@ afterAll(async () => {
 });
 
 async function shot(name: string): Promise<void> {
-  if (screenshots) await page.screenshot({ path: join(screenshots, `${name}.png`) });
+  if (screenshots) await page.screenshot({ path: join(screenshots, `${name}.png`), fullPage: true });
 }
 
 describe('studio in Chromium', () => {

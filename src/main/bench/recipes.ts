@@ -74,7 +74,7 @@ export const BUILTIN_RECIPES: readonly Recipe[] = [
   recipe({
     name: 'baseline',
     version: 1,
-    title: 'Baseline (fp32, ORT defaults)',
+    title: 'Baseline (fp32, basic graph optimizations)',
     strategy: 'baseline',
     description:
       "fp32 weights, the model's own scheduler at the test case's steps, basic graph optimizations, every session resident. What a straightforward port does.",
