@@ -52,7 +52,8 @@ afterAll(async () => {
 });
 
 async function shot(name: string): Promise<void> {
-  if (screenshots) await page.screenshot({ path: join(screenshots, `${name}.png`), fullPage: true });
+  if (screenshots)
+    await page.screenshot({ path: join(screenshots, `${name}.png`), fullPage: true });
 }
 
 describe('studio in Chromium', () => {
