@@ -84,6 +84,8 @@ writeFileSync(
     '',
     `Made by \`npx tsx tools/bench/shapes-grid.ts\`: the TypeScript pipeline on onnxruntime-node (CPU), ${steps} steps of the model's own scheduler, guidance 7.5, one seed per cell. Cells are 64x64 images shown at 2x, read left to right, top to bottom.`,
     '',
+    'Checked by eye when it is regenerated; see the note below the table.',
+    '',
     '| row | column | prompt | seed |',
     '| --- | --- | --- | --- |',
     ...rows,
