@@ -29,7 +29,7 @@ def main():
     ap.add_argument("--out", default="resources/models/tiny-shapes")
     ap.add_argument("--docs", default="docs")
     ap.add_argument("--vae-steps", type=int, default=1100)
-    ap.add_argument("--unet-steps", type=int, default=6000)
+    ap.add_argument("--unet-steps", type=int, default=4000)
     ap.add_argument("--te-steps", type=int, default=1500)
     args = ap.parse_args()
     out, docs = os.path.abspath(args.out), os.path.abspath(args.docs)
