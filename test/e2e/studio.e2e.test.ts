@@ -52,8 +52,13 @@ afterAll(async () => {
 });
 
 async function shot(name: string): Promise<void> {
-  if (screenshots)
-    await page.screenshot({ path: join(screenshots, `${name}.png`), fullPage: true });
+  if (!screenshots) return;
+  // A viewport as tall as the page, so the fixed header and navbar stay where a person sees them
+  // (a full-page capture would paint them halfway down).
+  const height = await page.evaluate(() => document.documentElement.scrollHeight);
+  await page.setViewportSize({ width: 1280, height: Math.max(860, Math.min(height, 4000)) });
+  await page.screenshot({ path: join(screenshots, `${name}.png`) });
+  await page.setViewportSize({ width: 1280, height: 860 });
 }
 
 describe('studio in Chromium', () => {
