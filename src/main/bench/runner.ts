@@ -13,6 +13,7 @@ import { recipeRunConfig, recipeSteps, type Recipe } from './recipes';
 import type { TestCase, TestSet } from './test-sets';
 import { pickWinner } from './wizard';
 import { variantDir } from './variants';
+import { GpuReader, PeakTracker } from '../hardware/live-sampler';
 import { findProfileFile, readProfileTrace } from './profile-trace';
 
 export interface BenchPlan {
@@ -68,6 +69,7 @@ export async function runBenchmark(
   const baseline = plan.recipes[0];
   const outcomes: RecipeOutcome[] = [];
   const baselineImages = new Map<number, Uint8Array>();
+  const gpuReader = new GpuReader();
   let baselineMean: number | null = null;
 
   for (const [position, recipe] of plan.recipes.entries()) {
@@ -84,6 +86,7 @@ export async function runBenchmark(
         phase,
       });
     const engine = new EngineClient();
+    let tracker: PeakTracker | undefined;
     try {
       const modelDir = variantDir(plan.model.dir, recipe.variant);
       const runConfig = recipeRunConfig(recipe, plan.hardware.cpu.physicalCores);
@@ -92,6 +95,9 @@ export async function runBenchmark(
       const ssims: number[] = [];
       const psnrs: number[] = [];
       const before = await engine.stats();
+      // GPU memory is the device's, sampled while the recipe runs (null where no GPU reports it).
+      tracker = new PeakTracker({ pid: () => engine.pid, gpu: gpuReader });
+      tracker.begin();
       const wallStart = performance.now();
       for (const [caseIndex, testCase] of plan.testSet.cases.entries()) {
         if (hooks.isCancelled()) throw new StudioError('benchmark cancelled', 'cancelled');
@@ -176,6 +182,8 @@ export async function runBenchmark(
       }
       const after = await engine.stats();
       const wallMs = performance.now() - wallStart;
+      const window = await tracker.end();
+      tracker = undefined;
       let topOps: RecipeOutcome['topOps'];
       if (plan.profileOps) {
         progress(0, 'profile');
@@ -201,7 +209,7 @@ export async function runBenchmark(
         latencyMedian: s.median,
         stages: stagesMs,
         peakRssMb: after.maxRssMb,
-        peakGpuMb: null,
+        peakGpuMb: window.peakGpuMb,
         cpuPercent,
         ssim,
         psnr,
@@ -233,7 +241,7 @@ export async function runBenchmark(
         latencyMs: { mean: s.mean, std: s.std, median: s.median },
         stagesMs,
         peakRssMb: after.maxRssMb,
-        peakGpuMb: null,
+        peakGpuMb: window.peakGpuMb,
         cpuPercent,
         ssim,
         psnr,
@@ -262,6 +270,7 @@ export async function runBenchmark(
       progress(0, 'failed');
       if (error instanceof StudioError && error.code === 'cancelled') throw error;
     } finally {
+      await tracker?.end(); // a failed recipe must not leave its sampler running
       await engine.close();
     }
   }

@@ -17,6 +17,8 @@ const num = (v: number | null | undefined, digits = 0): string =>
 
 /** One row per recipe: the measured figures and the verdict, failures with their reason. */
 export function RecipeTable({ recipes }: { recipes: RecipeOutcome[] }): React.JSX.Element {
+  // GPU memory only where a GPU reported it.
+  const gpu = recipes.some((r) => r.peakGpuMb !== null && r.peakGpuMb !== undefined);
   return (
     <Table striped data-testid="recipe-table">
       <Table.Thead>
@@ -25,6 +27,7 @@ export function RecipeTable({ recipes }: { recipes: RecipeOutcome[] }): React.JS
           <Table.Th>Latency (ms)</Table.Th>
           <Table.Th>Speed-up</Table.Th>
           <Table.Th>Peak RSS (MB)</Table.Th>
+          {gpu && <Table.Th>Peak GPU (MB)</Table.Th>}
           <Table.Th>CPU %</Table.Th>
           <Table.Th>SSIM</Table.Th>
           <Table.Th>PSNR (dB)</Table.Th>
@@ -52,6 +55,7 @@ export function RecipeTable({ recipes }: { recipes: RecipeOutcome[] }): React.JS
             </Table.Td>
             <Table.Td>{r.speedup === null ? '–' : `${r.speedup.toFixed(2)}x`}</Table.Td>
             <Table.Td>{num(r.peakRssMb)}</Table.Td>
+            {gpu && <Table.Td>{num(r.peakGpuMb)}</Table.Td>}
             <Table.Td>{num(r.cpuPercent)}</Table.Td>
             <Table.Td>{num(r.ssim, 3)}</Table.Td>
             <Table.Td>{num(r.psnr, 1)}</Table.Td>
