@@ -203,11 +203,7 @@ export async function runBenchmark(
       const ssim = ssims.length ? Math.min(...ssims) : null;
       const psnr = psnrs.length ? Math.min(...psnrs) : null;
       const verdict = verdictFor(position === 0, speedup, ssim, psnr);
-      repo.finishRecipe(resultId, {
-        latencyMean: s.mean,
-        latencyStd: s.std,
-        latencyMedian: s.median,
-        stages: stagesMs,
+      const measured = {
         peakRssMb: after.maxRssMb,
         peakGpuMb: window.peakGpuMb,
         cpuPercent,
@@ -215,6 +211,13 @@ export async function runBenchmark(
         psnr,
         speedup,
         verdict,
+      };
+      repo.finishRecipe(resultId, {
+        latencyMean: s.mean,
+        latencyStd: s.std,
+        latencyMedian: s.median,
+        stages: stagesMs,
+        ...measured,
       });
       for (const finding of diagnose({
         latencyMsPerImage: s.mean,
@@ -240,13 +243,7 @@ export async function runBenchmark(
         status: 'ok',
         latencyMs: { mean: s.mean, std: s.std, median: s.median },
         stagesMs,
-        peakRssMb: after.maxRssMb,
-        peakGpuMb: window.peakGpuMb,
-        cpuPercent,
-        ssim,
-        psnr,
-        speedup,
-        verdict,
+        ...measured,
         ...(topOps ? { topOps } : {}),
       });
       progress(plan.testSet.cases.length - 1, 'done');

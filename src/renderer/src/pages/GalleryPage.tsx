@@ -1,8 +1,8 @@
-import { useEffect } from 'react';
 import { StoredImage } from '../components/StoredImage';
 import { Alert, Card, SimpleGrid, Stack, Text, Title } from '@mantine/core';
 import { studio } from '../api/client';
 import type { PageProps } from './page-props';
+import { useReloadOnShow } from '../components/useReloadOnShow';
 import { useAsync } from '../components/useAsync';
 
 function Thumb({ path, caption }: { path: string; caption: string }): React.JSX.Element {
@@ -18,11 +18,7 @@ function Thumb({ path, caption }: { path: string; caption: string }): React.JSX.
 
 export function GalleryPage({ active }: PageProps): React.JSX.Element {
   const history = useAsync(() => studio.getHistory({ limit: 60 }));
-  const { reload: reloadHistory } = history;
-  // Shown again: show what happened elsewhere meanwhile.
-  useEffect(() => {
-    if (active) reloadHistory();
-  }, [active, reloadHistory]);
+  useReloadOnShow(active, history.reload);
   const images = (history.data ?? []).flatMap((run) =>
     run.images.map((path) => ({ path, caption: `#${run.id} ${run.summary}` })),
   );

@@ -1,8 +1,9 @@
-import { useState, useEffect } from 'react';
+import { useState } from 'react';
 import { Alert, Badge, Button, Group, Stack, Table, Text, Title } from '@mantine/core';
 import type { RunDetail } from '../../../shared/bench-schemas';
 import { studio } from '../api/client';
 import type { PageProps } from './page-props';
+import { useReloadOnShow } from '../components/useReloadOnShow';
 import { useAsync } from '../components/useAsync';
 import { RunDetailView } from '../components/RunDetailView';
 import { download } from '../components/download';
@@ -16,11 +17,7 @@ const STATUS_COLOR = {
 
 export function HistoryPage({ active }: PageProps): React.JSX.Element {
   const history = useAsync(() => studio.getHistory({ limit: 200 }));
-  const { reload: reloadHistory } = history;
-  // Shown again: show what happened elsewhere meanwhile.
-  useEffect(() => {
-    if (active) reloadHistory();
-  }, [active, reloadHistory]);
+  useReloadOnShow(active, history.reload);
   const [detail, setDetail] = useState<RunDetail>();
   const [compareWith, setCompareWith] = useState<number>();
   const [error, setError] = useState<string>();

@@ -1,17 +1,13 @@
-import { useEffect } from 'react';
 import { Alert, Card, Stack, Table, Title } from '@mantine/core';
 import { studio } from '../api/client';
 import type { PageProps } from './page-props';
+import { useReloadOnShow } from '../components/useReloadOnShow';
 import { useAsync } from '../components/useAsync';
 
 export function SettingsPage({ active }: PageProps): React.JSX.Element {
   const info = useAsync(() => studio.getAppInfo());
   const models = useAsync(() => studio.listModels());
-  const { reload: reloadModels } = models;
-  // Shown again: show what happened elsewhere meanwhile.
-  useEffect(() => {
-    if (active) reloadModels();
-  }, [active, reloadModels]);
+  useReloadOnShow(active, models.reload);
   return (
     <Stack>
       <Title order={2}>Settings</Title>
