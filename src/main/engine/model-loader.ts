@@ -16,6 +16,10 @@ const UnetConfigSchema = z.looseObject({
   sample_size: z.number().int().positive().optional(),
 });
 export const SchedulerFileSchema = z.looseObject({ _class_name: z.string().optional() });
+const ModelIndexSchema = z.looseObject({
+  force_zeros_for_empty_prompt: z.boolean().optional(),
+  _name_or_path: z.string().optional(),
+});
 
 export interface ModelInfo {
   dir: string;
@@ -28,6 +32,10 @@ export interface ModelInfo {
   nativeSize: number;
   tokenizer: ClipTokenizer;
   tokenizer2: ClipTokenizer | null;
+  /** SDXL: an empty negative prompt becomes all-zero conditioning (model_index.json; default true). */
+  forceZerosForEmptyPrompt: boolean;
+  /** A distilled few-step model (SD-Turbo, SDXL-Turbo): 1-4 steps without guidance by default. */
+  fewStep: boolean;
 }
 
 /** Reads a model folder's configs and tokenizers (no sessions yet). Errors name the file. */
@@ -67,9 +75,15 @@ export async function readModelInfo(dir: string): Promise<ModelInfo> {
       : family === 'sdxl'
         ? tokenizer
         : null;
+  const indexFile = join(dir, 'model_index.json');
+  const index = existsSync(indexFile) ? readJson(indexFile, ModelIndexSchema) : {};
   return {
     dir,
     family,
+    forceZerosForEmptyPrompt: index.force_zeros_for_empty_prompt ?? true,
+    fewStep:
+      family === 'sd-turbo' ||
+      (family === 'sdxl' && /turbo/i.test(`${dir} ${index._name_or_path ?? ''}`)),
     schedulerConfig,
     vaeScalingFactor: vae.scaling_factor ?? (family === 'sdxl' ? 0.13025 : 0.18215),
     timeCondProjDim: unet.time_cond_proj_dim ?? null,

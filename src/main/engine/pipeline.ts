@@ -47,7 +47,7 @@ export async function runPipeline(
 ): Promise<PipelineResult> {
   const { info, config } = model;
   const family = info.family;
-  const defaults = FAMILY_DEFAULTS[family];
+  const defaults = FAMILY_DEFAULTS[info.fewStep ? 'sd-turbo' : family];
   const requestedSteps = req.steps ?? defaults.steps;
   const guidance = req.guidance ?? defaults.guidance;
   // LCM UNets (also LCM-SDXL) take guidance as an embedding (`timestep_cond`), never as CFG.
@@ -108,7 +108,7 @@ export async function runPipeline(
     loadInside += performance.now() - loadStart;
     cond = concatLastAxis(cond, await encodeText(enc2, tokens2, true));
     await model.done('text_encoder_2');
-    if (cfg && req.negativePrompt === '') {
+    if (cfg && req.negativePrompt === '' && info.forceZerosForEmptyPrompt) {
       // SDXL's force_zeros_for_empty_prompt: an empty negative prompt is all-zero conditioning.
       cond.hidden.fill(0, 0, (cond.hidden.length / rows) * batch);
       cond.pooled?.fill(0, 0, (cond.pooled.length / rows) * batch);

@@ -63,7 +63,12 @@ export function detectFamily(dir: string): ModelSummary['family'] {
     ? readJson(join(dir, 'model_index.json'), ModelIndexSchema)
     : {};
   const name = `${String(index._name_or_path ?? '')} ${dir}`.toLowerCase();
-  if (name.includes('turbo') || scheduler.timestep_spacing === 'trailing') return 'sd-turbo';
+  // Trailing spacing alone is not Turbo (any model can use it); with Euler Ancestral it is
+  // SD-Turbo's own scheduler setup.
+  const turboScheduler =
+    scheduler.timestep_spacing === 'trailing' &&
+    scheduler._class_name === 'EulerAncestralDiscreteScheduler';
+  if (name.includes('turbo') || turboScheduler) return 'sd-turbo';
   if (scheduler.prediction_type === 'v_prediction') return 'sd2';
   return 'sd1';
 }
