@@ -21,7 +21,7 @@ beforeAll(async () => {
 });
 afterAll(() => sessions.releaseAll());
 
-async function image(prompt: string, seed: number): Promise<PNG> {
+async function png(prompt: string, seed: number): Promise<Uint8Array> {
   const r = await runPipeline(
     sessions,
     {
@@ -37,7 +37,11 @@ async function image(prompt: string, seed: number): Promise<PNG> {
     },
     { onProgress: () => {}, isCancelled: () => false },
   );
-  return PNG.sync.read(Buffer.from(r.images[0].png));
+  return r.images[0].png;
+}
+
+async function image(prompt: string, seed: number): Promise<PNG> {
+  return PNG.sync.read(Buffer.from(await png(prompt, seed)));
 }
 
 /**
@@ -78,6 +82,14 @@ describe('tiny-shapes', () => {
     expect((hidden.data as Float32Array).every(Number.isFinite)).toBe(true);
     const png = await image('a red circle on a blue background', 1);
     expect([png.width, png.height]).toEqual([64, 64]);
+  });
+
+  it('gives byte-identical PNGs for the same seed, and different ones for another', async () => {
+    const a = Buffer.from(await png('a green star on a white background', 5));
+    const b = Buffer.from(await png('a green star on a white background', 5));
+    const c = Buffer.from(await png('a green star on a white background', 6));
+    expect(a.equals(b)).toBe(true);
+    expect(a.equals(c)).toBe(false);
   });
 
   it('draws the named colour: "a red ..." is redder in the shape than "a blue ..."', async () => {
