@@ -89,10 +89,20 @@ export function buildCli(): Command {
 
   program
     .command('models')
-    .description('the models the studio knows: bundled, imported and optimized')
+    .description('the models the studio knows: bundled, registered, imported and optimized')
+    .option('--add <dir>', 'register an ONNX Stable Diffusion folder by path (nothing is copied)')
+    .option('--name <name>', 'the name for --add (default: the folder name)')
+    .option('--remove <name>', 'forget a registered model (its files stay)')
     .option('--json', 'print one JSON object')
-    .action(async (opts: CommonOptions) => {
-      const models = await withStudio((s) => call(s, 'listModels', {}));
+    .action(async (opts: CommonOptions & { add?: string; name?: string; remove?: string }) => {
+      const models = await withStudio(async (s) => {
+        if (opts.add) await call(s, 'registerModel', { path: opts.add, name: opts.name });
+        if (opts.remove) {
+          const r = await call(s, 'unregisterModel', { name: opts.remove });
+          if (!r.removed) throw new Error(`no registered model named "${opts.remove}"`);
+        }
+        return call(s, 'listModels', {});
+      });
       if (opts.json) return printJson({ models });
       for (const m of models) {
         console.log(

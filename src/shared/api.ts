@@ -136,6 +136,20 @@ export const studioMethods = {
       .strict(),
     output: z.object({ outDir: z.string(), components: z.array(z.string()) }),
   },
+  /** Adds a model folder anywhere on disk to the known models, by path (nothing is copied). */
+  registerModel: {
+    input: z
+      .object({
+        path: z.string().min(1, 'give the folder of an ONNX Stable Diffusion export'),
+        name: z.string().min(1).max(100).optional(),
+      })
+      .strict(),
+    output: ModelSummarySchema,
+  },
+  unregisterModel: {
+    input: z.object({ name: z.string().min(1) }).strict(),
+    output: z.object({ removed: z.boolean() }),
+  },
 } as const satisfies Record<MethodName, MethodSpec>;
 
 export const studioEvents = {

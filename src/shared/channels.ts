@@ -22,6 +22,8 @@ export const METHOD_NAMES = [
   'exportComparison',
   'getTrend',
   'optimizeModel',
+  'registerModel',
+  'unregisterModel',
 ] as const;
 export const EVENT_NAMES = ['generateProgress', 'benchProgress', 'monitorSample'] as const;
 

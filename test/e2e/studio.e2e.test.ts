@@ -129,6 +129,19 @@ describe('studio in Chromium', () => {
     expect(consoleErrors).toEqual([]);
   });
 
+  it('adds a model folder by path from Settings', async () => {
+    await page.getByTestId('nav-settings').click();
+    await page
+      .getByTestId('add-model-path')
+      .fill(resolve('test/fixtures/models/sd15-optimum-float'));
+    await page.getByTestId('add-model').click();
+    await page
+      .getByTestId('add-model-result')
+      .getByText(/Added sd15-optimum-float \(sd1\)/)
+      .waitFor();
+    await shot('settings');
+  });
+
   it('switches pages from the keyboard', async () => {
     await page.keyboard.press('Alt+5');
     await page.getByRole('heading', { name: 'History', exact: true }).waitFor();

@@ -1,15 +1,94 @@
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { z } from 'zod';
 import type { ModelSummary } from '../../shared/schemas';
 import { StudioError } from '../../shared/errors';
 import { bundledModelsDir } from '../paths';
-import { isModelFolder, summarizeModel } from './model-folder';
+import { detectFamily, isModelFolder, summarizeModel } from './model-folder';
+
+const RegisteredSchema = z.array(z.object({ name: z.string().min(1), path: z.string().min(1) }));
+type Registered = z.infer<typeof RegisteredSchema>;
 
 export const DEFAULT_MODEL = 'tiny-shapes';
 
-/** Known models: the bundled ones, and folders under `<home>/models` (imported and optimized). */
+/**
+ * Known models: the bundled ones, folders under `<home>/models` (imported and optimized), and model
+ * folders anywhere on disk that the user registered by path (`<home>/registered-models.json`).
+ */
 export class ModelRegistry {
   constructor(private readonly home: string) {}
+
+  private get registryFile(): string {
+    return join(this.home, 'registered-models.json');
+  }
+
+  private registered(): Registered {
+    if (!existsSync(this.registryFile)) return [];
+    let raw: unknown;
+    try {
+      raw = JSON.parse(readFileSync(this.registryFile, 'utf8'));
+    } catch {
+      throw new StudioError(
+        `${this.registryFile} is not readable JSON; fix or delete it`,
+        'unavailable',
+      );
+    }
+    const parsed = RegisteredSchema.safeParse(raw);
+    if (!parsed.success) {
+      throw new StudioError(
+        `${this.registryFile} is not a list of {name, path}; fix or delete it`,
+        'unavailable',
+      );
+    }
+    return parsed.data;
+  }
+
+  /** Remembers a model folder by path (it stays where it is; nothing is copied). */
+  register(path: string, name?: string): ModelSummary {
+    const dir = resolve(path);
+    if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+      throw new StudioError(`path: ${dir} is not a folder`, 'bad-input');
+    }
+    if (!isModelFolder(dir) || !existsSync(join(dir, 'unet', 'model.onnx'))) {
+      throw new StudioError(
+        `path: ${dir} is not a Stable Diffusion ONNX export (it needs model_index.json and unet/model.onnx, as optimum-cli export onnx writes them)`,
+        'bad-input',
+      );
+    }
+    if (detectFamily(dir) === 'unknown') {
+      throw new StudioError(
+        `path: ${dir}: could not tell the model family from its files`,
+        'bad-input',
+      );
+    }
+    const chosen = name ?? basename(dir);
+    if (!/^[\w.+-]+$/.test(chosen)) {
+      throw new StudioError(
+        `name: use letters, digits, ".", "+", "-" or "_" (got "${chosen}")`,
+        'bad-input',
+      );
+    }
+    const taken = this.list().find((m) => m.name === chosen);
+    if (taken && taken.path !== dir) {
+      throw new StudioError(
+        `name: "${chosen}" is already used by ${taken.path}; choose another name`,
+        'bad-input',
+      );
+    }
+    const entries = this.registered().filter((e) => e.name !== chosen);
+    entries.push({ name: chosen, path: dir });
+    writeFileSync(this.registryFile, `${JSON.stringify(entries, null, 2)}\n`);
+    return summarizeModel(chosen, dir, 'user');
+  }
+
+  /** Forgets a registered model (its files are left alone). */
+  unregister(name: string): boolean {
+    const entries = this.registered();
+    const kept = entries.filter((e) => e.name !== name);
+    if (kept.length === entries.length) return false;
+    writeFileSync(this.registryFile, `${JSON.stringify(kept, null, 2)}\n`);
+    return true;
+  }
 
   private roots(): { dir: string; source: ModelSummary['source'] }[] {
     return [
@@ -28,6 +107,12 @@ export class ModelRegistry {
         const source = existsSync(join(dir, 'latent-studio.json')) ? 'optimized' : root.source;
         models.push(summarizeModel(name, dir, source));
       }
+    }
+    for (const entry of this.registered()) {
+      // A registered folder that was moved or deleted is skipped, not an error for every listing.
+      if (!existsSync(entry.path) || !isModelFolder(entry.path)) continue;
+      if (models.some((m) => m.name === entry.name)) continue;
+      models.push(summarizeModel(entry.name, entry.path, 'user'));
     }
     return models;
   }
@@ -48,6 +133,16 @@ export class ModelRegistry {
       const dir = join(root.dir, nameOrPath);
       if (!nameOrPath.includes('/') && existsSync(dir) && isModelFolder(dir))
         return { name: nameOrPath, dir };
+    }
+    const registered = this.registered().find((e) => e.name === nameOrPath);
+    if (registered) {
+      if (!existsSync(registered.path)) {
+        throw new StudioError(
+          `model "${nameOrPath}" was registered at ${registered.path}, which no longer exists; register it again`,
+          'not-found',
+        );
+      }
+      return { name: nameOrPath, dir: registered.path };
     }
     const known = this.list().map((m) => m.name);
     throw new StudioError(

@@ -84,6 +84,8 @@ export function createStudio(options: { home: string }): Studio {
     exportRun: async (input) => benchService.exportRun(input.runId, input.format),
     exportComparison: async (input) => benchService.exportComparison(input.runA, input.runB),
     getTrend: async (input) => benchService.trend(input.model, input.recipe),
+    registerModel: async (input) => models.register(input.path, input.name),
+    unregisterModel: async (input) => ({ removed: models.unregister(input.name) }),
     optimizeModel: async (input) => {
       const source = models.resolve(input.model);
       const out = input.out ?? join(home, 'models', `${basename(source.dir)}-${input.recipe}`);

@@ -3,6 +3,7 @@ import { studio } from '../api/client';
 import type { PageProps } from './page-props';
 import { useReloadOnShow } from '../components/useReloadOnShow';
 import { useAsync } from '../components/useAsync';
+import { AddModelForm } from '../components/AddModelForm';
 
 export function SettingsPage({ active }: PageProps): React.JSX.Element {
   const info = useAsync(() => studio.getAppInfo());
@@ -37,6 +38,7 @@ export function SettingsPage({ active }: PageProps): React.JSX.Element {
       </Card>
       <Card withBorder>
         <Title order={4}>Models</Title>
+        <AddModelForm onAdded={models.reload} />
         <Table>
           <Table.Tbody>
             {(models.data ?? []).map((m) => (
