@@ -1,5 +1,6 @@
 /** Table and argument helpers shared by the benchmark scripts (not by the app). */
 export { stats } from '../../src/main/bench/stats';
+import type { PipelineRequest } from '../../src/main/engine/protocol';
 export function table(headers: string[], rows: (string | number)[][]): string {
   const cells = rows.map((r) =>
     r.map((c) => (typeof c === 'number' ? c.toFixed(c >= 100 ? 0 : 3) : c)),
@@ -20,3 +21,26 @@ export function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
 }
+
+/** The benchmarks' fixed request: one prompt, seed 1, batch 1, CPU, no previews unless asked. */
+export function benchRequest(
+  modelDir: string,
+  steps: number,
+  guidance: number,
+  previewEvery = 0,
+): PipelineRequest {
+  return {
+    modelDir,
+    prompt: 'a red circle on a blue background',
+    negativePrompt: '',
+    seed: 1,
+    batch: 1,
+    ep: 'cpu',
+    steps,
+    guidance,
+    previewEvery,
+  };
+}
+
+/** Pipeline hooks for runs nobody watches. */
+export const quietHooks = { onProgress: (): void => {}, isCancelled: (): boolean => false };

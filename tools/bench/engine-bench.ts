@@ -12,7 +12,7 @@ import { createScheduler, SCHEDULER_NAMES } from '../../src/main/engine/schedule
 import { createNoise } from '../../src/main/engine/noise';
 import { ModelRegistry } from '../../src/main/models/model-registry';
 import { studioHome } from '../../src/main/paths';
-import { arg, stats, table } from './bench-util';
+import { arg, benchRequest, quietHooks, stats, table } from './bench-util';
 
 /**
  * `npm run bench:engine`: figures for the engine, measured side by side in one run (never a test).
@@ -25,18 +25,8 @@ const guidance = Number(arg('guidance', '7.5'));
 const repeats = Number(arg('repeats', '10'));
 const dir = new ModelRegistry(studioHome()).resolve(modelName).dir;
 const info = await readModelInfo(dir);
-const hooks = { onProgress: () => {}, isCancelled: () => false };
-const request = (previewEvery: number) => ({
-  modelDir: dir,
-  prompt: 'a red circle on a blue background',
-  negativePrompt: '',
-  seed: 1,
-  batch: 1,
-  ep: 'cpu' as const,
-  steps,
-  guidance,
-  previewEvery,
-});
+const hooks = quietHooks;
+const request = (previewEvery: number) => benchRequest(dir, steps, guidance, previewEvery);
 
 console.log(`# Engine benchmark — ${modelName}, ${steps} steps, guidance ${guidance}, CPU`);
 console.log(

@@ -2,7 +2,7 @@ import { readModelInfo } from '../../src/main/engine/model-loader';
 import { ModelSessions } from '../../src/main/engine/model-sessions';
 import { DEFAULT_RUN_CONFIG } from '../../src/main/engine/run-config';
 import { runPipeline } from '../../src/main/engine/pipeline';
-import { arg, stats } from './bench-util';
+import { arg, benchRequest, quietHooks, stats } from './bench-util';
 
 /** One residency mode in a fresh process, so its peak RSS is its own. Prints one JSON line. */
 const mode = arg('mode', 'resident') as 'resident' | 'sequential';
@@ -11,18 +11,8 @@ const steps = Number(arg('steps', '20'));
 const repeats = Number(arg('repeats', '5'));
 const info = await readModelInfo(dir);
 const sessions = new ModelSessions(info, { ...DEFAULT_RUN_CONFIG, residency: mode });
-const req = {
-  modelDir: dir,
-  prompt: 'a red circle on a blue background',
-  negativePrompt: '',
-  seed: 1,
-  batch: 1,
-  ep: 'cpu' as const,
-  steps,
-  guidance: 7.5,
-  previewEvery: 0,
-};
-const hooks = { onProgress: () => {}, isCancelled: () => false };
+const req = benchRequest(dir, steps, 7.5);
+const hooks = quietHooks;
 await runPipeline(sessions, req, hooks); // warm-up
 const latencies: number[] = [];
 for (let i = 0; i < repeats; i++) {
