@@ -166,6 +166,15 @@ export class OnnxModel {
     return lazy ? lazy.load() : this.reader.bytes(t);
   }
 
+  /**
+   * How to get an initializer's current bytes later, captured now: a transform that replaces a
+   * tensor by a lazily converted one of the same name must not end up calling its own loader.
+   */
+  bytesLoader(t: TensorProto): () => Uint8Array {
+    const lazy = this.lazy.get(t.name);
+    return lazy ? lazy.load : () => this.reader.bytes(t);
+  }
+
   /** Adds or replaces an initializer whose bytes are made only when the model is written. */
   setLazyInitializer(
     name: string,
