@@ -68,7 +68,10 @@ void app.whenReady().then(() => {
   session.defaultSession.webRequest.onHeadersReceived((details, callback) => {
     callback({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CSP] } });
   });
-  studio = openStudio(studioHome(app.getPath('userData')));
+  const home = studioHome(app.getPath('userData'));
+  // Workers (engine, optimizer) and the variant store find the same home through the environment.
+  process.env.LATENT_STUDIO_HOME = home;
+  studio = openStudio(home);
   const s = studio;
   for (const method of METHOD_NAMES) {
     ipcMain.handle(ipcChannel(method), async (_event, input: unknown) => {

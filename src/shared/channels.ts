@@ -22,10 +22,16 @@ export const METHOD_NAMES = [
   'exportComparison',
   'getTrend',
   'optimizeModel',
+  'cancelOptimize',
   'registerModel',
   'unregisterModel',
 ] as const;
-export const EVENT_NAMES = ['generateProgress', 'benchProgress', 'monitorSample'] as const;
+export const EVENT_NAMES = [
+  'generateProgress',
+  'benchProgress',
+  'monitorSample',
+  'optimizeProgress',
+] as const;
 
 export type MethodName = (typeof METHOD_NAMES)[number];
 export type EventName = (typeof EVENT_NAMES)[number];

@@ -1,54 +1,222 @@
-import { describe, expect, it } from 'vitest';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { join, resolve } from 'node:path';
-import { optimizeModel } from '../../src/main/models/optimize';
+import { PNG } from 'pngjs';
+import {
+  buildVariant,
+  partialDir,
+  type VariantManifest,
+} from '../../src/main/optimize/build-variant';
+import { ensureVariant, variantStorePath } from '../../src/main/optimize/variant-store';
+import { runOptimizeJob } from '../../src/main/optimize/optimize-client';
 import { compareImages } from '../../src/main/bench/quality';
+import { readModelInfo } from '../../src/main/engine/model-loader';
+import { ModelSessions } from '../../src/main/engine/model-sessions';
+import { DEFAULT_RUN_CONFIG } from '../../src/main/engine/run-config';
+import { runPipeline } from '../../src/main/engine/pipeline';
+import { bundledModelsDir } from '../../src/main/paths';
 import { dispatch } from '../../src/main/services/dispatch';
 import { useTempStudio } from '../helpers/temp-studio';
+import { colourAdherence } from '../helpers/shape-colour';
 
-const source = resolve('test/fixtures/models/sd15-diffusers-script');
+const fixture = resolve('test/fixtures/models/sd15-diffusers-script');
+const tiny = join(bundledModelsDir(), 'tiny-shapes');
 const ctx = useTempStudio();
 
-describe('optimize', () => {
-  it('writes an optimized copy with a manifest that generates the same image, leaving the source alone', async () => {
-    const before = readdirSync(join(source, 'unet')).sort();
-    const out = join(ctx.home, 'models', 'fixture-graph-all');
-    const r = await optimizeModel(source, 'graph-all', out);
+/** Images from one model folder through the studio's own engine (20 DDIM steps, 64x64). */
+function painter(dir: string) {
+  let sessions: ModelSessions | undefined;
+  return {
+    async image(prompt: string, seed: number): Promise<PNG> {
+      sessions ??= new ModelSessions(await readModelInfo(dir), DEFAULT_RUN_CONFIG);
+      const r = await runPipeline(
+        sessions,
+        {
+          modelDir: dir,
+          prompt,
+          negativePrompt: '',
+          seed,
+          batch: 1,
+          ep: 'cpu',
+          steps: 20,
+          guidance: 7.5,
+          previewEvery: 0,
+        },
+        { onProgress: () => {}, isCancelled: () => false },
+      );
+      return PNG.sync.read(Buffer.from(r.images[0].png));
+    },
+    release: () => sessions?.releaseAll(),
+  };
+}
+
+const pngBytes = (p: PNG): Buffer => PNG.sync.write(p);
+const manifestOf = (dir: string): VariantManifest =>
+  JSON.parse(readFileSync(join(dir, 'latent-studio.json'), 'utf8')) as VariantManifest;
+
+describe('optimize: tiny-shapes variants still draw what the prompt asks', () => {
+  const reference = painter(tiny);
+  afterAll(() => reference.release());
+
+  for (const recipe of ['int8', 'int4', 'int8-matmul', 'int8-dynamic'] as const) {
+    it(`${recipe}: checked against the source, smaller, same picture, right colours`, async () => {
+      const out = join(ctx.home, 'models', `tiny-shapes--${recipe}`);
+      const { manifest } = await buildVariant(tiny, recipe, out);
+      const unet = manifest.components.unet;
+      expect(unet.check?.nanCount).toBe(0);
+      expect(unet.check?.cosine).toBeGreaterThanOrEqual(unet.check?.minCosine ?? 1);
+      expect(unet.reports.reduce((a, r) => a + r.changed, 0)).toBeGreaterThan(0);
+      expect(unet.bytesAfter).toBeLessThan(unet.bytesBefore);
+      expect(manifest.components.vae_decoder.transforms).toEqual([]);
+
+      const variant = painter(out);
+      try {
+        const prompt = 'a red circle on a blue background';
+        const a = await reference.image(prompt, 7);
+        const b = await variant.image(prompt, 7);
+        const q = compareImages(pngBytes(a), pngBytes(b));
+        console.log(
+          `[optimize] tiny-shapes ${recipe}: unet ${(unet.bytesAfter / 1e6).toFixed(2)} MB (source ${(unet.bytesBefore / 1e6).toFixed(2)} MB), cosine ${unet.check?.cosine.toFixed(5)}, SSIM ${q.ssim.toFixed(3)}, PSNR ${q.psnr.toFixed(1)} dB vs fp32 at seed 7`,
+        );
+        expect(q.ssim).toBeGreaterThan(0.85);
+        const adherence = await colourAdherence((p, s) => variant.image(p, s), [11]);
+        expect(adherence.correct / adherence.total).toBeGreaterThanOrEqual(0.75);
+        expect(adherence.meanGap).toBeGreaterThan(60);
+      } finally {
+        await variant.release();
+      }
+    });
+  }
+});
+
+describe('optimize: graph-all, the API, refusals', () => {
+  it('graph-all writes a copy with a manifest that generates the same image, leaving the source alone', async () => {
+    const before = readdirSync(join(fixture, 'unet')).sort();
+    const r = await dispatch(ctx.studio.handlers, 'optimizeModel', {
+      model: fixture,
+      recipe: 'graph-all',
+      out: join(ctx.home, 'models', 'fixture-graph-all'),
+    });
     expect(r.components).toEqual(expect.arrayContaining(['text_encoder', 'unet', 'vae_decoder']));
-    expect(readdirSync(join(source, 'unet')).sort()).toEqual(before);
-    const manifest = JSON.parse(readFileSync(join(out, 'latent-studio.json'), 'utf8')) as {
-      recipe: string;
-      sourceFingerprint: string;
-    };
-    expect(manifest.recipe).toBe('graph-all');
-    expect(manifest.sourceFingerprint).toMatch(/^[0-9a-f]{64}$/);
-    expect(existsSync(join(out, 'tokenizer', 'vocab.json'))).toBe(true);
+    expect(r.summary.find((c) => c.component === 'unet')?.cosine).toBeGreaterThan(0.9999);
+    expect(readdirSync(join(fixture, 'unet')).sort()).toEqual(before);
+    expect(manifestOf(r.outDir).recipe).toBe('graph-all');
+    expect(manifestOf(r.outDir).sourceFingerprint).toMatch(/^[0-9a-f]{64}$/);
+    expect(existsSync(join(r.outDir, 'tokenizer', 'vocab.json'))).toBe(true);
 
     const models = await dispatch(ctx.studio.handlers, 'listModels', {});
     expect(models.find((m) => m.name === 'fixture-graph-all')?.source).toBe('optimized');
-    const a = await dispatch(ctx.studio.handlers, 'generate', {
-      model: source,
-      prompt: 'a red circle',
-      seed: 5,
-      steps: 3,
-    });
-    const b = await dispatch(ctx.studio.handlers, 'generate', {
-      model: 'fixture-graph-all',
-      prompt: 'a red circle',
-      seed: 5,
-      steps: 3,
-    });
+    const gen = (model: string) =>
+      dispatch(ctx.studio.handlers, 'generate', {
+        model,
+        prompt: 'a red circle',
+        seed: 5,
+        steps: 3,
+      });
     const png = (u: string) => Buffer.from(u.split(',')[1], 'base64');
+    const [a, b] = [await gen(fixture), await gen('fixture-graph-all')];
     expect(compareImages(png(a.images[0].dataUrl), png(b.images[0].dataUrl)).ssim).toBeGreaterThan(
       0.99,
     );
   });
 
-  it('refuses what is not built, and never writes into a non-empty folder', async () => {
-    await expect(optimizeModel(source, 'int8', join(ctx.home, 'x'))).rejects.toThrow(
-      /int8 quantization is not built/,
+  it('every quantization recipe runs on every fixture family', async () => {
+    const families = readdirSync('test/fixtures/models').filter((f) =>
+      existsSync(join('test/fixtures/models', f, 'unet', 'model.onnx')),
     );
-    await expect(optimizeModel(source, 'graph-all', source)).rejects.toThrow(/must differ/);
-    await expect(optimizeModel(source, 'graph-all', resolve('test'))).rejects.toThrow(/not empty/);
+    expect(families.length).toBeGreaterThanOrEqual(7);
+    for (const family of families) {
+      for (const recipe of ['int8', 'int4', 'int8-dynamic']) {
+        const out = join(ctx.home, 'fam', `${family}--${recipe}`);
+        const { manifest } = await buildVariant(join('test/fixtures/models', family), recipe, out);
+        for (const [component, c] of Object.entries(manifest.components)) {
+          if (c.transforms.length === 0) continue;
+          expect(c.check?.nanCount, `${family} ${recipe} ${component}`).toBe(0);
+          expect(c.check?.cosine, `${family} ${recipe} ${component}`).toBeGreaterThanOrEqual(
+            c.check?.minCosine ?? 1,
+          );
+        }
+      }
+    }
   });
+
+  it('refuses an unknown recipe, the source as output, and a non-empty folder without --force', async () => {
+    await expect(buildVariant(fixture, 'int3', join(ctx.home, 'x'))).rejects.toThrow(
+      /unknown optimize recipe "int3"/,
+    );
+    await expect(buildVariant(fixture, 'int8', fixture)).rejects.toThrow(/must differ/);
+    const taken = join(ctx.home, 'taken');
+    mkdirSync(taken, { recursive: true });
+    writeFileSync(join(taken, 'keep.txt'), 'mine');
+    await expect(buildVariant(fixture, 'int8', taken)).rejects.toThrow(/not empty.*--force/);
+    expect(readFileSync(join(taken, 'keep.txt'), 'utf8')).toBe('mine');
+    await buildVariant(fixture, 'int8', taken, { force: true });
+    expect(existsSync(join(taken, 'keep.txt'))).toBe(false);
+    expect(manifestOf(taken).recipe).toBe('int8');
+  });
+
+  it('refuses a file that is not ONNX and truncated external data, leaving no partial output', async () => {
+    const broken = join(ctx.home, 'broken');
+    cpSync(fixture, broken, { recursive: true });
+    const data = join(broken, 'unet', 'weights.pb');
+    truncateSync(data, statSync(data).size - 100);
+    const out1 = join(ctx.home, 'broken-out');
+    await expect(buildVariant(broken, 'int8', out1)).rejects.toThrow(/truncated/);
+    expect(existsSync(out1) && readdirSync(out1).length > 0).toBe(false);
+    expect(existsSync(partialDir(out1))).toBe(false);
+
+    writeFileSync(join(broken, 'unet', 'model.onnx'), 'this is not a protobuf at all, just text');
+    await expect(buildVariant(broken, 'int8', join(ctx.home, 'broken-out2'))).rejects.toThrow(
+      /not an ONNX model/,
+    );
+  });
+
+  it('a worker killed mid-build (cancel) leaves nothing behind', async () => {
+    const out = join(ctx.home, 'models', 'cancelled');
+    const controller = new AbortController();
+    const job = runOptimizeJob(
+      { sourceDir: tiny, recipe: 'int8', outDir: out, force: false },
+      (p) => {
+        if (p.phase === 'write') controller.abort();
+      },
+      controller.signal,
+    );
+    await expect(job).rejects.toThrow(/cancelled/);
+    expect(existsSync(out)).toBe(false);
+    expect(existsSync(partialDir(out))).toBe(false);
+  });
+
+  it('the variant store builds once, reuses, and rebuilds when the source changes', async () => {
+    const source = join(ctx.home, 'src-model');
+    cpSync(fixture, source, { recursive: true });
+    const reasons: string[] = [];
+    const dir = await ensureVariant(ctx.home, source, 'int8', (p) => reasons.push(p.reason));
+    expect(dir).toBe(variantStorePath(ctx.home, source, 'int8'));
+    expect(dir.endsWith('src-model--int8')).toBe(true);
+    expect(reasons[0]).toBe('not built yet');
+    const built = manifestOf(dir).createdAt;
+
+    reasons.length = 0;
+    await ensureVariant(ctx.home, source, 'int8', (p) => reasons.push(p.reason));
+    expect(reasons).toEqual([]);
+    expect(manifestOf(dir).createdAt).toBe(built);
+
+    writeFileSync(join(source, 'unet', 'config.json'), '{"sample_size": 8, "changed": true}');
+    await ensureVariant(ctx.home, source, 'int8', (p) => reasons.push(p.reason));
+    expect(reasons[0]).toBe('the source model changed since');
+    expect(manifestOf(dir).createdAt).not.toBe(built);
+  });
+});
+
+beforeAll(() => {
+  mkdirSync(join(ctx.home, 'models'), { recursive: true });
 });

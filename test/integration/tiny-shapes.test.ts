@@ -7,6 +7,7 @@ import { readModelInfo } from '../../src/main/engine/model-loader';
 import { ModelSessions } from '../../src/main/engine/model-sessions';
 import { DEFAULT_RUN_CONFIG } from '../../src/main/engine/run-config';
 import { runPipeline } from '../../src/main/engine/pipeline';
+import { colourAdherence } from '../helpers/shape-colour';
 
 /**
  * The bundled model is real: its components run on a real prompt, and its images follow the prompt's
@@ -44,31 +45,6 @@ async function image(prompt: string, seed: number): Promise<PNG> {
   return PNG.sync.read(Buffer.from(await png(prompt, seed)));
 }
 
-/**
- * Mean (R - B) over the shape: pixels far from the background colour, which is estimated as the
- * median of the image border (shapes are drawn inside the frame, the background fills the rest).
- */
-function shapeRedness(png: PNG): { redness: number; shapePixels: number } {
-  const { width: w, height: h, data } = png;
-  const border: number[][] = [[], [], []];
-  for (let y = 0; y < h; y++)
-    for (let x = 0; x < w; x++) {
-      if (x > 1 && y > 1 && x < w - 2 && y < h - 2) continue;
-      for (let c = 0; c < 3; c++) border[c].push(data[(y * w + x) * 4 + c]);
-    }
-  const bg = border.map((v) => v.sort((a, b) => a - b)[v.length >> 1]);
-  let sum = 0;
-  let n = 0;
-  for (let i = 0; i < w * h; i++) {
-    const [r, g, b] = [data[i * 4], data[i * 4 + 1], data[i * 4 + 2]];
-    const dist = Math.hypot(r - bg[0], g - bg[1], b - bg[2]);
-    if (dist < 80) continue;
-    sum += r - b;
-    n++;
-  }
-  return { redness: n > 0 ? sum / n : 0, shapePixels: n };
-}
-
 describe('tiny-shapes', () => {
   it('runs its three components on a real prompt: shapes and finite values', async () => {
     const info = await readModelInfo(dir);
@@ -93,25 +69,7 @@ describe('tiny-shapes', () => {
   });
 
   it('draws the named colour: "a red ..." is redder in the shape than "a blue ..."', async () => {
-    const cases = [
-      ['circle', 'white'],
-      ['square', 'green'],
-      ['triangle', 'yellow'],
-      ['star', 'black'],
-    ];
-    let correct = 0;
-    let total = 0;
-    const gaps: number[] = [];
-    for (const [shape, bg] of cases) {
-      for (const seed of [11, 22]) {
-        const red = shapeRedness(await image(`a red ${shape} on a ${bg} background`, seed));
-        const blue = shapeRedness(await image(`a blue ${shape} on a ${bg} background`, seed));
-        total++;
-        if (red.redness > blue.redness) correct++;
-        gaps.push(red.redness - blue.redness);
-      }
-    }
-    const meanGap = gaps.reduce((a, b) => a + b, 0) / gaps.length;
+    const { correct, total, meanGap } = await colourAdherence(image);
     // Pure chance would be 50%; the model must get the colour right in most pairs, by a clear margin.
     expect(correct / total).toBeGreaterThanOrEqual(0.75);
     expect(meanGap).toBeGreaterThan(60);

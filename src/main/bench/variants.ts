@@ -1,36 +1,44 @@
-import { existsSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
-import { StudioError } from '../../shared/errors';
+import { studioHome } from '../paths';
+import { ensureVariant } from '../optimize/variant-store';
+import { OPTIMIZE_RECIPES } from '../optimize/recipes';
 
 export interface VariantProgress {
   variant: string;
-  /** What the optimizer is doing now, in words ("unet: quantizing 120/300 tensors"). */
+  /** What the optimizer is doing now, in words ("unet: writing tensor 120/300"). */
   message: string;
   /** 0..1 over the whole variant. */
   fraction: number;
 }
 
-/** Where a recipe's model variant lives: `<model>-<variant>` beside the source folder. */
-export function variantDir(modelDir: string, variant: string): string {
-  if (variant === 'source') return modelDir;
-  const dir = join(dirname(modelDir), `${basename(modelDir)}-${variant}`);
-  if (!existsSync(join(dir, 'unet', 'model.onnx'))) {
-    throw new StudioError(
-      `no ${variant} variant of ${basename(modelDir)} at ${dir}: create it first (in-app ${variant} conversion is not built yet)`,
-      'not-found',
-    );
-  }
-  return dir;
+/** Variants the optimizer can build for any model (a recipe's `variant` other than `source`). */
+export function canBuildVariant(variant: string): boolean {
+  return variant === 'source' || OPTIMIZE_RECIPES.some((r) => r.name === variant);
 }
 
 /**
- * The folder to run a recipe's variant from, created on demand by the optimizer (with progress) and
- * cached in the variant store for the next run. `source` is the model itself.
+ * The folder to run a recipe's variant from: `source` is the model itself; anything else is built
+ * on demand by the optimizer (in its worker, with progress) and cached in the variant store
+ * (`<home>/models/<model>--<variant>`) for the next run. A cached variant whose source changed is
+ * rebuilt, never used.
  */
 export async function prepareVariant(
   modelDir: string,
   variant: string,
-  _onProgress: (p: VariantProgress) => void = () => {},
+  onProgress: (p: VariantProgress) => void = () => {},
+  home: string = studioHome(),
+  signal?: AbortSignal,
 ): Promise<string> {
-  return variantDir(modelDir, variant);
+  if (variant === 'source') return modelDir;
+  return ensureVariant(
+    home,
+    modelDir,
+    variant,
+    (p) =>
+      onProgress({
+        variant,
+        fraction: p.fraction,
+        message: `building the ${variant} variant (${p.reason}): ${p.message}`,
+      }),
+    signal,
+  );
 }

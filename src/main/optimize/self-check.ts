@@ -11,6 +11,11 @@ export interface CheckFigures {
   /** NaN or infinite values in the variant's outputs (the source had none). */
   nanCount: number;
   elements: number;
+  /**
+   * False when the source itself gives different outputs on the same inputs (a VAE encoder that
+   * samples inside the graph): then only loading, running and finite outputs are checked.
+   */
+  deterministic: boolean;
 }
 
 /** What a transform must reach to be kept; the figures are recorded in the manifest either way. */
@@ -133,20 +138,26 @@ function asFloats(t: ort.Tensor): Float32Array {
   return Float32Array.from(t.data as ArrayLike<number>, Number);
 }
 
+/** Runs a component `times` times on the check's fixed inputs, in one session. */
 async function runOnce(
   file: string,
   component: string,
   modelDir: string,
-): Promise<{ outputs: Float32Array[]; names: string[] }> {
+  times = 1,
+): Promise<Float32Array[][]> {
   const session = await ort.InferenceSession.create(file, {
     executionProviders: ['cpu'],
     logSeverityLevel: 3,
   });
   try {
     const feeds = checkFeeds(session, component, modelDir);
-    const result = await session.run(feeds);
-    const names = session.outputNames.filter((n) => result[n].type !== 'int64');
-    return { outputs: names.map((n) => asFloats(result[n])), names };
+    const runs: Float32Array[][] = [];
+    for (let i = 0; i < times; i++) {
+      const result = await session.run(feeds);
+      const names = session.outputNames.filter((n) => result[n].type !== 'int64');
+      runs.push(names.map((n) => asFloats(result[n])));
+    }
+    return runs;
   } finally {
     await session.release();
   }
@@ -175,7 +186,7 @@ export function compareOutputs(reference: Float32Array[], candidate: Float32Arra
     elements += a.length;
   });
   const cosine = na === 0 && nb === 0 ? 1 : dot / Math.sqrt(na * nb || 1);
-  return { cosine, maxAbsDiff, nanCount, elements };
+  return { cosine, maxAbsDiff, nanCount, elements, deterministic: true };
 }
 
 /**
@@ -188,15 +199,16 @@ export async function checkComponent(
   component: string,
   modelDir: string,
 ): Promise<CheckFigures> {
-  const reference = await runOnce(sourceFile, component, modelDir);
-  let candidate: Awaited<ReturnType<typeof runOnce>>;
+  const [reference, again] = await runOnce(sourceFile, component, modelDir, 2);
+  const deterministic = compareOutputs(reference, again).maxAbsDiff === 0;
+  let candidate: Float32Array[];
   try {
-    candidate = await runOnce(variantFile, component, modelDir);
+    [candidate] = await runOnce(variantFile, component, modelDir);
   } catch (e) {
     throw new StudioError(
       `the transformed ${component} does not load or run in ONNX Runtime: ${(e as Error).message}`,
       'failed',
     );
   }
-  return compareOutputs(reference.outputs, candidate.outputs);
+  return { ...compareOutputs(reference, candidate), deterministic };
 }

@@ -1,0 +1,258 @@
+import * as ort from 'onnxruntime-node';
+import {
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  statfsSync,
+  writeFileSync,
+} from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { createRequire } from 'node:module';
+import { StudioError } from '../../shared/errors';
+import { modelFingerprint } from '../models/fingerprint';
+import { appVersion, ortVersion } from '../versions';
+import { OnnxModel, EXTERNAL_DATA_FILE } from './onnx-model';
+import { chainTolerance, findOptimizeRecipe, roleOf, type Transform } from './recipes';
+import { checkComponent, type CheckFigures } from './self-check';
+import { applyTransform, type TransformReport } from './transforms';
+
+export const MANIFEST = 'latent-studio.json';
+const ONNX_COMPONENTS = ['text_encoder', 'text_encoder_2', 'unet', 'vae_decoder', 'vae_encoder'];
+
+export interface BuildProgress {
+  component: string;
+  phase: 'transform' | 'write' | 'check' | 'copy' | 'done';
+  /** 0..1 over the whole model. */
+  fraction: number;
+  message: string;
+}
+
+export interface ComponentManifest {
+  transforms: Transform[];
+  reports: TransformReport[];
+  check?: CheckFigures & { minCosine: number };
+  bytesBefore: number;
+  bytesAfter: number;
+  ms: number;
+}
+
+export interface VariantManifest {
+  kind: 'latent-studio-variant';
+  source: string;
+  sourceFingerprint: string;
+  recipe: string;
+  recipeVersion: number;
+  description: string;
+  components: Record<string, ComponentManifest>;
+  tool: { latentStudio: string; onnxruntimeNode: string; onnxBuf: string };
+  createdAt: string;
+  transformMs: number;
+  peakRssMb: number;
+}
+
+export interface BuildOptions {
+  force?: boolean;
+  onProgress?: (p: BuildProgress) => void;
+}
+
+const onnxBufVersion = (): string => {
+  try {
+    const require = createRequire(import.meta.url);
+    return (require('onnx-buf/package.json') as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+};
+
+function dirBytes(dir: string): number {
+  let total = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    total += e.isDirectory() ? dirBytes(p) : statSync(p).size;
+  }
+  return total;
+}
+
+/** The partial folder a build writes into before it is renamed into place. */
+export const partialDir = (outDir: string): string => `${resolve(outDir)}.partial`;
+
+/**
+ * Writes an optimized copy of a model folder: each component's recipe transforms run on the
+ * decoded graph, the result is written tensor by tensor, loaded in ONNX Runtime and compared with
+ * the source on fixed inputs before it is kept. Everything goes into `<out>.partial` and is renamed
+ * into place only when every component passed, so no half-written variant is ever visible.
+ */
+export async function buildVariant(
+  sourceDir: string,
+  recipeName: string,
+  outDir: string,
+  options: BuildOptions = {},
+): Promise<{ outDir: string; components: string[]; manifest: VariantManifest }> {
+  const recipe = findOptimizeRecipe(recipeName);
+  const source = resolve(sourceDir);
+  const out = resolve(outDir);
+  if (!existsSync(join(source, 'unet', 'model.onnx'))) {
+    throw new StudioError(`${source} is not a model folder (no unet/model.onnx)`, 'bad-input');
+  }
+  if (out === source)
+    throw new StudioError('--out must differ from the source model folder', 'bad-input');
+  if (existsSync(out) && readdirSync(out).length > 0 && !options.force) {
+    throw new StudioError(
+      `${out} exists and is not empty; choose a new --out folder or pass --force to replace it`,
+      'bad-input',
+    );
+  }
+  const sourceBytes = dirBytes(source);
+  mkdirSync(dirname(out), { recursive: true });
+  const fsStats = statfsSync(dirname(out));
+  const free = Number(fsStats.bavail) * Number(fsStats.bsize);
+  // Upper bound: no transform makes a component larger than its source (+5% for alignment).
+  const needed = Math.ceil(sourceBytes * 1.05);
+  if (free < needed) {
+    throw new StudioError(
+      `not enough disk space at ${dirname(out)}: the ${recipe.name} variant needs up to ${(needed / 1e9).toFixed(2)} GB, ${(free / 1e9).toFixed(2)} GB is free; free some space or choose another --out`,
+      'too-large',
+    );
+  }
+  const tmp = partialDir(out);
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  const started = performance.now();
+  const progress = options.onProgress ?? (() => {});
+  try {
+    // Configs, tokenizers and the index come along as they are; ONNX files are written per component.
+    cpSync(source, tmp, {
+      recursive: true,
+      filter: (src) => {
+        const rel = src.slice(source.length + 1);
+        const top = rel.split(/[\\/]/)[0];
+        if (rel === MANIFEST) return false;
+        return !ONNX_COMPONENTS.includes(top) || !/\.(onnx|onnx_data|pb)$/.test(rel);
+      },
+    });
+    const present = ONNX_COMPONENTS.filter((c) => existsSync(join(source, c, 'model.onnx')));
+    const components: Record<string, ComponentManifest> = {};
+    for (const [index, component] of present.entries()) {
+      const role = roleOf(component);
+      const transforms = (role && recipe.components[role]) || [];
+      const at = (phase: BuildProgress['phase'], part: number, message: string): void =>
+        progress({ component, phase, fraction: (index + part) / present.length, message });
+      const srcFile = join(source, component, 'model.onnx');
+      const compOut = join(tmp, component);
+      mkdirSync(compOut, { recursive: true });
+      const t0 = performance.now();
+      const bytesBefore = dirBytes(join(source, component));
+      if (transforms.length === 0) {
+        at('copy', 0, `${component}: copied unchanged`);
+        copyComponent(join(source, component), compOut);
+        components[component] = {
+          transforms,
+          reports: [],
+          bytesBefore,
+          bytesAfter: bytesBefore,
+          ms: 0,
+        };
+        continue;
+      }
+      const reports: TransformReport[] = [];
+      if (transforms.includes('ort-all')) {
+        at('transform', 0, `${component}: ONNX Runtime graph optimizations`);
+        await writeOrtOptimized(srcFile, join(compOut, 'model.onnx'));
+      } else {
+        const model = OnnxModel.read(srcFile);
+        try {
+          for (const t of transforms) {
+            at('transform', 0.1, `${component}: ${t}`);
+            reports.push(applyTransform(model, t as Exclude<Transform, 'ort-all'>));
+          }
+          model.write(compOut, (done, total) => {
+            if (done % 25 === 0 || done === total)
+              at(
+                'write',
+                0.2 + 0.6 * (done / total),
+                `${component}: writing tensor ${done}/${total}`,
+              );
+          });
+        } finally {
+          model.close();
+        }
+      }
+      for (const f of readdirSync(join(source, component))) {
+        if (!/\.(onnx|onnx_data|pb)$/.test(f) && !existsSync(join(compOut, f)))
+          copyFileSync(join(source, component, f), join(compOut, f));
+      }
+      at('check', 0.85, `${component}: checking against the source`);
+      const figures = await checkComponent(srcFile, join(compOut, 'model.onnx'), component, source);
+      const minCosine = chainTolerance(transforms);
+      const drifted = figures.deterministic && !(figures.cosine >= minCosine);
+      if (figures.nanCount > 0 || drifted) {
+        throw new StudioError(
+          `the ${recipe.name} ${component} drifted from the source: cosine ${figures.cosine.toFixed(5)} (needs ≥ ${minCosine}), max |diff| ${figures.maxAbsDiff.toPrecision(3)}, ${figures.nanCount} NaN/inf values; it was not kept`,
+          'failed',
+        );
+      }
+      components[component] = {
+        transforms,
+        reports,
+        check: { ...figures, minCosine },
+        bytesBefore,
+        bytesAfter: dirBytes(compOut),
+        ms: Math.round(performance.now() - t0),
+      };
+    }
+    const manifest: VariantManifest = {
+      kind: 'latent-studio-variant',
+      source,
+      sourceFingerprint: modelFingerprint(source),
+      recipe: recipe.name,
+      recipeVersion: recipe.version,
+      description: recipe.description,
+      components,
+      tool: {
+        latentStudio: appVersion(),
+        onnxruntimeNode: ortVersion(),
+        onnxBuf: onnxBufVersion(),
+      },
+      createdAt: new Date().toISOString(),
+      transformMs: Math.round(performance.now() - started),
+      peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
+    };
+    writeFileSync(join(tmp, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
+    if (existsSync(out)) rmSync(out, { recursive: true, force: true });
+    renameSync(tmp, out);
+    progress({ component: '', phase: 'done', fraction: 1, message: `wrote ${out}` });
+    return { outDir: out, components: present, manifest };
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+function copyComponent(from: string, to: string): void {
+  for (const f of readdirSync(from)) {
+    const p = join(from, f);
+    if (statSync(p).isFile()) copyFileSync(p, join(to, f));
+  }
+}
+
+/** ORT's own optimizer writes the graph-all form; big weights stay in external data. */
+async function writeOrtOptimized(srcFile: string, outFile: string): Promise<void> {
+  const session = await ort.InferenceSession.create(srcFile, {
+    executionProviders: ['cpu'],
+    graphOptimizationLevel: 'all',
+    logSeverityLevel: 3,
+    optimizedModelFilePath: outFile,
+    extra: {
+      session: {
+        optimized_model_external_initializers_file_name: EXTERNAL_DATA_FILE,
+        optimized_model_external_initializers_min_size_in_bytes: '1024',
+      },
+    },
+  });
+  await session.release();
+}

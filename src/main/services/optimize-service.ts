@@ -1,0 +1,64 @@
+import { resolve } from 'node:path';
+import type { MethodOutput, ParsedInput } from '../../shared/api';
+import { StudioError } from '../../shared/errors';
+import type { ModelRegistry } from '../models/model-registry';
+import { runOptimizeJob } from '../optimize/optimize-client';
+import { findOptimizeRecipe } from '../optimize/recipes';
+import { variantStorePath } from '../optimize/variant-store';
+import type { StudioEvents } from './studio';
+
+/** `optimizeModel` / `cancelOptimize`: one build per output folder, each in its own worker. */
+export class OptimizeService {
+  private readonly jobs = new Map<string, { controller: AbortController; out: string }>();
+  private counter = 0;
+
+  constructor(
+    private readonly deps: { home: string; models: ModelRegistry; events: StudioEvents },
+  ) {}
+
+  async optimize(input: ParsedInput<'optimizeModel'>): Promise<MethodOutput<'optimizeModel'>> {
+    const source = this.deps.models.resolve(input.model);
+    findOptimizeRecipe(input.recipe);
+    const out = resolve(input.out ?? variantStorePath(this.deps.home, source.dir, input.recipe));
+    if ([...this.jobs.values()].some((j) => j.out === out)) {
+      throw new StudioError(
+        `${out} is being written by another optimization; wait for it`,
+        'unavailable',
+      );
+    }
+    const jobId = input.jobId ?? `optimize-${Date.now()}-${this.counter++}`;
+    if (this.jobs.has(jobId))
+      throw new StudioError(`jobId: "${jobId}" is already running; use a new id`, 'bad-input');
+    const controller = new AbortController();
+    this.jobs.set(jobId, { controller, out });
+    try {
+      const r = await runOptimizeJob(
+        { sourceDir: source.dir, recipe: input.recipe, outDir: out, force: input.force },
+        (p) => this.deps.events.emit('optimizeProgress', { jobId, ...p }),
+        controller.signal,
+      );
+      return {
+        outDir: r.outDir,
+        components: r.components,
+        transformMs: r.manifest.transformMs,
+        summary: Object.entries(r.manifest.components).map(([component, c]) => ({
+          component,
+          transforms: c.transforms,
+          changed: c.reports.reduce((a, x) => a + x.changed, 0),
+          bytesBefore: c.bytesBefore,
+          bytesAfter: c.bytesAfter,
+          cosine: c.check?.cosine ?? null,
+          maxAbsDiff: c.check?.maxAbsDiff ?? null,
+        })),
+      };
+    } finally {
+      this.jobs.delete(jobId);
+    }
+  }
+
+  cancel(jobId: string): boolean {
+    const job = this.jobs.get(jobId);
+    job?.controller.abort();
+    return job !== undefined;
+  }
+}
