@@ -125,9 +125,10 @@ export function buildCli(): Command {
     .option('--height <h>', 'image height, a multiple of 8', num('--height'))
     .option('--batch <b>', 'images per prompt', num('--batch'), 1)
     .addOption(
-      new Option('--ep <provider>', 'execution provider')
-        .choices(EXECUTION_PROVIDERS)
-        .default('cpu'),
+      new Option(
+        '--ep <provider>',
+        "execution provider (default: the saved profile's, else the best that works here)",
+      ).choices(EXECUTION_PROVIDERS),
     )
     .option('--threads <n>', 'intra-op threads (0: automatic)', num('--threads'))
     .option('--profile <name>', 'a saved optimization profile')
@@ -219,10 +220,20 @@ export function buildCli(): Command {
         .default('latency'),
     )
     .addOption(
-      new Option('--ep <provider>', 'execution provider')
-        .choices(EXECUTION_PROVIDERS)
-        .default('cpu'),
+      new Option(
+        '--ep <provider>',
+        "execution provider (default: the saved profile's, else the best that works here)",
+      ).choices(EXECUTION_PROVIDERS),
     )
+    .addOption(
+      new Option(
+        '--settings <from>',
+        "model: every prompt at the model's default steps and guidance (what generate uses); cases: each prompt's own",
+      )
+        .choices(['model', 'cases'])
+        .default('model'),
+    )
+    .option('--no-stack', 'do not compose the passing strategies into stacked tiers')
     .option(
       '--profile-ops',
       'profile one extra run per recipe with ORT and report the top operators',
@@ -273,6 +284,8 @@ export function buildCli(): Command {
             profileOps: Boolean(opts.profileOps),
             priority: opts.priority,
             objective: opts.objective,
+            settings: opts.settings,
+            stack: opts.stack !== false,
             ep: opts.ep,
           });
           const profile =
@@ -286,17 +299,26 @@ export function buildCli(): Command {
         }
       });
       if (opts.json) return printJson(result);
-      console.log(`run #${result.runId}  ${result.model}  test set ${result.testSet}`);
+      console.log(
+        `run #${result.runId}  ${result.model}  test set ${result.testSet}${result.settings === 'model' ? " at the model's default steps" : ''}  on ${result.ep ?? 'cpu'}`,
+      );
       for (const r of result.recipes) {
         const l = r.latencyMs
           ? `${r.latencyMs.mean.toFixed(0).padStart(7)} ms ±${r.latencyMs.std.toFixed(0)}`
           : '      -      ';
         const q =
           r.ssim !== null ? `SSIM ${r.ssim.toFixed(3)} PSNR ${(r.psnr ?? 0).toFixed(1)}` : '';
-        const sp = r.speedup !== null ? `${r.speedup.toFixed(2)}x` : '';
+        const sp =
+          r.speedup !== null
+            ? `${r.speedup.toFixed(2)}x${r.speedupCi ? ` [${r.speedupCi[0].toFixed(2)}-${r.speedupCi[1].toFixed(2)}]` : ''}`
+            : '';
         console.log(
-          `  ${r.name.padEnd(18)} ${r.status.padEnd(7)} ${l} ${sp.padStart(6)}  ${String(r.peakRssMb?.toFixed(0) ?? '-').padStart(5)} MB  ${q}  ${r.verdict}${r.error ? `  (${r.error})` : ''}`,
+          `  ${r.name.padEnd(18)} ${r.status.padEnd(7)} ${l} ${sp.padStart(18)}  ${String(r.peakRssMb?.toFixed(0) ?? '-').padStart(5)} MB  load ${r.loadMs?.toFixed(0) ?? '-'} ms  ${q}  ${r.verdict}${r.error ? `  (${r.error})` : ''}`,
         );
+        for (const c of r.contributions ?? [])
+          console.log(
+            `      ${c.recipe.padEnd(18)} alone ${c.speedupAlone?.toFixed(2) ?? '-'}x, ${c.share !== null ? `${(c.share * 100).toFixed(0)}%` : '-'} of the stack's speed-up`,
+          );
       }
       for (const r of result.recipes.filter((x) => x.topOps?.length)) {
         console.log(`\n  top operators, ${r.name}:`);

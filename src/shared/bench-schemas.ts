@@ -3,6 +3,13 @@ import { ExecutionProviderSchema } from './schemas';
 
 export const PRIORITIES = ['quality', 'balance', 'speed'] as const;
 export const OBJECTIVES = ['latency', 'throughput'] as const;
+export type Priority = (typeof PRIORITIES)[number];
+/**
+ * `model`: every case runs at the model's default steps and guidance, the settings a person
+ * generates with (what a saved profile then changes); `cases`: each case keeps its own steps and
+ * guidance (the classic benchmark's view).
+ */
+export const SETTINGS_FROM = ['model', 'cases'] as const;
 
 export const BenchRequestSchema = z
   .object({
@@ -18,7 +25,11 @@ export const BenchRequestSchema = z
     warmup: z.number().int().min(0).max(10).default(1),
     priority: z.enum(PRIORITIES).default('balance'),
     objective: z.enum(OBJECTIVES).default('latency'),
-    ep: ExecutionProviderSchema.default('cpu'),
+    settings: z.enum(SETTINGS_FROM).default('model'),
+    /** After the single strategies, compose those that passed into tiers and measure each stack. */
+    stack: z.boolean().default(true),
+    /** Absent: the best execution provider that probes as working here. */
+    ep: ExecutionProviderSchema.optional(),
     /** After measuring, run the first case once more with ORT profiling and keep the top operators. */
     profileOps: z.boolean().default(false),
     /** Run only the first N cases of the set (quick checks). */
@@ -43,6 +54,25 @@ export const RecipeOutcomeSchema = z.object({
   ssim: z.number().nullable(),
   psnr: z.number().nullable(),
   speedup: z.number().nullable(),
+  /** 95% interval of the paired speed-up (case by case against the baseline); null: too few runs. */
+  speedupCi: z.tuple([z.number(), z.number()]).nullable().optional(),
+  /** Session creation in the first (warm-up) run, ms: start-up cost. */
+  loadMs: z.number().nullable().optional(),
+  /** The first run end to end including session creation, ms: time to first image. */
+  firstImageMs: z.number().nullable().optional(),
+  /** Stacked candidates: the tier and each composed strategy's contribution. */
+  tier: z.enum(['basic', 'intermediate', 'advanced']).optional(),
+  contributions: z
+    .array(
+      z.object({
+        recipe: z.string(),
+        /** The strategy's speed-up measured alone in this run. */
+        speedupAlone: z.number().nullable(),
+        /** Its share of the stack's speed-up, in log terms (log alone / log stack). */
+        share: z.number().nullable(),
+      }),
+    )
+    .optional(),
   verdict: z.string(),
   /** With profileOps: the most expensive operator types per component, and the trace files. */
   topOps: z
@@ -69,6 +99,9 @@ export const BenchResultSchema = z.object({
   recommended: z.string().nullable(),
   explanation: z.string(),
   skipped: z.array(z.object({ recipe: z.string(), reason: z.string() })),
+  priority: z.enum(PRIORITIES).optional(),
+  settings: z.enum(SETTINGS_FROM).optional(),
+  ep: ExecutionProviderSchema.optional(),
 });
 export type BenchResult = z.infer<typeof BenchResultSchema>;
 
@@ -80,7 +113,10 @@ export const BenchProgressSchema = z.object({
   recipeCount: z.number().int(),
   caseIndex: z.number().int(),
   caseCount: z.number().int(),
-  phase: z.enum(['warmup', 'measure', 'quality', 'profile', 'done', 'failed']),
+  phase: z.enum(['prepare', 'warmup', 'measure', 'quality', 'profile', 'done', 'failed']),
+  /** While a variant is prepared: what the optimizer does, and how far (0..1). */
+  message: z.string().optional(),
+  fraction: z.number().optional(),
 });
 export type BenchProgress = z.infer<typeof BenchProgressSchema>;
 
@@ -112,6 +148,8 @@ export const RunDetailSchema = z.object({
   error: z.string().nullable(),
   recommended: z.string().nullable(),
   explanation: z.string().nullable(),
+  /** Recipes the wizard wanted but did not run, with the reason (runs before v2: empty). */
+  skipped: z.array(z.object({ recipe: z.string(), reason: z.string() })).optional(),
   recipes: z.array(
     RecipeOutcomeSchema.extend({
       cases: z.array(CaseDetailSchema),

@@ -113,7 +113,8 @@ export const GenerateRequestSchema = z
     width: dimension.optional(),
     height: dimension.optional(),
     batch: z.number().int().min(1, 'must be at least 1').max(16, 'must be at most 16').default(1),
-    ep: ExecutionProviderSchema.default('cpu'),
+    /** Absent: the profile's provider, else the best one that probes as working here. */
+    ep: ExecutionProviderSchema.optional(),
     threads: z.number().int().min(0, 'must be 0 (automatic) or more').max(256).optional(),
     profile: z.string().optional(),
     /** Chosen by the caller so it can match progress events to this request. */

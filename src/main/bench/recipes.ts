@@ -14,7 +14,12 @@ export const STRATEGIES = [
   'scheduler',
   'session',
   'memory',
+  /** A composition of single strategies that passed (basic, intermediate, advanced tier). */
+  'stack',
 ] as const;
+
+export const TIERS = ['basic', 'intermediate', 'advanced'] as const;
+export type Tier = (typeof TIERS)[number];
 
 export const RecipeSchema = z
   .object({
@@ -49,7 +54,7 @@ export const RecipeSchema = z
     sampling: z
       .object({
         scheduler: SchedulerNameSchema.optional(),
-        /** Steps as a fraction of the test case's steps (few-step schedulers), rounded up. */
+        /** Steps as a fraction of the steps the person uses (the model's default, or a case's), rounded up. */
         stepsFactor: z.number().positive().max(1).optional(),
         /** Fixed steps, overriding the case (distilled models). */
         steps: z.number().int().min(1).max(1000).optional(),
@@ -63,6 +68,13 @@ export const RecipeSchema = z
       })
       .strict()
       .default({}),
+    /** Shown to explain a figure (e.g. what graph level `all` buys), never recommended. */
+    explanatory: z.boolean().optional(),
+    /** For stacked candidates: the tier and the single recipes it composes, in order. */
+    stack: z
+      .object({ tier: z.enum(TIERS), of: z.array(z.string()).min(2) })
+      .strict()
+      .optional(),
   })
   .strict();
 export type Recipe = z.infer<typeof RecipeSchema>;
@@ -73,72 +85,65 @@ const recipe = (r: z.input<typeof RecipeSchema>): Recipe => RecipeSchema.parse(r
 export const BUILTIN_RECIPES: readonly Recipe[] = [
   recipe({
     name: 'baseline',
-    version: 1,
-    title: 'Baseline (fp32, basic graph optimizations)',
+    version: 2,
+    title: 'Baseline (what you have today)',
     strategy: 'baseline',
     description:
-      "fp32 weights, the model's own scheduler at the test case's steps, basic graph optimizations, every session resident. What a straightforward port does.",
-    runConfig: { graphOptimizationLevel: 'basic' },
+      "The studio's default session settings (ONNX Runtime defaults, graph optimization level all, as generate uses them), the model's own scheduler at its default steps, every session resident. Every other single recipe changes exactly one thing against it.",
   }),
   recipe({
-    name: 'graph-all',
+    name: 'graph-basic',
     version: 1,
-    title: 'Full graph optimization',
+    title: 'Basic graph optimization only (explanatory)',
     strategy: 'graph',
     description:
-      "ORT's extended and layout optimizations (node fusions, constant folding, NCHWc layouts on CPU). Same weights, same math up to float rounding.",
-    runConfig: { graphOptimizationLevel: 'all' },
+      "ORT's basic level only (no extended fusions, no NCHWc layouts): shows what the default level 'all' buys. Never a recommendation: it exists to explain.",
+    runConfig: { graphOptimizationLevel: 'basic' },
+    explanatory: true,
   }),
   recipe({
     name: 'graph-all-cached',
-    version: 1,
-    title: 'Full graph optimization, cached optimized model',
+    version: 2,
+    title: 'Cached optimized model',
     strategy: 'session',
     description:
-      'As graph-all, and ORT saves the optimized graph on first load so later loads skip the optimization passes (shorter start-up; the same per-image speed).',
-    runConfig: { graphOptimizationLevel: 'all', optimizedModelCache: true },
+      'ORT saves the optimized graph on first load so later loads skip the optimization passes: shorter start-up (see loadMs), the same per-image speed.',
+    runConfig: { optimizedModelCache: true },
   }),
   recipe({
     name: 'threads-physical',
-    version: 1,
-    title: 'One intra-op thread per physical core, no arena',
+    version: 2,
+    title: 'One intra-op thread per physical core',
     strategy: 'session',
     description:
-      'Pins intra-op threads to the physical core count (hyper-threads rarely help GEMMs) and turns the CPU arena off, trading a little speed for lower peak memory.',
-    runConfig: {
-      graphOptimizationLevel: 'all',
-      intraOpThreads: 'physical-cores',
-      enableCpuMemArena: false,
-    },
+      'Pins intra-op threads to the physical core count (hyper-threads rarely help GEMMs); everything else as the baseline.',
+    runConfig: { intraOpThreads: 'physical-cores' },
   }),
   recipe({
     name: 'dpm-fast',
-    version: 1,
+    version: 2,
     title: 'DPM++ 2M Karras at 40% of the steps',
     strategy: 'scheduler',
     description:
-      'A second-order multistep solver reaches the same image in far fewer steps than PNDM/DDIM; steps = 40% of the test case, rounded up.',
-    runConfig: { graphOptimizationLevel: 'all' },
+      'A second-order multistep solver reaches the same image in far fewer steps than PNDM/DDIM; steps = 40% of the default steps, rounded up.',
     sampling: { scheduler: 'dpm++2m-karras', stepsFactor: 0.4 },
   }),
   recipe({
     name: 'dpm-half',
-    version: 1,
+    version: 2,
     title: 'DPM++ 2M at half the steps',
     strategy: 'scheduler',
     description:
-      "A second-order multistep solver on the model's own timestep spacing, at 50% of the test case's steps: the conservative few-step choice.",
-    runConfig: { graphOptimizationLevel: 'all' },
+      "A second-order multistep solver on the model's own timestep spacing, at 50% of the default steps: the conservative few-step choice.",
     sampling: { scheduler: 'dpm++2m', stepsFactor: 0.5 },
   }),
   recipe({
     name: 'dpm-half-trailing',
-    version: 1,
+    version: 2,
     title: 'DPM++ 2M at half the steps, trailing spacing',
     strategy: 'scheduler',
     description:
       'As dpm-half, with "trailing" timestep spacing so the first step starts from pure noise (t = 999), as few-step pipelines do; fewer steps lose less.',
-    runConfig: { graphOptimizationLevel: 'all' },
     sampling: {
       scheduler: 'dpm++2m',
       stepsFactor: 0.5,
@@ -147,71 +152,66 @@ export const BUILTIN_RECIPES: readonly Recipe[] = [
   }),
   recipe({
     name: 'dpm-fastest',
-    version: 1,
+    version: 2,
     title: 'DPM++ 2M Karras at 20% of the steps',
     strategy: 'scheduler',
     description:
       'The aggressive end of few-step sampling: 20% of the steps. Quality decides whether it is acceptable.',
-    runConfig: { graphOptimizationLevel: 'all' },
     sampling: { scheduler: 'dpm++2m-karras', stepsFactor: 0.2 },
   }),
   recipe({
     name: 'euler-fast',
-    version: 1,
+    version: 2,
     title: 'Euler at 50% of the steps',
     strategy: 'scheduler',
     description:
       'First-order Euler with half the steps: cheap per step, robust, slightly softer than DPM++.',
-    runConfig: { graphOptimizationLevel: 'all' },
     sampling: { scheduler: 'euler', stepsFactor: 0.5 },
   }),
   recipe({
     name: 'adaptive-steps',
-    version: 1,
+    version: 2,
     title: 'Adaptive steps by prompt complexity',
     strategy: 'scheduler',
     description:
       "The model's own scheduler, with steps scaled by the prompt's length: up to 6 words' worth of tokens run 50% of the steps, up to 15 run 75%, longer prompts all of them.",
-    runConfig: { graphOptimizationLevel: 'all' },
     sampling: { adaptiveSteps: true },
   }),
   recipe({
     name: 'sequential',
-    version: 1,
+    version: 2,
     title: 'Sequential component loading',
     strategy: 'memory',
     description:
       'Loads each component (text encoder, UNet, VAE) just before it runs and releases it after: the ONNX form of CPU offload. Peak memory is the largest component, at the cost of load time per image.',
-    runConfig: { graphOptimizationLevel: 'all', residency: 'sequential' },
+    runConfig: { residency: 'sequential' },
   }),
   recipe({
     name: 'vae-tiled',
-    version: 1,
+    version: 2,
     title: 'Tiled and sliced VAE decode',
     strategy: 'memory',
     description:
       'Decodes the image in overlapping 512-pixel tiles, one image at a time: bounded decoder memory for large images and batches.',
-    runConfig: { graphOptimizationLevel: 'all', vaeTiling: true, vaeSlicing: true },
+    runConfig: { vaeTiling: true, vaeSlicing: true },
   }),
   recipe({
     name: 'int8',
-    version: 1,
+    version: 2,
     title: 'int8 weights (dynamic quantization)',
     strategy: 'quantization',
     description:
       'Runs an int8 variant of the model (MatMul/Conv weights quantized, activations quantized on the fly). Often slower on CPUs without VNNI; the numbers decide.',
     variant: 'int8',
-    runConfig: { graphOptimizationLevel: 'all' },
   }),
   recipe({
     name: 'fp16',
-    version: 1,
+    version: 2,
     title: 'fp16 weights',
     strategy: 'quantization',
     description:
       'Runs an fp16 variant. Halves memory; fast on GPUs, usually slower on CPU (few fp16 kernels), and fp16 VAEs can produce black images: quality is checked.',
     variant: 'fp16',
-    runConfig: { graphOptimizationLevel: 'all' },
   }),
 ];
 

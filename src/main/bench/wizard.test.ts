@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { pickWinner, proposeCandidates, type MeasuredRecipe } from './wizard';
+import { proposeCandidates } from './wizard';
 
 const q = {
   hardwareClass: 'cpu-only',
   priority: 'balance',
   objective: 'latency',
   family: 'sd1',
-  variants: [],
+  variants: [] as readonly string[],
+  canBuildVariant: (_variant: string) => false,
 } as const;
 
 describe('proposeCandidates', () => {
@@ -26,11 +27,33 @@ describe('proposeCandidates', () => {
       }
   });
 
-  it('skips variants that do not exist, saying why, and uses them when they do', () => {
+  it('skips variants that neither exist nor can be built, saying why; uses them otherwise', () => {
     const without = proposeCandidates({ ...q, priority: 'speed' });
     expect(without.skipped.find((s) => s.recipe === 'int8')?.reason).toMatch(/no int8 variant/);
     const withInt8 = proposeCandidates({ ...q, priority: 'speed', variants: ['int8'] });
     expect(withInt8.recipes.map((r) => r.name)).toContain('int8');
+    // A missing folder is no reason to skip when the optimizer can build the variant on demand.
+    const buildable = proposeCandidates({
+      ...q,
+      priority: 'speed',
+      canBuildVariant: (v) => v === 'int8',
+    });
+    expect(buildable.recipes.map((r) => r.name)).toContain('int8');
+  });
+
+  it('records what the six-recipe cap left out, and never proposes graph-basic as a reference', () => {
+    const p = proposeCandidates({ ...q, priority: 'speed', variants: ['int8'] });
+    expect(p.skipped.map((s) => s.reason).join(' ')).toMatch(/at most six recipes/);
+    for (const priority of ['quality', 'balance', 'speed'] as const)
+      expect(proposeCandidates({ ...q, priority }).recipes[0].name).toBe('baseline');
+  });
+
+  it('proposes fp16 only where a GPU provider works', () => {
+    const gpu = { ...q, hardwareClass: 'gpu-consumer' as const, variants: ['fp16'] };
+    expect(proposeCandidates(gpu).recipes.map((r) => r.name)).toContain('fp16');
+    expect(
+      proposeCandidates({ ...gpu, gpuProviderWorks: false }).recipes.map((r) => r.name),
+    ).not.toContain('fp16');
   });
 
   it('proposes fp16 on GPUs, and no few-step schedulers for already distilled families', () => {
@@ -52,61 +75,5 @@ describe('proposeCandidates', () => {
     expect(proposeCandidates({ ...q, family: 'sdxl' }).recipes.map((r) => r.name)).toContain(
       'sequential',
     );
-  });
-});
-
-const m = (
-  name: string,
-  latencyMean: number | null,
-  ssim: number | null,
-  psnr: number | null,
-  peakRssMb = 100,
-): MeasuredRecipe => ({
-  name,
-  status: latencyMean === null ? 'failed' : 'ok',
-  latencyMean,
-  peakRssMb,
-  ssim,
-  psnr,
-  error: latencyMean === null ? 'boom' : null,
-});
-
-describe('pickWinner', () => {
-  it('picks the fastest recipe that passes quality, not the fastest overall', () => {
-    const r = pickWinner(
-      [m('baseline', 1000, null, null), m('fast-bad', 200, 0.7, 18), m('good', 400, 0.9, 30)],
-      'baseline',
-    );
-    expect(r.winner).toBe('good');
-    expect(r.explanation).toMatch(
-      /good is recommended: 400 ms per image against 1000 ms for the baseline \(2\.50x\)/,
-    );
-    expect(r.explanation).toMatch(/Rejected for quality: fast-bad/);
-  });
-
-  it('requires both SSIM and PSNR above the thresholds', () => {
-    const r = pickWinner(
-      [m('baseline', 1000, null, null), m('low-psnr', 300, 0.95, 24)],
-      'baseline',
-    );
-    expect(r.winner).toBe('baseline');
-  });
-
-  it('breaks near ties by peak memory', () => {
-    const r = pickWinner(
-      [m('baseline', 1000, null, null), m('a', 500, 0.9, 30, 900), m('b', 510, 0.9, 30, 300)],
-      'baseline',
-    );
-    expect(r.winner).toBe('b');
-    expect(r.explanation).toMatch(/tied within 3% with a/);
-  });
-
-  it('keeps the baseline when nothing beats it, and recommends nothing without a baseline', () => {
-    expect(
-      pickWinner([m('baseline', 1000, null, null), m('slow', 1500, 0.99, 40)], 'baseline').winner,
-    ).toBe('baseline');
-    const noBase = pickWinner([m('baseline', null, null, null), m('x', 100, 0.99, 40)], 'baseline');
-    expect(noBase.winner).toBeNull();
-    expect(noBase.explanation).toMatch(/baseline \(baseline\) did not complete/);
   });
 });

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { MethodOutput, ParsedInput } from '../../shared/api';
-import type {
-  CompareResult,
-  ExportedFile,
-  RecipeOutcome,
-  RunDetail,
+import {
+  RecipeOutcomeSchema,
+  type CompareResult,
+  type ExportedFile,
+  type RecipeOutcome,
+  type RunDetail,
 } from '../../shared/bench-schemas';
 import { compareChartSvg, runToCsv, runToJson } from '../bench/export';
 import { StudioError } from '../../shared/errors';
@@ -13,7 +14,7 @@ import { BUILTIN_RECIPES, findRecipe, RecipeSchema, type Recipe } from '../bench
 import { loadTestSet } from '../bench/test-sets';
 import { runBenchmark } from '../bench/runner';
 import { proposeCandidates, type Objective, type Priority } from '../bench/wizard';
-import type { HardwareInfo, ModelSummary } from '../../shared/schemas';
+import type { ExecutionProvider, HardwareInfo, ModelSummary } from '../../shared/schemas';
 import type { HardwareService } from '../hardware/hardware-service';
 import type { ModelRegistry } from '../models/model-registry';
 import { summarizeModel } from '../models/model-folder';
@@ -25,6 +26,11 @@ import type { StudioEvents } from './studio';
 import { appVersion, ortVersion } from '../versions';
 import { existsSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
+import { bestProvider, workingProviders } from '../hardware/best-provider';
+import { isAcceleratorProvider } from '../bench/diagnosis';
+import { modelDefaults, type Profile } from '../profiles/profile';
+import type { EngineLock } from './engine-lock';
+import { canBuildVariant } from '../bench/variants';
 
 /** The batch the throughput objective measures at: big enough to amortise per-call costs, small
  * enough for consumer memory. Latency figures are then per image. */
@@ -54,6 +60,8 @@ export class BenchService {
       models: ModelRegistry;
       hardware: HardwareService;
       events: StudioEvents;
+      /** Shared with generate: a benchmark and a generation never run at the same time. */
+      lock: EngineLock;
     },
   ) {}
 
@@ -90,6 +98,8 @@ export class BenchService {
       objective: input.objective,
       family,
       variants: presentVariants(modelDir),
+      canBuildVariant,
+      gpuProviderWorks: workingProviders(hw).some(isAcceleratorProvider),
     });
   }
 
@@ -100,11 +110,13 @@ export class BenchService {
         'unavailable',
       );
     }
+    const release = this.deps.lock.acquire('benchmark');
     this.running = input.jobId ?? 'unnamed';
     try {
       return await this.runExclusive(input);
     } finally {
       this.running = undefined;
+      release();
     }
   }
 
@@ -115,6 +127,13 @@ export class BenchService {
     const model = models.resolve(input.model);
     const summary = summarizeModel(model.name, model.dir, 'user');
     const hw = await hardware.detect();
+    const ep = input.ep ?? bestProvider(hw);
+    if (!workingProviders(hw).includes(ep)) {
+      throw new StudioError(
+        `ep: ${ep} does not work on this machine; use one of ${workingProviders(hw).join(', ')}`,
+        'bad-input',
+      );
+    }
     let testSet = loadTestSet(input.cases, model.name);
     if (input.maxCases) testSet = { ...testSet, cases: testSet.cases.slice(0, input.maxCases) };
     let recipes: Recipe[];
@@ -132,8 +151,8 @@ export class BenchService {
     const runId = runs.start({
       kind: 'bench',
       model: model.name,
-      summary: `${recipes.length} recipes x ${testSet.cases.length} cases (${testSet.name}), ${input.repeats} repeats${input.objective === 'throughput' ? `, batch ${THROUGHPUT_BATCH}` : ''}`,
-      params: { ...input, recipes: recipes.map((r) => r.name) },
+      summary: `${recipes.length} recipes x ${testSet.cases.length} cases (${testSet.name}${input.settings === 'model' ? ', model defaults' : ''}), ${input.repeats} repeats, ${ep}${input.objective === 'throughput' ? `, batch ${THROUGHPUT_BATCH}` : ''}`,
+      params: { ...input, ep, recipes: recipes.map((r) => r.name), skipped },
       appVersion: appVersion(),
       ortVersion: ortVersion(),
     });
@@ -152,6 +171,7 @@ export class BenchService {
       const result = await runBenchmark(
         {
           runId,
+          home,
           jobId,
           model: {
             name: model.name,
@@ -161,9 +181,13 @@ export class BenchService {
           },
           recipes,
           testSet,
+          settings: input.settings,
+          defaultSteps: modelDefaults(model.dir).steps,
           repeats: input.repeats,
           warmup: input.warmup,
-          ep: input.ep,
+          ep,
+          priority: input.priority,
+          stack: input.stack,
           hardware: hw,
           imagesDir: join(home, 'images', `bench-${runId}`),
           profileOps: input.profileOps,
@@ -187,6 +211,24 @@ export class BenchService {
     } finally {
       this.cancelled.delete(jobId);
     }
+  }
+
+  /** The request a run was started with (as stored in `runs.params_json`). */
+  private runParams(runId: number): {
+    ep?: ExecutionProvider;
+    settings?: 'model' | 'cases';
+    skipped?: { recipe: string; reason: string }[];
+  } {
+    const row = this.deps.db.prepare('SELECT params_json FROM runs WHERE id = ?').get(runId) as
+      { params_json: string | null } | undefined;
+    return row?.params_json
+      ? (JSON.parse(row.params_json) as ReturnType<BenchService['runParams']>)
+      : {};
+  }
+
+  /** Skipped recipes as planned at the start (a run that never finished has no result yet). */
+  private plannedSkips(runId: number): { recipe: string; reason: string }[] {
+    return this.runParams(runId).skipped ?? [];
   }
 
   cancel(jobId: string): boolean {
@@ -216,7 +258,11 @@ export class BenchService {
     if (row.kind !== 'bench')
       throw new StudioError(`run ${runId} is a ${row.kind} run, not a benchmark`, 'bad-input');
     const stored = row.result_json
-      ? (JSON.parse(row.result_json) as { recommended?: string | null; explanation?: string })
+      ? (JSON.parse(row.result_json) as {
+          recommended?: string | null;
+          explanation?: string;
+          skipped?: { recipe: string; reason: string }[];
+        })
       : null;
     const recipes = this.deps.bench.recipes(runId).map((r) => {
       const recipe = RecipeSchema.safeParse(JSON.parse(r.recipeJson));
@@ -242,6 +288,7 @@ export class BenchService {
         ssim: r.ssim,
         psnr: r.psnr,
         speedup: r.speedup,
+        ...pickExtra(r.extra),
         verdict:
           r.status === 'running'
             ? 'unfinished'
@@ -281,6 +328,7 @@ export class BenchService {
       error: row.error,
       recommended: stored?.recommended ?? null,
       explanation: stored?.explanation ?? null,
+      skipped: stored?.skipped ?? this.plannedSkips(runId),
       recipes,
     };
   }
@@ -359,31 +407,40 @@ export class BenchService {
       );
     }
     const name = input.name ?? `${detail.model}-${recipeName}`;
-    // Save the steps the benchmark validated (the median over its prompts), not a factor that
-    // would be applied to some other step count the quality check never saw.
+    // The recipe as measured: its changes relative to the settings the run measured at (under
+    // `model` settings, the model's defaults, which is what generate starts from).
     const recipe = RecipeSchema.parse(JSON.parse(row.recipeJson));
-    const caseSteps = this.deps.bench
-      .cases(row.id)
-      .map((c) => c.steps)
-      .sort((a, b) => a - b);
-    const validated: Recipe =
-      recipe.sampling.adaptiveSteps || caseSteps.length === 0
-        ? recipe
-        : {
-            ...recipe,
-            sampling: {
-              ...recipe.sampling,
-              stepsFactor: undefined,
-              steps: caseSteps[caseSteps.length >> 1],
-            },
-          };
+    const params = this.runParams(input.runId);
+    const measured = detail.recipes.find((r) => r.name === recipeName);
+    const profile: Profile = {
+      recipe,
+      ep: params.ep ?? 'cpu',
+      measured: {
+        runId: input.runId,
+        settings: params.settings ?? 'cases',
+        speedup: measured?.speedup ?? null,
+        speedupCi: measured?.speedupCi ?? null,
+      },
+    };
     this.deps.bench.saveProfile({
       name,
       model: detail.model,
-      recipeJson: JSON.stringify(validated),
+      recipeJson: JSON.stringify(profile),
       sourceRunId: input.runId,
       makeDefault: input.makeDefault,
     });
     return { name, model: detail.model, recipe: recipeName, isDefault: input.makeDefault };
   }
+}
+
+/** The v2 figures stored beside a recipe's row (absent on older rows). */
+function pickExtra(extra: Record<string, unknown>): Partial<RecipeOutcome> {
+  const parsed = RecipeOutcomeSchema.pick({
+    speedupCi: true,
+    loadMs: true,
+    firstImageMs: true,
+    tier: true,
+    contributions: true,
+  }).safeParse(extra);
+  return parsed.success ? parsed.data : {};
 }

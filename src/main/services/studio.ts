@@ -11,6 +11,7 @@ import { HardwareService } from '../hardware/hardware-service';
 import { ModelRegistry } from '../models/model-registry';
 import { GenerateService } from './generate-service';
 import { BenchService } from './bench-service';
+import { EngineLock } from './engine-lock';
 import { BenchRepo } from '../store/bench-repo';
 import { LiveSampler } from '../hardware/live-sampler';
 
@@ -53,8 +54,10 @@ export function createStudio(options: { home: string }): Studio {
   const hardware = new HardwareService(home);
   const models = new ModelRegistry(home);
   const bench = new BenchRepo(db);
-  const generate = new GenerateService({ home, runs, models, events, bench, hardware });
-  const benchService = new BenchService({ home, db, runs, bench, models, hardware, events });
+  // A benchmark and a generation never run at once (in this process or another on this home).
+  const lock = new EngineLock(home);
+  const generate = new GenerateService({ home, runs, models, events, bench, hardware, lock });
+  const benchService = new BenchService({ home, db, runs, bench, models, hardware, events, lock });
 
   // Samples the engine process while one runs, else the studio itself.
   const sampler = new LiveSampler({ pid: () => generate.engine.pid ?? process.pid });

@@ -37,6 +37,8 @@ export interface RecipeResultRow {
   psnr: number | null;
   speedup: number | null;
   verdict: string | null;
+  /** Later additions (speedupCi, loadMs, firstImageMs, tier, contributions); {} for older rows. */
+  extra: Record<string, unknown>;
 }
 
 export interface RecipeSummary {
@@ -51,6 +53,7 @@ export interface RecipeSummary {
   psnr: number | null;
   speedup: number | null;
   verdict: string;
+  extra?: Record<string, unknown>;
 }
 
 interface RawRecipeRow {
@@ -73,6 +76,7 @@ interface RawRecipeRow {
   psnr: number | null;
   speedup: number | null;
   verdict: string | null;
+  extra_json: string | null;
 }
 
 /**
@@ -160,7 +164,8 @@ export class BenchRepo {
     this.db
       .prepare(
         `UPDATE recipe_results SET status = 'ok', latency_mean = ?, latency_std = ?, latency_median = ?,
-           stages_json = ?, peak_rss_mb = ?, peak_gpu_mb = ?, cpu_percent = ?, ssim = ?, psnr = ?, speedup = ?, verdict = ?
+           stages_json = ?, peak_rss_mb = ?, peak_gpu_mb = ?, cpu_percent = ?, ssim = ?, psnr = ?, speedup = ?, verdict = ?,
+           extra_json = ?
          WHERE id = ?`,
       )
       .run(
@@ -175,16 +180,16 @@ export class BenchRepo {
         s.psnr,
         s.speedup,
         s.verdict,
+        JSON.stringify(s.extra ?? {}),
         id,
       );
   }
 
-  failRecipe(id: number, error: string): void {
+  /** `verdict`: `failed`, or `does-not-fit` when the model did not fit in memory. */
+  failRecipe(id: number, error: string, verdict = 'failed'): void {
     this.db
-      .prepare(
-        `UPDATE recipe_results SET status = 'failed', error = ?, verdict = 'failed' WHERE id = ?`,
-      )
-      .run(error, id);
+      .prepare(`UPDATE recipe_results SET status = 'failed', error = ?, verdict = ? WHERE id = ?`)
+      .run(error, verdict, id);
   }
 
   setOpProfile(recipeResultId: number, profile: unknown): void {
@@ -230,6 +235,7 @@ export class BenchRepo {
       psnr: r.psnr,
       speedup: r.speedup,
       verdict: r.verdict,
+      extra: r.extra_json ? (JSON.parse(r.extra_json) as Record<string, unknown>) : {},
     }));
   }
 

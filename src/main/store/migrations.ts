@@ -114,4 +114,8 @@ export const migrations: readonly string[] = [
   UPDATE recipe_results SET status = 'failed', error = 'interrupted', verdict = 'failed'
     WHERE status = 'running' AND run_id IN (SELECT id FROM runs WHERE status <> 'running');
   `,
+  // 5: figures the wizard v2 adds per recipe (speed-up interval, start-up, tier, contributions)
+  `
+  ALTER TABLE recipe_results ADD COLUMN extra_json TEXT;
+  `,
 ];

@@ -6,6 +6,8 @@ const VERDICT_COLOR: Record<string, string> = {
   faster: 'teal',
   baseline: 'gray',
   'no gain': 'gray',
+  'no-gain': 'gray',
+  'does-not-fit': 'red',
   slower: 'orange',
   degraded: 'yellow',
   'over-optimized': 'red',

@@ -1,0 +1,184 @@
+import type { Priority } from '../../shared/bench-schemas';
+import { PSNR_ACCEPTABLE_DB, SSIM_ACCEPTABLE, qualityVerdict } from './quality';
+
+/**
+ * Judge: turns measured figures into verdicts and picks the winner. Pure functions over numbers,
+ * so every rule is tested without running a model.
+ */
+
+/** Ours: a gain under 5% is not worth changing someone's settings, even when it is real. */
+export const MIN_SPEEDUP = 1.05;
+/** Latencies within this fraction count as a tie, broken by peak memory. */
+export const TIE = 0.03;
+
+/** Ours: weights on disk times this is what a session needs at least (ORT keeps an optimized copy while it builds). */
+export const FIT_WEIGHTS_FACTOR = 1.5;
+
+/**
+ * Whether a variant of `modelBytes` bytes can fit in `availableMb` (free RAM for the CPU provider,
+ * VRAM for a GPU one); the reason when it cannot. Unknown memory (null) is assumed to fit.
+ */
+export function fitVerdict(
+  modelBytes: number,
+  availableMb: number | null,
+  where: string,
+): string | null {
+  const needMb = (modelBytes / 2 ** 20) * FIT_WEIGHTS_FACTOR;
+  if (availableMb === null || needMb <= availableMb) return null;
+  return `needs about ${needMb.toFixed(0)} MB (${FIT_WEIGHTS_FACTOR}x its ${(modelBytes / 2 ** 20).toFixed(0)} MB of weights) but ${where} has ${availableMb.toFixed(0)} MB free`;
+}
+
+export type SpeedVerdict = 'faster' | 'no-gain' | 'slower';
+
+/**
+ * Faster only when the paired interval lies above 1 and the gain reaches MIN_SPEEDUP; slower only
+ * when it lies below 1; anything else (including no interval at all) is no gain.
+ */
+export function speedVerdict(speedup: number, ci: [number, number] | null): SpeedVerdict {
+  if (ci && ci[0] > 1 && speedup >= MIN_SPEEDUP) return 'faster';
+  if (ci && ci[1] < 1) return 'slower';
+  return 'no-gain';
+}
+
+/** A candidate's verdict: quality first (a fast broken image is not a gain), then speed. */
+export function verdictFor(m: {
+  isBaseline: boolean;
+  speedup: number | null;
+  ci: [number, number] | null;
+  ssim: number | null;
+  psnr: number | null;
+}): string {
+  if (m.isBaseline) return 'baseline';
+  if (m.ssim === null || m.psnr === null || m.speedup === null) return 'unmeasured';
+  const quality = qualityVerdict(m.ssim, m.psnr);
+  if (quality !== 'acceptable') return quality;
+  return speedVerdict(m.speedup, m.ci);
+}
+
+export interface JudgedRecipe {
+  name: string;
+  status: 'ok' | 'failed';
+  verdict: string;
+  latencyMean: number | null;
+  speedup: number | null;
+  speedupCi: [number, number] | null;
+  peakRssMb: number | null;
+  ssim: number | null;
+  psnr: number | null;
+  error?: string | null;
+  /** Shown to explain a figure, never recommended. */
+  explanatory?: boolean;
+}
+
+const x2 = (v: number | null | undefined): string => (v == null ? '?' : `${v.toFixed(2)}x`);
+const ciText = (ci: [number, number] | null): string =>
+  ci ? `95% interval ${ci[0].toFixed(2)}-${ci[1].toFixed(2)}` : 'no interval: too few runs';
+
+/** The knee of the speed/quality Pareto front (see pickWinner). */
+function knee(front: JudgedRecipe[]): JudgedRecipe {
+  const sp = front.map((r) => r.speedup as number);
+  const q = front.map((r) => r.ssim as number);
+  const norm = (v: number, all: number[]) => {
+    const lo = Math.min(...all);
+    const hi = Math.max(...all);
+    return hi > lo ? (v - lo) / (hi - lo) : 1;
+  };
+  // Normalised, the front runs from (0, 1) (best quality) to (1, 0) (fastest); the point farthest
+  // from that chord maximises x + y. Ties go to the faster.
+  return [...front].sort(
+    (a, b) =>
+      norm(b.speedup as number, sp) +
+        norm(b.ssim as number, q) -
+        (norm(a.speedup as number, sp) + norm(a.ssim as number, q)) ||
+      (b.speedup as number) - (a.speedup as number),
+  )[0];
+}
+
+/** Candidates no other candidate beats on both speed-up and SSIM. */
+export function paretoFront(rs: JudgedRecipe[]): JudgedRecipe[] {
+  const s = (r: JudgedRecipe) => r.speedup as number;
+  const q = (r: JudgedRecipe) => r.ssim as number;
+  return rs.filter(
+    (r) => !rs.some((o) => o !== r && s(o) >= s(r) && q(o) >= q(r) && (s(o) > s(r) || q(o) > q(r))),
+  );
+}
+
+/**
+ * The winner among candidates whose verdict is `faster` (quality acceptable, interval above 1):
+ * `speed` takes the fastest (near ties by lower peak memory), `quality` the best SSIM, `balance`
+ * the knee of the speed/quality Pareto front. No passing candidate: no winner, keep the baseline.
+ */
+export function pickWinner(
+  results: JudgedRecipe[],
+  baseline: string,
+  priority: Priority,
+): { winner: string | null; explanation: string } {
+  const base = results.find((r) => r.name === baseline);
+  if (!base || base.status !== 'ok' || base.latencyMean === null) {
+    return {
+      winner: null,
+      explanation: `The baseline (${baseline}) did not complete, so nothing could be compared against it.`,
+    };
+  }
+  const candidates = results.filter((r) => r.name !== baseline);
+  const passing = candidates.filter((r) => r.verdict === 'faster' && !r.explanatory);
+  const parts: string[] = [];
+  let winner: JudgedRecipe | undefined;
+  if (passing.length > 0) {
+    if (priority === 'quality') {
+      winner = [...passing].sort(
+        (a, b) => (b.ssim ?? 0) - (a.ssim ?? 0) || (b.speedup ?? 0) - (a.speedup ?? 0),
+      )[0];
+    } else if (priority === 'balance') {
+      winner = knee(paretoFront(passing));
+    } else {
+      const sorted = [...passing].sort((a, b) => (b.speedup ?? 0) - (a.speedup ?? 0));
+      const ties = sorted.filter((r) => (r.speedup ?? 0) >= (sorted[0].speedup ?? 0) * (1 - TIE));
+      winner = ties.sort((a, b) => (a.peakRssMb ?? Infinity) - (b.peakRssMb ?? Infinity))[0];
+      if (ties.length > 1)
+        parts.push(
+          `It tied within ${TIE * 100}% with ${ties
+            .filter((t) => t !== winner)
+            .map((t) => t.name)
+            .join(', ')} and uses the least peak memory of them.`,
+        );
+    }
+    const why = {
+      quality: 'the best SSIM among the candidates that are meaningfully faster',
+      balance: 'the knee of the speed/quality trade-off among the candidates that passed',
+      speed: 'the fastest candidate that passed',
+    }[priority];
+    parts.unshift(
+      `${winner.name} is recommended (priority ${priority}: ${why}): ${winner.latencyMean?.toFixed(0)} ms per image against ${base.latencyMean.toFixed(0)} ms for the baseline, ${x2(winner.speedup)} (${ciText(winner.speedupCi)}), with SSIM ${winner.ssim?.toFixed(3)} and PSNR ${winner.psnr?.toFixed(1)} dB against the baseline images (thresholds: SSIM > ${SSIM_ACCEPTABLE}, PSNR > ${PSNR_ACCEPTABLE_DB} dB).`,
+    );
+    const others = passing.filter((r) => r !== winner);
+    if (others.length > 0)
+      parts.push(
+        `Also faster: ${others.map((r) => `${r.name} (${x2(r.speedup)}, SSIM ${r.ssim?.toFixed(3)})`).join(', ')}.`,
+      );
+  } else {
+    parts.push(
+      `Keep the baseline (${base.latencyMean.toFixed(0)} ms per image): no candidate was faster beyond the noise (95% interval of the paired speed-up above 1 and a gain of at least ${Math.round((MIN_SPEEDUP - 1) * 100)}%) with acceptable quality.`,
+    );
+  }
+  const list = (verdicts: string[]) => candidates.filter((r) => verdicts.includes(r.verdict));
+  const noGain = list(['no-gain', 'slower']);
+  if (noGain.length > 0)
+    parts.push(
+      `Not faster: ${noGain.map((r) => `${r.name} (${r.verdict}, ${x2(r.speedup)}, ${ciText(r.speedupCi)})`).join('; ')}.`,
+    );
+  const rejected = list(['degraded', 'over-optimized']);
+  if (rejected.length > 0)
+    parts.push(
+      `Rejected for quality: ${rejected.map((r) => `${r.name} (SSIM ${r.ssim?.toFixed(3) ?? '?'}, PSNR ${r.psnr?.toFixed(1) ?? '?'} dB, ${x2(r.speedup)})`).join(', ')}.`,
+    );
+  const explained = candidates.filter((r) => r.explanatory && r.verdict === 'faster');
+  if (explained.length > 0)
+    parts.push(`${explained.map((r) => r.name).join(', ')}: shown to explain, never recommended.`);
+  const failed = candidates.filter((r) => r.status === 'failed');
+  if (failed.length > 0)
+    parts.push(
+      `Failed: ${failed.map((r) => `${r.name} (${r.verdict === 'does-not-fit' ? 'does not fit: ' : ''}${r.error ?? 'unknown error'})`).join('; ')}.`,
+    );
+  return { winner: winner?.name ?? null, explanation: parts.join(' ') };
+}

@@ -1,0 +1,267 @@
+import { mkdirSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BenchProgress, RecipeOutcome } from '../../shared/bench-schemas';
+import type { ExecutionProvider } from '../../shared/schemas';
+import { StudioError } from '../../shared/errors';
+import { EngineClient } from '../engine/engine-client';
+import type { PipelineRequest } from '../engine/protocol';
+import { GpuReader, PeakTracker } from '../hardware/live-sampler';
+import { profileSampling } from '../profiles/profile';
+import { findProfileFile, readProfileTrace } from './profile-trace';
+import { recipeRunConfig, recipeSteps, type Recipe } from './recipes';
+import type { TestCase, TestSet } from './test-sets';
+import { prepareVariant } from './variants';
+
+/**
+ * Measure: runs one recipe on every test case in its own engine process and returns raw figures
+ * (latencies, stage times, images, memory, start-up). It judges nothing and stores nothing.
+ */
+
+export interface MeasureSetup {
+  jobId: string;
+  /** LATENT_STUDIO_HOME: where the variant store keeps built variants. */
+  home: string;
+  model: { dir: string; family: string };
+  /** `model`: every case at the model's default steps/guidance (what generate uses); `cases`: each case's own. */
+  settings: 'model' | 'cases';
+  /** The model's default steps: what step factors apply to under `model` settings. */
+  defaultSteps: number;
+  testSet: TestSet;
+  repeats: number;
+  /** Warm-up runs (not counted) for every new case shape (size, batch, guidance on/off). */
+  warmup: number;
+  ep: ExecutionProvider;
+  physicalCores: number;
+  /** Images per call; latencies are per image. */
+  batch: number;
+  imagesDir: string;
+  profileOps: boolean;
+  /** Before any run: why the prepared variant (its bytes on disk) cannot fit here, or null. */
+  fit?(modelBytes: number): string | null;
+  isCancelled(): boolean;
+  progress(
+    caseIndex: number,
+    phase: BenchProgress['phase'],
+    extra?: { message: string; fraction: number },
+  ): void;
+}
+
+export interface CaseRun {
+  caseIndex: number;
+  testCase: TestCase;
+  steps: number;
+  guidance: number;
+  /** ms per image, one per measured repeat. */
+  latencies: number[];
+  /** Mean ms per image per stage over the repeats. */
+  stages: Record<string, number>;
+  /** The last repeat's first image. */
+  png: Uint8Array;
+}
+
+export interface RecipeRun {
+  modelDir: string;
+  peakRssMb: number;
+  /** The engine's footprint before the model loaded (Node + ORT). */
+  idleRssMb: number;
+  peakGpuMb: number | null;
+  cpuPercent: number;
+  /** Session creation in the first run, ms. */
+  loadMs: number;
+  /** The first run end to end, session creation included, ms. */
+  firstImageMs: number;
+  topOps?: NonNullable<RecipeOutcome['topOps']>;
+}
+
+const STAGES = ['tokenize', 'textEncoder', 'unet', 'vae', 'ort', 'load'] as const;
+
+const fewStep = (family: string): boolean => family === 'sd-turbo' || family === 'lcm';
+
+/** The engine request for one case under one recipe. */
+export function caseRequest(
+  m: Pick<MeasureSetup, 'model' | 'settings' | 'defaultSteps' | 'batch' | 'ep' | 'physicalCores'>,
+  recipe: Recipe,
+  testCase: TestCase,
+  modelDir: string,
+): PipelineRequest {
+  const shared = {
+    modelDir,
+    prompt: testCase.prompt,
+    negativePrompt: testCase.negativePrompt,
+    seed: testCase.seed,
+    width: testCase.width,
+    height: testCase.height,
+    batch: m.batch,
+    ep: m.ep,
+    previewEvery: 0,
+    runConfig: recipeRunConfig(recipe, m.physicalCores),
+  };
+  // `model`: exactly what generate does with a profile made from this recipe (one function).
+  if (m.settings === 'model') return { ...shared, ...profileSampling(recipe, m.defaultSteps) };
+  const few = fewStep(m.model.family);
+  return {
+    ...shared,
+    // Distilled few-step models run at their own steps and guidance, not the case's 30-50 with CFG.
+    steps: few ? recipe.sampling.steps : recipeSteps(recipe, testCase.steps),
+    guidance: recipe.sampling.guidance ?? (few ? undefined : testCase.guidance),
+    scheduler: recipe.sampling.scheduler,
+    adaptiveSteps: recipe.sampling.adaptiveSteps,
+    schedulerOverrides: recipe.sampling.schedulerOverrides,
+  };
+}
+
+/** Bytes of every file under a folder: what a variant brings into memory at least. */
+export function folderBytes(dir: string): number {
+  let total = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    total += entry.isDirectory() ? folderBytes(path) : entry.isFile() ? statSync(path).size : 0;
+  }
+  return total;
+}
+
+/**
+ * Runs `recipe` on every case: warm-ups for each new case shape, then `repeats` measured runs.
+ * `onCase` sees each case as soon as it is measured (the caller judges and records it, so a killed
+ * run keeps every finished case); an error it throws fails the recipe.
+ */
+export async function measureRecipe(
+  m: MeasureSetup,
+  recipe: Recipe,
+  onCase: (run: CaseRun) => void,
+): Promise<RecipeRun> {
+  m.progress(0, 'prepare');
+  const modelDir = await prepareVariant(
+    m.model.dir,
+    recipe.variant,
+    (p) => m.progress(0, 'prepare', { message: p.message, fraction: p.fraction }),
+    m.home,
+  );
+  const tooBig = m.fit?.(folderBytes(modelDir)) ?? null;
+  if (tooBig) throw new StudioError(tooBig, 'too-large');
+  const engine = new EngineClient();
+  // GPU memory is the device's, sampled while the recipe runs (null where no GPU reports it).
+  const tracker = new PeakTracker({ pid: () => engine.pid, gpu: new GpuReader() });
+  let tracking = false;
+  try {
+    const before = await engine.stats();
+    tracker.begin();
+    tracking = true;
+    const wallStart = performance.now();
+    const warmed = new Set<string>();
+    let first: { loadMs: number; firstImageMs: number } | undefined;
+    let runs = 0;
+    const run = async (request: PipelineRequest) => {
+      if (m.isCancelled()) throw new StudioError('benchmark cancelled', 'cancelled');
+      const id = `${m.jobId}-${runs++}`;
+      // A cancel reaches the engine between denoising steps, not only between cases.
+      const result = await engine.run(id, request, () => {
+        if (m.isCancelled()) engine.cancel(id);
+      });
+      first ??= { loadMs: result.timings.load, firstImageMs: result.timings.total };
+      const elsewhere = Object.entries(result.providers).filter(([, p]) => p !== m.ep);
+      if (elsewhere.length > 0) {
+        throw new StudioError(
+          `${elsewhere.map(([c, p]) => `${c} ran on ${p}`).join(', ')} instead of ${m.ep}: the ${m.ep} provider failed to load, so this would not measure ${m.ep}`,
+          'failed',
+        );
+      }
+      return result;
+    };
+    for (const [caseIndex, testCase] of m.testSet.cases.entries()) {
+      const request = caseRequest(m, recipe, testCase, modelDir);
+      const shape = `${request.width ?? '-'}x${request.height ?? '-'}x${request.batch}:${request.guidance ?? 'default'}`;
+      if (!warmed.has(shape)) {
+        warmed.add(shape);
+        for (let w = 0; w < m.warmup; w++) {
+          m.progress(caseIndex, 'warmup');
+          await run(request);
+        }
+      }
+      const latencies: number[] = [];
+      const stages: Record<string, number> = {};
+      let last: Awaited<ReturnType<typeof run>> | undefined;
+      for (let r = 0; r < m.repeats; r++) {
+        m.progress(caseIndex, 'measure');
+        last = await run(request);
+        latencies.push(last.timings.total / m.batch);
+        for (const s of STAGES)
+          stages[s] = (stages[s] ?? 0) + last.timings[s] / m.batch / m.repeats;
+      }
+      if (!last) throw new StudioError('no measured run', 'failed');
+      m.progress(caseIndex, 'quality');
+      onCase({
+        caseIndex,
+        testCase,
+        steps: last.steps,
+        guidance: last.guidance,
+        latencies,
+        stages,
+        png: last.images[0].png,
+      });
+    }
+    const after = await engine.stats();
+    const wallMs = performance.now() - wallStart;
+    const window = await tracker.end();
+    tracking = false;
+    const topOps = m.profileOps ? await profileOnce(engine, m, recipe, modelDir) : undefined;
+    // ORT's pool uses physical cores; SMT siblings would make every CPU look half idle.
+    const cores = Math.max(1, m.physicalCores);
+    return {
+      modelDir,
+      peakRssMb: after.maxRssMb,
+      idleRssMb: before.rssMb,
+      peakGpuMb: window.peakGpuMb,
+      cpuPercent: Math.min(100, ((after.cpuMs - before.cpuMs) / wallMs / cores) * 100),
+      loadMs: first?.loadMs ?? 0,
+      firstImageMs: first?.firstImageMs ?? 0,
+      ...(topOps ? { topOps } : {}),
+    };
+  } catch (error) {
+    // An engine killed for memory is a measured result: it does not fit, at the peak it reached.
+    if (error instanceof StudioError && /out of memory/.test(error.message)) {
+      const peak = tracking ? (await tracker.end()).peakRssMb : null;
+      tracking = false;
+      throw new StudioError(
+        `${error.message}${peak !== null ? ` after reaching ${peak.toFixed(0)} MB` : ''}`,
+        'too-large',
+      );
+    }
+    throw error;
+  } finally {
+    if (tracking) await tracker.end(); // a failed recipe must not leave its sampler running
+    await engine.close();
+  }
+}
+
+/**
+ * One extra, unmeasured generation of the first case with ORT profiling on; the traces are kept
+ * beside the recipe's images (open them in chrome://tracing or Perfetto) and summarised here.
+ */
+async function profileOnce(
+  engine: EngineClient,
+  m: MeasureSetup,
+  recipe: Recipe,
+  modelDir: string,
+): Promise<NonNullable<RecipeOutcome['topOps']>> {
+  m.progress(0, 'profile');
+  const request = caseRequest(m, recipe, m.testSet.cases[0], modelDir);
+  const profileDir = join(m.imagesDir, recipe.name, 'traces');
+  mkdirSync(profileDir, { recursive: true });
+  await engine.run(
+    `${m.jobId}-profile`,
+    { ...request, runConfig: { ...request.runConfig, enableProfiling: true, profileDir } },
+    () => {},
+  );
+  const ops: NonNullable<RecipeOutcome['topOps']> = [];
+  for (const component of ['text_encoder', 'text_encoder_2', 'unet', 'vae_decoder']) {
+    const file = await findProfileFile(join(profileDir, component));
+    if (!file) continue;
+    const summary = await readProfileTrace(file, { top: 8 });
+    for (const op of summary.byOpType) {
+      const { opType, count, totalMs, percent } = op;
+      ops.push({ component, opType, count, totalMs, percent, traceFile: file });
+    }
+  }
+  return ops.sort((a, b) => b.totalMs - a.totalMs).slice(0, 15);
+}

@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_RUN_CONFIG } from '../engine/run-config';
+import { BUILTIN_RECIPES, findRecipe } from './recipes';
+
+describe('the honest baseline', () => {
+  it('is what generate runs by default: no session setting, no sampling change, the source model', () => {
+    const baseline = findRecipe('baseline');
+    expect(baseline.runConfig).toEqual({});
+    expect(baseline.sampling).toEqual({});
+    expect(baseline.variant).toBe('source');
+    // generate's defaults, which the baseline inherits: ORT's full graph optimization.
+    expect(DEFAULT_RUN_CONFIG.graphOptimizationLevel).toBe('all');
+  });
+
+  it('every single strategy changes exactly one thing against it', () => {
+    for (const r of BUILTIN_RECIPES.filter((x) => x.name !== 'baseline' && !x.stack)) {
+      const changes = [
+        r.variant !== 'source' ? 'variant' : null,
+        Object.keys(r.sampling).length > 0 ? 'sampling' : null,
+        Object.keys(r.runConfig).length > 0 ? 'session' : null,
+      ].filter(Boolean);
+      expect(changes, r.name).toHaveLength(1);
+      // Session recipes change one knob (VAE tiling with slicing counts as one decode strategy).
+      const knobs = Object.keys(r.runConfig).filter((k) => k !== 'vaeSlicing');
+      expect(knobs.length, r.name).toBeLessThanOrEqual(1);
+      expect(r.runConfig.graphOptimizationLevel ?? 'basic', r.name).not.toBe('all');
+    }
+  });
+
+  it('keeps graph-basic only as an explanatory extra', () => {
+    expect(findRecipe('graph-basic')).toMatchObject({
+      explanatory: true,
+      runConfig: { graphOptimizationLevel: 'basic' },
+    });
+  });
+});
