@@ -5,11 +5,12 @@ import { bytesPerElement, DT, dimsOf, elementCount } from './tensor-data';
 
 /**
  * Symmetric int8 per-channel quantization along axis 0 (output channels of a Conv, rows of an
- * embedding table): scale = max|w| / 127 per channel, zero point 0.
+ * embedding table): scale = max|w| / maxCode per channel, zero point 0.
  */
 export function quantizeInt8PerChannel(
   w: Float32Array,
   channels: number,
+  maxCode = 127,
 ): { q: Int8Array; scales: Float32Array } {
   const per = w.length / channels;
   const q = new Int8Array(w.length);
@@ -17,11 +18,11 @@ export function quantizeInt8PerChannel(
   for (let c = 0; c < channels; c++) {
     let max = 0;
     for (let i = c * per; i < (c + 1) * per; i++) max = Math.max(max, Math.abs(w[i]));
-    const scale = max / 127;
+    const scale = max / maxCode;
     scales[c] = scale;
     const inv = scale === 0 ? 0 : 1 / scale;
     for (let i = c * per; i < (c + 1) * per; i++)
-      q[i] = Math.max(-127, Math.min(127, Math.round(w[i] * inv)));
+      q[i] = Math.max(-maxCode, Math.min(maxCode, Math.round(w[i] * inv)));
   }
   return { q, scales };
 }
@@ -131,7 +132,9 @@ export function quantizeDynamic(
       // Per output column: quantize the transpose row by row, then lay it back out as [K, N].
       const quantize = (): { q: Int8Array; scales: Float32Array } => {
         if (!cache) {
-          const byColumn = quantizeInt8PerChannel(transpose(model.reader.floats(t), k, n), n);
+          // 7-bit weights ("reduce_range"): x86 u8×s8 kernels without VNNI add pairs of
+          // products in int16 and saturate with full 8-bit weights (measured: 18% error vs 1%).
+          const byColumn = quantizeInt8PerChannel(transpose(model.reader.floats(t), k, n), n, 63);
           const q = new Int8Array(k * n);
           for (let c = 0; c < n; c++)
             for (let r = 0; r < k; r++) q[r * n + c] = byColumn.q[c * k + r];
