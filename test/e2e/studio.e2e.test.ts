@@ -108,7 +108,7 @@ describe('studio in Chromium', () => {
     for (const box of await candidates.getByRole('checkbox').all()) {
       if ((await box.isEnabled()) && (await box.isChecked())) await box.uncheck();
     }
-    await candidates.getByRole('checkbox', { name: /^graph-all —/ }).check();
+    await candidates.getByRole('checkbox', { name: /^graph-basic —/ }).check();
     await page.getByLabel('Repeats per prompt').fill('1');
     await page.getByTestId('run-benchmark').click();
     const result = page.getByTestId('wizard-result');

@@ -7,11 +7,12 @@ import { EngineClient } from '../engine/engine-client';
 import type { ModelRegistry } from '../models/model-registry';
 import type { RunsRepo } from '../store/runs-repo';
 import type { BenchRepo } from '../store/bench-repo';
-import { RecipeSchema, recipeRunConfig, recipeSteps } from '../bench/recipes';
-import { variantDir } from '../bench/variants';
-import { FAMILY_DEFAULTS } from '../models/family-defaults';
-import { detectFamily } from '../models/model-folder';
+import { recipeRunConfig } from '../bench/recipes';
+import { prepareVariant } from '../bench/variants';
+import { modelDefaults, parseProfile, profileSampling } from '../profiles/profile';
 import type { HardwareService } from '../hardware/hardware-service';
+import { bestProvider } from '../hardware/best-provider';
+import type { EngineLock } from './engine-lock';
 import type { StudioEvents } from './studio';
 import { appVersion, ortVersion } from '../versions';
 
@@ -30,20 +31,36 @@ export class GenerateService {
       bench: BenchRepo;
       hardware: HardwareService;
       events: StudioEvents;
+      /** Shared with the benchmark: a generation never runs while a benchmark measures. */
+      lock: EngineLock;
     },
   ) {}
 
   async generate(input: ParsedInput<'generate'>): Promise<MethodOutput<'generate'>> {
-    const { runs, models, events, home } = this.deps;
-    const model = models.resolve(input.model);
+    const model = this.deps.models.resolve(input.model);
+    const release = this.deps.lock.acquire('generate');
+    try {
+      return await this.generateLocked(input, model);
+    } finally {
+      release();
+    }
+  }
+
+  private async generateLocked(
+    input: ParsedInput<'generate'>,
+    model: { name: string; dir: string },
+  ): Promise<MethodOutput<'generate'>> {
+    const { runs, events, home } = this.deps;
     const profile = await this.profileFor(model.name, model.dir, input.profile);
+    // The provider: asked for, else the one the profile was measured on, else the best that works.
+    const ep = input.ep ?? profile?.ep ?? bestProvider(await this.deps.hardware.detect());
     const jobId = input.jobId ?? randomUUID();
     const seed = input.seed ?? randomBytes(4).readUInt32LE(0);
     const runId = runs.start({
       kind: 'generate',
       model: model.name,
       summary: input.prompt === '' ? '(unconditional)' : input.prompt.slice(0, 200),
-      params: { ...input, seed },
+      params: { ...input, seed, ep },
       appVersion: appVersion(),
       ortVersion: ortVersion(),
     });
@@ -65,7 +82,7 @@ export class GenerateService {
           width: input.width,
           height: input.height,
           batch: input.batch,
-          ep: input.ep,
+          ep,
           threads: input.threads,
           previewEvery: 1,
         },
@@ -83,8 +100,12 @@ export class GenerateService {
         writeFileSync(path, image.png);
         return { path, width: image.width, height: image.height, dataUrl: pngDataUrl(image.png) };
       });
-      if (profile)
-        result.warnings.push(`profile "${profile.name}" applied (recipe ${profile.recipe})`);
+      if (profile) {
+        result.warnings.push(
+          ...this.pendingWarnings.splice(0),
+          `profile "${profile.name}" applied (recipe ${profile.recipe})`,
+        );
+      }
       const output = {
         jobId,
         runId,
@@ -128,32 +149,35 @@ export class GenerateService {
         'not-found',
       );
     if (!stored) return undefined;
-    const recipe = RecipeSchema.parse(JSON.parse(stored.recipeJson));
-    const family = detectFamily(modelDir);
-    const defaultSteps = family === 'unknown' ? 25 : FAMILY_DEFAULTS[family].steps;
+    const { recipe, ep } = parseProfile(stored.recipeJson);
+    // The same function the benchmark builds its requests with: the recipe's change relative to
+    // the model's default steps, so generate applies exactly what was measured.
+    const sampling = profileSampling(recipe, modelDefaults(modelDir).steps);
     return {
       name: stored.name,
       recipe: recipe.name,
-      modelDir: this.profileModelDir(modelDir, recipe.variant, stored.name),
+      ep,
+      modelDir: await this.profileModelDir(modelDir, recipe.variant, stored.name),
       runConfig: recipeRunConfig(recipe, (await this.deps.hardware.detect()).cpu.physicalCores),
-      scheduler: recipe.sampling.scheduler,
-      steps:
-        recipe.sampling.steps || recipe.sampling.stepsFactor
-          ? recipeSteps(recipe, defaultSteps)
-          : undefined,
-      guidance: recipe.sampling.guidance,
-      adaptiveSteps: recipe.sampling.adaptiveSteps,
-      schedulerOverrides: recipe.sampling.schedulerOverrides,
+      ...sampling,
     };
   }
 
-  /** A profile whose variant folder has gone falls back to the source model, saying so. */
-  private profileModelDir(modelDir: string, variant: string, profile: string): string {
+  /**
+   * A profile's variant, rebuilt by the optimizer if it is missing or stale; if it cannot be built
+   * the source model runs, saying so.
+   */
+  private async profileModelDir(
+    modelDir: string,
+    variant: string,
+    profile: string,
+  ): Promise<string> {
     try {
-      return variantDir(modelDir, variant);
-    } catch {
+      return await prepareVariant(modelDir, variant, undefined, this.deps.home);
+    } catch (error) {
+      const why = error instanceof Error ? error.message : String(error);
       this.pendingWarnings.push(
-        `profile "${profile}" needs the ${variant} variant, which is missing; ran the source model`,
+        `profile "${profile}" needs the ${variant} variant, which could not be built (${why}); ran the source model`,
       );
       return modelDir;
     }

@@ -1,0 +1,175 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { tempHome } from '../helpers/temp-home';
+
+/**
+ * The CLI's JSON contracts, field by field as ../shared/DESIGN.md writes them: `bench --json`
+ * (with and without --recipes), `history --json`, `compare --json`. Strict schemas: a field that
+ * disappears, changes type or appears unannounced fails here.
+ */
+const home = tempHome();
+afterAll(() => home.cleanup());
+const model = resolve('test/fixtures/models/sd15-optimum-float');
+
+function cli(...args: string[]): unknown {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/main/cli.ts', ...args], {
+    env: { ...process.env, LATENT_STUDIO_HOME: home.dir },
+    encoding: 'utf8',
+    timeout: 240_000,
+  });
+  expect(r.status, r.stderr).toBe(0);
+  const lines = r.stdout.trim().split('\n');
+  return JSON.parse(lines[lines.length - 1]) as unknown;
+}
+
+// DESIGN: verdicts `does-not-fit` / `no-gain` / `slower` / `over-optimized` / `faster` /
+// `recommended`, plus the baseline's own, quality's `degraded`, and `failed`.
+const Verdict = z.enum([
+  'baseline',
+  'recommended',
+  'faster',
+  'no-gain',
+  'slower',
+  'degraded',
+  'over-optimized',
+  'does-not-fit',
+  'failed',
+]);
+const num = z.number().refine(Number.isFinite, 'a finite number');
+const Recipe = z
+  .object({
+    name: z.string(),
+    title: z.string(),
+    status: z.enum(['ok', 'failed']),
+    error: z.string().optional(),
+    latencyMs: z.object({ mean: num, std: num, median: num }).strict().nullable(),
+    stagesMs: z.record(z.string(), num).nullable(),
+    peakRssMb: num.nullable(),
+    peakGpuMb: num.nullable().optional(),
+    cpuPercent: num.nullable(),
+    ssim: num.nullable(),
+    psnr: num.nullable(),
+    speedup: num.nullable(),
+    verdict: Verdict,
+    // Additions the design allows.
+    speedupCi: z.tuple([num, num]).nullable().optional(),
+    loadMs: num.nullable().optional(),
+    firstImageMs: num.nullable().optional(),
+    tier: z.enum(['basic', 'intermediate', 'advanced']).optional(),
+    contributions: z
+      .array(
+        z
+          .object({ recipe: z.string(), speedupAlone: num.nullable(), share: num.nullable() })
+          .strict(),
+      )
+      .optional(),
+  })
+  .strict();
+const Bench = z
+  .object({
+    runId: z.number().int().positive(),
+    model: z.string(),
+    baseline: z.string(),
+    testSet: z.string(),
+    recipes: z.array(Recipe).min(1),
+    recommended: z.string().nullable(),
+    explanation: z.string().min(1),
+    skipped: z.array(z.object({ recipe: z.string(), reason: z.string().min(1) }).strict()),
+    priority: z.enum(['quality', 'balance', 'speed']),
+    settings: z.enum(['model', 'cases']),
+    ep: z.string(),
+    profile: z.string().nullable(),
+  })
+  .strict();
+
+function checkBench(raw: unknown) {
+  const b = Bench.parse(raw);
+  expect(b.recipes[0]).toMatchObject({ name: b.baseline, verdict: 'baseline', speedup: 1 });
+  for (const r of b.recipes) {
+    if (r.status === 'ok' && r.latencyMs && b.recipes[0].latencyMs)
+      expect(r.speedup).toBeCloseTo(b.recipes[0].latencyMs.mean / r.latencyMs.mean, 6);
+    if (r.status === 'failed') expect(r.error).toBeTruthy();
+  }
+  if (b.recommended === null) expect(b.explanation).toMatch(/Keep the baseline|did not complete/);
+  else expect(b.recipes.find((r) => r.name === b.recommended)?.verdict).toBe('recommended');
+  return b;
+}
+
+const quick = ['--max-cases', '1', '--repeats', '2', '--warmup', '1', '--json'];
+
+describe('CLI JSON contracts', () => {
+  let first = 0;
+  let second = 0;
+
+  it('bench --json with --recipes', () => {
+    const b = checkBench(cli('bench', '--model', model, '--recipes', 'dpm-fast', ...quick));
+    expect(b.recipes.map((r) => r.name)).toEqual(['baseline', 'dpm-fast']);
+    first = b.runId;
+  });
+
+  it("bench --json without --recipes runs the wizard's candidates, baseline first", () => {
+    const b = checkBench(cli('bench', '--model', model, '--priority', 'quality', ...quick));
+    expect(b.recipes.length).toBeGreaterThanOrEqual(3);
+    expect(b.priority).toBe('quality');
+    // Stacks, when any passed, carry their tier and each strategy's contribution.
+    for (const r of b.recipes.filter((x) => x.name.startsWith('stack-') && x.status === 'ok')) {
+      expect(r.tier).toBeDefined();
+      expect(r.contributions?.length).toBeGreaterThanOrEqual(2);
+    }
+    second = b.runId;
+  });
+
+  it('history --json lists runs with id and status', () => {
+    const h = z
+      .object({
+        runs: z.array(
+          z
+            .object({
+              id: z.number().int(),
+              status: z.enum(['running', 'done', 'failed', 'interrupted']),
+            })
+            .passthrough(),
+        ),
+      })
+      .strict()
+      .parse(cli('history', '--json'));
+    expect(h.runs.map((r) => r.id)).toEqual(expect.arrayContaining([first, second]));
+    expect(h.runs.find((r) => r.id === first)?.status).toBe('done');
+  });
+
+  it('compare --json: per recipe, latencies, speed-up and memory/SSIM deltas, case by case', () => {
+    const c = z
+      .object({
+        runA: z.literal(first),
+        runB: z.literal(second),
+        recipes: z.array(
+          z
+            .object({
+              name: z.string(),
+              latencyA: num.nullable(),
+              latencyB: num.nullable(),
+              speedup: num.nullable(),
+              memoryDeltaMb: num.nullable(),
+              ssimA: num.nullable(),
+              ssimB: num.nullable(),
+              cases: z.array(
+                z
+                  .object({
+                    caseIndex: z.number().int(),
+                    prompt: z.string(),
+                    speedup: num.nullable(),
+                  })
+                  .strict(),
+              ),
+            })
+            .strict(),
+        ),
+      })
+      .strict()
+      .parse(cli('compare', String(first), String(second), '--json'));
+    const base = c.recipes.find((r) => r.name === 'baseline');
+    expect(base?.speedup).toBeCloseTo((base?.latencyA ?? 0) / (base?.latencyB ?? 1), 6);
+  });
+});
