@@ -80,115 +80,124 @@ export function isAcceleratorProvider(provider: string): boolean {
 const fmt = (v: number, digits = 0): string => v.toFixed(digits);
 const pct = (share: number): string => `${Math.round(share * 100)}%`;
 
-/** Findings for one recipe's figures, most important first (warnings before info). */
-export function diagnose(input: DiagnosisInput): Finding[] {
-  const findings: Finding[] = [];
-  const gpu = isAcceleratorProvider(input.provider);
+/** Classic: more than 10 s per image. */
+function computeBound(input: DiagnosisInput, gpu: boolean): Finding | null {
+  if (!(input.latencyMsPerImage > COMPUTE_BOUND_MS_PER_IMAGE)) return null;
+  return {
+    id: 'compute-bound',
+    severity: 'warning',
+    title: 'Compute-bound: each image takes more than 10 s',
+    detail: `${fmt(input.latencyMsPerImage / 1000, 1)} s per image on ${input.provider}. The denoising arithmetic dominates; do less of it or do it on faster hardware.`,
+    evidence: {
+      metric: 'latencyMsPerImage',
+      value: input.latencyMsPerImage,
+      threshold: COMPUTE_BOUND_MS_PER_IMAGE,
+    },
+    suggestions: [
+      'Use a few-step scheduler (LCM or a Turbo model at 1-4 steps, DPM++ 2M at 20-25 steps instead of 50)',
+      'Quantize the UNet (int8, or int4 MatMulNBits for attention and feed-forward layers)',
+      ...(gpu ? [] : ['Run on a GPU execution provider (CUDA, DirectML, WebGPU or CoreML)']),
+    ],
+  };
+}
 
-  if (input.latencyMsPerImage > COMPUTE_BOUND_MS_PER_IMAGE) {
-    findings.push({
-      id: 'compute-bound',
-      severity: 'warning',
-      title: 'Compute-bound: each image takes more than 10 s',
-      detail: `${fmt(input.latencyMsPerImage / 1000, 1)} s per image on ${input.provider}. The denoising arithmetic dominates; do less of it or do it on faster hardware.`,
-      evidence: {
-        metric: 'latencyMsPerImage',
-        value: input.latencyMsPerImage,
-        threshold: COMPUTE_BOUND_MS_PER_IMAGE,
-      },
-      suggestions: [
-        'Use a few-step scheduler (LCM or a Turbo model at 1-4 steps, DPM++ 2M at 20-25 steps instead of 50)',
-        'Quantize the UNet (int8, or int4 MatMulNBits for attention and feed-forward layers)',
-        ...(gpu ? [] : ['Run on a GPU execution provider (CUDA, DirectML, WebGPU or CoreML)']),
-      ],
-    });
-  }
-
-  if (
+/** Classic: peak memory above twice the weights. */
+function activationBound(input: DiagnosisInput): Finding | null {
+  if (!(
     input.modelSizeMb > 0 &&
     input.peakRssMb > ACTIVATION_BOUND_MEMORY_RATIO * input.modelSizeMb &&
     input.peakRssMb - ACTIVATION_BOUND_MEMORY_RATIO * input.modelSizeMb >=
       ACTIVATION_BOUND_MIN_EXCESS_MB
-  ) {
-    const ratio = input.peakRssMb / input.modelSizeMb;
-    findings.push({
-      id: 'activation-bound',
-      severity: 'warning',
-      title: 'Activation-bound: peak memory is more than twice the model size',
-      detail: `Peak memory ${fmt(input.peakRssMb)} MB is ${fmt(ratio, 1)}x the ${fmt(input.modelSizeMb)} MB of weights: intermediate tensors, not weights, set the memory footprint.`,
-      evidence: {
-        metric: 'peakRssMb / modelSizeMb',
-        value: ratio,
-        threshold: ACTIVATION_BOUND_MEMORY_RATIO,
-      },
-      suggestions: [
-        'Use sequential residency (load the text encoder, UNet and VAE one at a time)',
-        'Turn on VAE tiling or slicing',
-        'Use a smaller batch',
-      ],
-    });
-  }
+  ))
+    return null;
+  const ratio = input.peakRssMb / input.modelSizeMb;
+  return {
+    id: 'activation-bound',
+    severity: 'warning',
+    title: 'Activation-bound: peak memory is more than twice the model size',
+    detail: `Peak memory ${fmt(input.peakRssMb)} MB is ${fmt(ratio, 1)}x the ${fmt(input.modelSizeMb)} MB of weights: intermediate tensors, not weights, set the memory footprint.`,
+    evidence: {
+      metric: 'peakRssMb / modelSizeMb',
+      value: ratio,
+      threshold: ACTIVATION_BOUND_MEMORY_RATIO,
+    },
+    suggestions: [
+      'Use sequential residency (load the text encoder, UNet and VAE one at a time)',
+      'Turn on VAE tiling or slicing',
+      'Use a smaller batch',
+    ],
+  };
+}
 
-  if (
+/** Ours: close to the machine's RAM. */
+function nearRamLimit(input: DiagnosisInput): Finding | null {
+  if (!(
     input.ramTotalMb !== undefined &&
     input.ramTotalMb > 0 &&
     input.peakRssMb > NEAR_RAM_LIMIT_SHARE * input.ramTotalMb
-  ) {
-    const share = input.peakRssMb / input.ramTotalMb;
-    findings.push({
-      id: 'near-ram-limit',
-      severity: 'warning',
-      title: 'Close to the memory limit',
-      detail: `Peak memory ${fmt(input.peakRssMb)} MB is ${pct(share)} of this machine's ${fmt(input.ramTotalMb)} MB; larger sizes or batches are likely to swap or be killed.`,
-      evidence: { metric: 'peakRssMb / ramTotalMb', value: share, threshold: NEAR_RAM_LIMIT_SHARE },
-      suggestions: [
-        'Use sequential residency so only one component is loaded at a time',
-        'Use a quantized (int8/int4) or fp16 variant to shrink the weights',
-        'Turn off the CPU memory arena to return memory between stages',
-      ],
-    });
-  }
+  ))
+    return null;
+  const share = input.peakRssMb / input.ramTotalMb;
+  return {
+    id: 'near-ram-limit',
+    severity: 'warning',
+    title: 'Close to the memory limit',
+    detail: `Peak memory ${fmt(input.peakRssMb)} MB is ${pct(share)} of this machine's ${fmt(input.ramTotalMb)} MB; larger sizes or batches are likely to swap or be killed.`,
+    evidence: { metric: 'peakRssMb / ramTotalMb', value: share, threshold: NEAR_RAM_LIMIT_SHARE },
+    suggestions: [
+      'Use sequential residency so only one component is loaded at a time',
+      'Use a quantized (int8/int4) or fp16 variant to shrink the weights',
+      'Turn off the CPU memory arena to return memory between stages',
+    ],
+  };
+}
 
-  if (gpu && input.cpuPercentDuringRun > HOST_BOUND_CPU_PERCENT) {
-    findings.push({
-      id: 'host-bound',
-      severity: 'warning',
-      title: 'Pre/post-processing-bound: the CPU is busy while the GPU runs',
-      detail: `System CPU load averaged ${fmt(input.cpuPercentDuringRun)}% while ${input.provider} ran the model: host work (tokenizing, scheduler math, copies between host and device, PNG encoding) is holding the GPU back.`,
-      evidence: {
-        metric: 'cpuPercentDuringRun',
-        value: input.cpuPercentDuringRun,
-        threshold: HOST_BOUND_CPU_PERCENT,
-      },
-      suggestions: [
-        'Keep tensors on the device between steps (IO binding / GPU output location)',
-        'Batch several images per UNet call',
-        'Check whether some nodes fell back to the CPU provider (see the profiler)',
-      ],
-    });
-  }
+/** Classic: the CPU busy while a GPU provider runs. */
+function hostBound(input: DiagnosisInput, gpu: boolean): Finding | null {
+  if (!(gpu && input.cpuPercentDuringRun > HOST_BOUND_CPU_PERCENT)) return null;
+  return {
+    id: 'host-bound',
+    severity: 'warning',
+    title: 'Pre/post-processing-bound: the CPU is busy while the GPU runs',
+    detail: `System CPU load averaged ${fmt(input.cpuPercentDuringRun)}% while ${input.provider} ran the model: host work (tokenizing, scheduler math, copies between host and device, PNG encoding) is holding the GPU back.`,
+    evidence: {
+      metric: 'cpuPercentDuringRun',
+      value: input.cpuPercentDuringRun,
+      threshold: HOST_BOUND_CPU_PERCENT,
+    },
+    suggestions: [
+      'Keep tensors on the device between steps (IO binding / GPU output location)',
+      'Batch several images per UNet call',
+      'Check whether some nodes fell back to the CPU provider (see the profiler)',
+    ],
+  };
+}
 
-  if (!gpu && input.cpuPercentDuringRun < CPU_UNDERUSED_PERCENT) {
-    findings.push({
-      id: 'cpu-underused',
-      severity: 'info',
-      title: 'The CPU provider is not using the whole CPU',
-      detail: `System CPU load averaged only ${fmt(input.cpuPercentDuringRun)}% during a CPU run; ONNX Runtime usually keeps every core busy.`,
-      evidence: {
-        metric: 'cpuPercentDuringRun',
-        value: input.cpuPercentDuringRun,
-        threshold: CPU_UNDERUSED_PERCENT,
-      },
-      suggestions: [
-        'Set intra-op threads to the number of physical cores',
-        'Check that no other program limits or shares the CPU during benchmarks',
-      ],
-    });
-  }
+/** Ours: a CPU run that leaves cores idle. */
+function cpuUnderused(input: DiagnosisInput, gpu: boolean): Finding | null {
+  if (!(!gpu && input.cpuPercentDuringRun < CPU_UNDERUSED_PERCENT)) return null;
+  return {
+    id: 'cpu-underused',
+    severity: 'info',
+    title: 'The CPU provider is not using the whole CPU',
+    detail: `System CPU load averaged only ${fmt(input.cpuPercentDuringRun)}% during a CPU run; ONNX Runtime usually keeps every core busy.`,
+    evidence: {
+      metric: 'cpuPercentDuringRun',
+      value: input.cpuPercentDuringRun,
+      threshold: CPU_UNDERUSED_PERCENT,
+    },
+    suggestions: [
+      'Set intra-op threads to the number of physical cores',
+      'Check that no other program limits or shares the CPU during benchmarks',
+    ],
+  };
+}
 
+/** Quality against the baseline: over-optimized (classic) or below the acceptable thresholds. */
+function qualityFinding(input: DiagnosisInput): Finding | null {
   if (input.ssim !== undefined) {
     if (Number.isNaN(input.ssim) || input.ssim < SSIM_OVER_OPTIMIZED) {
-      findings.push({
+      return {
         id: 'over-optimized',
         severity: 'warning',
         title: 'Over-optimized: the images no longer match the baseline',
@@ -199,12 +208,12 @@ export function diagnose(input: DiagnosisInput): Finding[] {
           'Keep sensitive parts in higher precision (VAE decoder and attention in fp32/fp16, int8 only for the UNet)',
           'Use int8 instead of int4, or a larger quantization block size',
         ],
-      });
+      };
     } else {
       const psnrLow = input.psnr !== undefined && !(input.psnr > PSNR_ACCEPTABLE_DB);
       if (!(input.ssim > SSIM_ACCEPTABLE) || psnrLow) {
         const bySsim = !(input.ssim > SSIM_ACCEPTABLE);
-        findings.push({
+        return {
           id: 'quality-degraded',
           severity: 'info',
           title: 'Quality below the acceptable threshold',
@@ -218,56 +227,85 @@ export function diagnose(input: DiagnosisInput): Finding[] {
             'Compare the difference heatmap to see where the images differ',
             'Try the same recipe with a few more steps or higher precision for the VAE',
           ],
-        });
+        };
       }
     }
   }
 
+  return null;
+}
+
+/** Ours: the VAE decoder takes a large share of stage time. */
+function vaeHeavy(input: DiagnosisInput, gpu: boolean): Finding | null {
   const stages = input.stages;
   const stageTotal = stages ? stages.textEncoder + stages.unet + stages.vae : 0;
-  if (stages && stageTotal > 0) {
-    const vaeShare = stages.vae / stageTotal;
-    if (vaeShare > VAE_HEAVY_SHARE) {
-      findings.push({
-        id: 'vae-heavy',
-        severity: 'info',
-        title: 'The VAE decoder takes a large share of the time',
-        detail: `VAE decoding is ${pct(vaeShare)} of stage time (${fmt(stages.vae)} ms of ${fmt(stageTotal)} ms per image); with few UNet steps or large images the single decode pass becomes the bottleneck.`,
-        evidence: {
-          metric: 'stages.vae / stages total',
-          value: vaeShare,
-          threshold: VAE_HEAVY_SHARE,
-        },
-        suggestions: [
-          'Turn on VAE tiling (less memory traffic at large sizes)',
-          gpu
-            ? 'Use an fp16 VAE decoder on the GPU (keep SDXL decoders in fp32: fp16 gives NaN/black images)'
-            : 'Run the VAE decoder on a GPU provider if one is available',
-          'Use a distilled tiny VAE decoder if the quality allows',
-        ],
-      });
-    }
-    const textShare = stages.textEncoder / stageTotal;
-    if (textShare > TEXT_ENCODER_HEAVY_SHARE) {
-      findings.push({
-        id: 'text-encoder-heavy',
-        severity: 'info',
-        title: 'The text encoder takes a large share of the time',
-        detail: `Text encoding is ${pct(textShare)} of stage time (${fmt(stages.textEncoder)} ms of ${fmt(stageTotal)} ms per image); it runs once per prompt, so its cost shows with few steps.`,
-        evidence: {
-          metric: 'stages.textEncoder / stages total',
-          value: textShare,
-          threshold: TEXT_ENCODER_HEAVY_SHARE,
-        },
-        suggestions: [
-          'Cache prompt embeddings (the negative prompt is usually the same every time)',
-          'Quantize the text encoder (int8 dynamic quantization suits its MatMuls)',
-        ],
-      });
-    }
+  if (!stages || stageTotal <= 0) return null;
+  const vaeShare = stages.vae / stageTotal;
+  if (vaeShare > VAE_HEAVY_SHARE) {
+    return {
+      id: 'vae-heavy',
+      severity: 'info',
+      title: 'The VAE decoder takes a large share of the time',
+      detail: `VAE decoding is ${pct(vaeShare)} of stage time (${fmt(stages.vae)} ms of ${fmt(stageTotal)} ms per image); with few UNet steps or large images the single decode pass becomes the bottleneck.`,
+      evidence: {
+        metric: 'stages.vae / stages total',
+        value: vaeShare,
+        threshold: VAE_HEAVY_SHARE,
+      },
+      suggestions: [
+        'Turn on VAE tiling (less memory traffic at large sizes)',
+        gpu
+          ? 'Use an fp16 VAE decoder on the GPU (keep SDXL decoders in fp32: fp16 gives NaN/black images)'
+          : 'Run the VAE decoder on a GPU provider if one is available',
+        'Use a distilled tiny VAE decoder if the quality allows',
+      ],
+    };
   }
+  return null;
+}
 
-  return findings.sort((a, b) =>
-    a.severity === b.severity ? 0 : a.severity === 'warning' ? -1 : 1,
-  );
+/** Ours: the text encoder takes a large share of stage time. */
+function textEncoderHeavy(input: DiagnosisInput): Finding | null {
+  const stages = input.stages;
+  const stageTotal = stages ? stages.textEncoder + stages.unet + stages.vae : 0;
+  if (!stages || stageTotal <= 0) return null;
+  const textShare = stages.textEncoder / stageTotal;
+  if (textShare > TEXT_ENCODER_HEAVY_SHARE) {
+    return {
+      id: 'text-encoder-heavy',
+      severity: 'info',
+      title: 'The text encoder takes a large share of the time',
+      detail: `Text encoding is ${pct(textShare)} of stage time (${fmt(stages.textEncoder)} ms of ${fmt(stageTotal)} ms per image); it runs once per prompt, so its cost shows with few steps.`,
+      evidence: {
+        metric: 'stages.textEncoder / stages total',
+        value: textShare,
+        threshold: TEXT_ENCODER_HEAVY_SHARE,
+      },
+      suggestions: [
+        'Cache prompt embeddings (the negative prompt is usually the same every time)',
+        'Quantize the text encoder (int8 dynamic quantization suits its MatMuls)',
+      ],
+    };
+  }
+  return null;
+}
+
+/** The checklist, one rule per finding (most telling first). */
+const RULES: ((input: DiagnosisInput, gpu: boolean) => Finding | null)[] = [
+  computeBound,
+  activationBound,
+  nearRamLimit,
+  hostBound,
+  cpuUnderused,
+  qualityFinding,
+  vaeHeavy,
+  textEncoderHeavy,
+];
+
+/** Findings for one recipe's figures, most important first (warnings before info). */
+export function diagnose(input: DiagnosisInput): Finding[] {
+  const gpu = isAcceleratorProvider(input.provider);
+  return RULES.map((rule) => rule(input, gpu))
+    .filter((f): f is Finding => f !== null)
+    .sort((a, b) => (a.severity === b.severity ? 0 : a.severity === 'warning' ? -1 : 1));
 }
