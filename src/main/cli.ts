@@ -2,7 +2,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { copyFileSync, existsSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { moveDatabaseAside } from './store/database';
-import { OPTIMIZE_RECIPES } from './models/optimize';
+import { OPTIMIZE_RECIPES } from './optimize/recipes';
 import cliProgress from 'cli-progress';
 import type { EventPayload, MethodName, MethodOutput } from '../shared/api';
 import { EXECUTION_PROVIDERS, SCHEDULER_NAMES } from '../shared/schemas';
@@ -364,24 +364,61 @@ export function buildCli(): Command {
 
   program
     .command('optimize')
-    .description('write an optimized copy of a model folder (the source is never changed)')
+    .description(
+      'write an optimized copy of a model folder (the source is never changed); each component is checked against the source before it is kept',
+    )
     .option('--model <dir|name>', 'model folder or known model name', 'tiny-shapes')
-    .requiredOption('--recipe <name>', `what to apply: ${Object.keys(OPTIMIZE_RECIPES).join(', ')}`)
+    .requiredOption(
+      '--recipe <name>',
+      `what to apply: ${OPTIMIZE_RECIPES.map((r) => r.name).join(', ')}`,
+    )
     .option(
       '--out <dir>',
-      'a new folder for the optimized model (default: <home>/models/<model>-<recipe>)',
+      'a new folder for the optimized model (default: the variant store, <home>/models/<model>--<recipe>)',
     )
+    .option('--force', 'replace --out if it exists')
     .option('--json', 'print one JSON object as the last line')
-    .action(async (opts: CommonOptions & { model: string; recipe: string; out?: string }) => {
-      if (!opts.json) console.error(`optimizing ${opts.model} with ${opts.recipe}...`);
-      const result = await withStudio((s) =>
-        call(s, 'optimizeModel', { model: opts.model, recipe: opts.recipe, out: opts.out }),
-      );
-      if (opts.json) return printJson(result);
-      console.log(
-        `wrote ${result.outDir} (${result.components.join(', ')}); benchmark it with: bench --model ${result.outDir}`,
-      );
-    });
+    .action(
+      async (
+        opts: CommonOptions & { model: string; recipe: string; out?: string; force?: boolean },
+      ) => {
+        if (!opts.json) console.error(`optimizing ${opts.model} with ${opts.recipe}...`);
+        const result = await withStudio(async (studio) => {
+          const bar = progressBar('optimizing [{bar}] {percentage}% {message}', Boolean(opts.json));
+          bar?.start(100, 0, { message: '' });
+          const stop = studio.events.subscribe((event, payload) => {
+            if (!bar || event !== 'optimizeProgress') return;
+            const p = payload as EventPayload<'optimizeProgress'>;
+            bar.update(Math.round(p.fraction * 100), { message: p.message });
+          });
+          try {
+            return await call(studio, 'optimizeModel', {
+              model: opts.model,
+              recipe: opts.recipe,
+              out: opts.out,
+              force: Boolean(opts.force),
+            });
+          } finally {
+            stop();
+            bar?.stop();
+          }
+        });
+        if (opts.json) return printJson(result);
+        const mb = (b: number) => (b / 1e6).toFixed(1);
+        for (const c of result.summary) {
+          if (c.transforms.length === 0) {
+            console.log(`  ${c.component.padEnd(15)} copied unchanged`);
+            continue;
+          }
+          console.log(
+            `  ${c.component.padEnd(15)} ${c.transforms.join('+').padEnd(28)} ${String(c.changed).padStart(4)} nodes  ${mb(c.bytesBefore)} -> ${mb(c.bytesAfter)} MB  cosine ${c.cosine?.toFixed(5) ?? '-'}`,
+          );
+        }
+        console.log(
+          `wrote ${result.outDir} in ${(result.transformMs / 1000).toFixed(1)} s; benchmark it with: bench --model ${result.outDir}`,
+        );
+      },
+    );
 
   program
     .command('repair-db')

@@ -9,6 +9,7 @@ import {
   HistoryRequestSchema,
   ModelSummarySchema,
   ProgressEventSchema,
+  OptimizeProgressSchema,
   ReadImageRequestSchema,
   AppInfoSchema,
   MonitorSampleSchema,
@@ -125,16 +126,43 @@ export const studioMethods = {
       }),
     ),
   },
-  /** Writes an optimized copy of a model (default: `<home>/models/<model>-<recipe>`). */
+  /**
+   * Writes an optimized copy of a model (default: the variant store, `<home>/models/<model>--<recipe>`),
+   * in the optimize worker; progress arrives as `optimizeProgress` events with the same jobId.
+   */
   optimizeModel: {
     input: z
       .object({
         model: z.string().min(1).default('tiny-shapes'),
-        recipe: z.string().min(1, 'name an optimize recipe, e.g. graph-all'),
+        recipe: z.string().min(1, 'name an optimize recipe, e.g. int8 or attention'),
         out: z.string().min(1).optional(),
+        force: z.boolean().default(false),
+        jobId: z.string().min(1).max(100).optional(),
       })
       .strict(),
-    output: z.object({ outDir: z.string(), components: z.array(z.string()) }),
+    output: z.object({
+      outDir: z.string(),
+      components: z.array(z.string()),
+      summary: z.array(
+        z.object({
+          component: z.string(),
+          transforms: z.array(z.string()),
+          changed: z.number(),
+          bytesBefore: z.number(),
+          bytesAfter: z.number(),
+          cosine: z.number().nullable(),
+          maxAbsDiff: z.number().nullable(),
+        }),
+      ),
+      transformMs: z.number(),
+    }),
+  },
+  /** Stops an optimization in progress; its partial output is removed. */
+  cancelOptimize: {
+    input: z
+      .object({ jobId: z.string().min(1, 'give the jobId passed to optimizeModel') })
+      .strict(),
+    output: z.object({ cancelled: z.boolean() }),
   },
   /** Adds a model folder anywhere on disk to the known models, by path (nothing is copied). */
   registerModel: {
@@ -156,6 +184,7 @@ export const studioEvents = {
   generateProgress: ProgressEventSchema,
   benchProgress: BenchProgressSchema,
   monitorSample: MonitorSampleSchema,
+  optimizeProgress: OptimizeProgressSchema,
 } as const satisfies Record<EventName, z.ZodType>;
 
 export type MethodInput<M extends MethodName> = z.input<(typeof studioMethods)[M]['input']>;

@@ -189,6 +189,15 @@ export const ProgressEventSchema = z.object({
 });
 export type ProgressEvent = z.infer<typeof ProgressEventSchema>;
 
+export const OptimizeProgressSchema = z.object({
+  jobId: z.string(),
+  component: z.string(),
+  phase: z.enum(['transform', 'write', 'check', 'copy', 'done']),
+  fraction: z.number().min(0).max(1),
+  message: z.string(),
+});
+export type OptimizeProgress = z.infer<typeof OptimizeProgressSchema>;
+
 export const ReadImageRequestSchema = z
   .object({ path: z.string().min(1, 'give the image path from a run in the history') })
   .strict();

@@ -17,7 +17,7 @@ import {
   type TensorProto,
 } from 'onnx-buf';
 import { StudioError } from '../../shared/errors';
-import { bytesPerElement, dimsOf, elementCount, TensorReader } from './tensor-data';
+import { bytesPerElement, dimsOf, DT, elementCount, TensorReader } from './tensor-data';
 
 /** Tensors at least this large go to the external data file (as optimum exports them). */
 const EXTERNAL_MIN_BYTES = 1024;
@@ -139,6 +139,23 @@ export class OnnxModel {
       if (i) return makeTensor(name, 7, [], BigInt64Array.from([i.i]));
       const is = p.attribute.find((a) => a.name === 'value_ints');
       if (is) return makeTensor(name, 7, [is.ints.length], BigInt64Array.from(is.ints));
+    }
+    return undefined;
+  }
+
+  /**
+   * A float weight behind a tensor name: a float32/float16 initializer, or one seen through the
+   * `Cast(to=float)` that fp16-stored exports (like tiny-shapes) put after each weight.
+   */
+  weightTensor(name: string): TensorProto | undefined {
+    const direct = this.inits.get(name);
+    const isFloat = (t: TensorProto): boolean =>
+      t.dataType === DT.FLOAT || t.dataType === DT.FLOAT16;
+    if (direct) return isFloat(direct) && !this.lazy.has(direct.name) ? direct : undefined;
+    const p = this.producers.get(name);
+    if (p?.opType === 'Cast' && p.domain === '' && Number(getAttr(p, 'to')?.i ?? 0n) === DT.FLOAT) {
+      const source = this.inits.get(p.input[0]);
+      if (source && isFloat(source) && !this.lazy.has(source.name)) return source;
     }
     return undefined;
   }

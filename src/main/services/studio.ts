@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { mkdirSync, readFileSync, existsSync } from 'node:fs';
-import { basename, join, resolve, sep } from 'node:path';
-import { optimizeModel } from '../models/optimize';
+import { join, resolve, sep } from 'node:path';
+import { OptimizeService } from './optimize-service';
 import { StudioError } from '../../shared/errors';
 import { appVersion, ortVersion } from '../versions';
 import type { EventName, EventPayload, StudioHandlers } from '../../shared/api';
@@ -58,6 +58,7 @@ export function createStudio(options: { home: string }): Studio {
   const lock = new EngineLock(home);
   const generate = new GenerateService({ home, runs, models, events, bench, hardware, lock });
   const benchService = new BenchService({ home, db, runs, bench, models, hardware, events, lock });
+  const optimizeService = new OptimizeService({ home, models, events });
 
   // Samples the engine process while one runs, else the studio itself.
   const sampler = new LiveSampler({ pid: () => generate.engine.pid ?? process.pid });
@@ -89,11 +90,8 @@ export function createStudio(options: { home: string }): Studio {
     getTrend: async (input) => benchService.trend(input.model, input.recipe),
     registerModel: async (input) => models.register(input.path, input.name),
     unregisterModel: async (input) => ({ removed: models.unregister(input.name) }),
-    optimizeModel: async (input) => {
-      const source = models.resolve(input.model);
-      const out = input.out ?? join(home, 'models', `${basename(source.dir)}-${input.recipe}`);
-      return optimizeModel(source.dir, input.recipe, out);
-    },
+    optimizeModel: async (input) => optimizeService.optimize(input),
+    cancelOptimize: async (input) => ({ cancelled: optimizeService.cancel(input.jobId) }),
     setMonitoring: async (input) => {
       if (input.on && !sampler.running)
         sampler.start((sample) => events.emit('monitorSample', sample));
