@@ -195,23 +195,79 @@ export const BUILTIN_RECIPES: readonly Recipe[] = [
       'Decodes the image in overlapping 512-pixel tiles, one image at a time: bounded decoder memory for large images and batches.',
     runConfig: { vaeTiling: true, vaeSlicing: true },
   }),
+  // The optimizer's variants: each is built on first use (src/main/optimize/), cached in the
+  // variant store, self-checked against the source, then measured like any other recipe.
+  recipe({
+    name: 'attention',
+    version: 1,
+    title: 'Fused attention (MultiHeadAttention)',
+    strategy: 'graph',
+    description:
+      "Every UNet attention block fused into ONNX Runtime's MultiHeadAttention, whose CPU kernel takes a flash-attention path (no seq x seq score matrix). Same weights, same math up to float rounding.",
+    variant: 'attention',
+  }),
   recipe({
     name: 'int8',
-    version: 2,
-    title: 'int8 weights (dynamic quantization)',
+    version: 3,
+    title: 'int8 weights (MatMul 8-bit blocks, Conv int8 per channel)',
     strategy: 'quantization',
     description:
-      'Runs an int8 variant of the model (MatMul/Conv weights quantized, activations quantized on the fly). Often slower on CPUs without VNNI; the numbers decide.',
+      'MatMul weights as 8-bit MatMulNBits (int8 compute where the CPU has it), Conv weights and embeddings int8 with DequantizeLinear in front: about a quarter of the weights in memory. Often slower on CPUs without VNNI; the numbers decide.',
     variant: 'int8',
   }),
   recipe({
-    name: 'fp16',
-    version: 2,
-    title: 'fp16 weights',
+    name: 'int8-matmul',
+    version: 1,
+    title: 'int8 MatMul weights only',
     strategy: 'quantization',
     description:
-      'Runs an fp16 variant. Halves memory; fast on GPUs, usually slower on CPU (few fp16 kernels), and fp16 VAEs can produce black images: quality is checked.',
+      'Only the MatMul/Gemm weights as 8-bit MatMulNBits; Conv stays float32, so the speed cost of dequantizing Conv weights is not paid.',
+    variant: 'int8-matmul',
+  }),
+  recipe({
+    name: 'int4',
+    version: 1,
+    title: 'int4 MatMul weights, int8 Conv weights',
+    strategy: 'quantization',
+    description:
+      'MatMul weights as 4-bit MatMulNBits (block 32), Conv weights int8: the smallest model. Quality is measured, never assumed.',
+    variant: 'int4',
+  }),
+  recipe({
+    name: 'int8-dynamic',
+    version: 1,
+    title: 'Dynamic int8 quantization (ORT classic)',
+    strategy: 'quantization',
+    description:
+      "ONNX Runtime's classic DynamicQuantizeLinear + MatMulInteger form on MatMul weights, for comparison with MatMulNBits.",
+    variant: 'int8-dynamic',
+  }),
+  recipe({
+    name: 'mixed',
+    version: 1,
+    title: 'Mixed precision per component',
+    strategy: 'quantization',
+    description:
+      'UNet: fused attention + 8-bit MatMul weights; text encoder: 8-bit MatMul weights; VAE decoder: float32 (where quantization shows most in the picture).',
+    variant: 'mixed',
+  }),
+  recipe({
+    name: 'fp16',
+    version: 3,
+    title: 'fp16 compute (GPU)',
+    strategy: 'quantization',
+    description:
+      'UNet and text encoder compute in float16 with float32 edges; normalization and Resize stay float32 and the VAE decoder float32 (fp16 VAEs give black images). Pays on GPU providers; on the CPU provider it is slower.',
     variant: 'fp16',
+  }),
+  recipe({
+    name: 'fp16-storage',
+    version: 1,
+    title: 'fp16 storage, fp32 compute',
+    strategy: 'memory',
+    description:
+      'Weights stored as float16 and cast back to float32 when the model loads: half the disk and download, the same compute and pictures.',
+    variant: 'fp16-storage',
   }),
 ];
 

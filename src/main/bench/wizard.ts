@@ -42,6 +42,8 @@ export function proposeCandidates(q: WizardQuestion): Proposal {
     q.gpuProviderWorks !== false;
   // Most telling first: the cap of six keeps the head of this list.
   if (gpu) wanted.push('fp16');
+  // Attention fusion keeps the weights and the math: worth measuring for every priority.
+  wanted.push('attention');
   if (q.priority !== 'quality' && !gpu) wanted.push('int8');
   if (q.objective === 'throughput' || q.hardwareClass === 'gpu-consumer' || q.family === 'sdxl') {
     wanted.push(q.family === 'sdxl' ? 'sequential' : 'vae-tiled');
