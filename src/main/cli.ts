@@ -235,6 +235,10 @@ export function buildCli(): Command {
     )
     .option('--no-stack', 'do not compose the passing strategies into stacked tiers')
     .option(
+      '--no-interleave',
+      'measure each candidate alone instead of alternating it with baseline runs',
+    )
+    .option(
       '--profile-ops',
       'profile one extra run per recipe with ORT and report the top operators',
     )
@@ -286,6 +290,7 @@ export function buildCli(): Command {
             objective: opts.objective,
             settings: opts.settings,
             stack: opts.stack !== false,
+            interleave: opts.interleave !== false,
             ep: opts.ep,
           });
           const profile =

@@ -28,6 +28,12 @@ export const BenchRequestSchema = z
     settings: z.enum(SETTINGS_FROM).default('model'),
     /** After the single strategies, compose those that passed into tiers and measure each stack. */
     stack: z.boolean().default(true),
+    /**
+     * Run the baseline alternately with each candidate (ABBA, a second engine process) so drift on
+     * the machine hits both sides of every pair; turned off on GPU providers and where the model
+     * does not fit in memory twice.
+     */
+    interleave: z.boolean().default(true),
     /** Absent: the best execution provider that probes as working here. */
     ep: ExecutionProviderSchema.optional(),
     /** After measuring, run the first case once more with ORT profiling and keep the top operators. */
@@ -102,6 +108,8 @@ export const BenchResultSchema = z.object({
   priority: z.enum(PRIORITIES).optional(),
   settings: z.enum(SETTINGS_FROM).optional(),
   ep: ExecutionProviderSchema.optional(),
+  /** Whether each candidate's speed-up is against baseline runs interleaved with its own. */
+  interleaved: z.boolean().optional(),
 });
 export type BenchResult = z.infer<typeof BenchResultSchema>;
 

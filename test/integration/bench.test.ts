@@ -26,7 +26,12 @@ describe('benchmark lab', () => {
       await bench({ recipes: ['graph-basic', 'dpm-fast'], stack: false }),
     );
     runId = result.runId;
-    expect(result).toMatchObject({ baseline: 'baseline', settings: 'model', ep: 'cpu' });
+    expect(result).toMatchObject({
+      baseline: 'baseline',
+      settings: 'model',
+      ep: 'cpu',
+      interleaved: true,
+    });
     expect(result.recipes.map((r) => r.name)).toEqual(['baseline', 'graph-basic', 'dpm-fast']);
     const [baseline, graph, dpm] = result.recipes;
     expect(baseline).toMatchObject({ status: 'ok', verdict: 'baseline', speedup: 1, ssim: null });
@@ -36,7 +41,6 @@ describe('benchmark lab', () => {
       expect(r.status).toBe('ok');
       expect(r.latencyMs?.mean).toBeGreaterThan(0);
       expect(r.peakRssMb).toBeGreaterThan(10);
-      expect(r.speedup).toBeCloseTo((baseline.latencyMs?.mean ?? 0) / (r.latencyMs?.mean ?? 1), 6);
       expect(r.loadMs).toBeGreaterThan(0); // the first run creates the sessions
       expect(r.firstImageMs).toBeGreaterThanOrEqual(r.loadMs ?? 0);
     }

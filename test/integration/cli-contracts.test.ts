@@ -80,6 +80,7 @@ const Bench = z
     priority: z.enum(['quality', 'balance', 'speed']),
     settings: z.enum(['model', 'cases']),
     ep: z.string(),
+    interleaved: z.boolean(),
     profile: z.string().nullable(),
   })
   .strict();
@@ -88,8 +89,14 @@ function checkBench(raw: unknown) {
   const b = Bench.parse(raw);
   expect(b.recipes[0]).toMatchObject({ name: b.baseline, verdict: 'baseline', speedup: 1 });
   for (const r of b.recipes) {
-    if (r.status === 'ok' && r.latencyMs && b.recipes[0].latencyMs)
+    // speedup = baseline mean / recipe mean; interleaved, the baseline runs are those measured
+    // alternately with this recipe, so the figure sits inside its own paired interval.
+    if (r.status === 'ok' && r.latencyMs && b.recipes[0].latencyMs && !b.interleaved)
       expect(r.speedup).toBeCloseTo(b.recipes[0].latencyMs.mean / r.latencyMs.mean, 6);
+    if (r.status === 'ok' && r.speedupCi) {
+      expect(r.speedupCi[0]).toBeLessThanOrEqual(r.speedup ?? NaN);
+      expect(r.speedupCi[1]).toBeGreaterThanOrEqual(r.speedup ?? NaN);
+    }
     if (r.status === 'failed') expect(r.error).toBeTruthy();
   }
   if (b.recommended === null) expect(b.explanation).toMatch(/Keep the baseline|did not complete/);
@@ -104,8 +111,11 @@ describe('CLI JSON contracts', () => {
   let second = 0;
 
   it('bench --json with --recipes', () => {
-    const b = checkBench(cli('bench', '--model', model, '--recipes', 'dpm-fast', ...quick));
+    const b = checkBench(
+      cli('bench', '--model', model, '--recipes', 'dpm-fast', '--no-interleave', ...quick),
+    );
     expect(b.recipes.map((r) => r.name)).toEqual(['baseline', 'dpm-fast']);
+    expect(b.interleaved).toBe(false);
     first = b.runId;
   });
 
@@ -113,6 +123,7 @@ describe('CLI JSON contracts', () => {
     const b = checkBench(cli('bench', '--model', model, '--priority', 'quality', ...quick));
     expect(b.recipes.length).toBeGreaterThanOrEqual(3);
     expect(b.priority).toBe('quality');
+    expect(b.interleaved).toBe(true);
     // Stacks, when any passed, carry their tier and each strategy's contribution.
     for (const r of b.recipes.filter((x) => x.name.startsWith('stack-') && x.status === 'ok')) {
       expect(r.tier).toBeDefined();

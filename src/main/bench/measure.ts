@@ -4,7 +4,7 @@ import type { BenchProgress, RecipeOutcome } from '../../shared/bench-schemas';
 import type { ExecutionProvider } from '../../shared/schemas';
 import { StudioError } from '../../shared/errors';
 import { EngineClient } from '../engine/engine-client';
-import type { PipelineRequest } from '../engine/protocol';
+import type { PipelineRequest, PipelineResult } from '../engine/protocol';
 import { GpuReader, PeakTracker } from '../hardware/live-sampler';
 import { profileSampling } from '../profiles/profile';
 import { findProfileFile, readProfileTrace } from './profile-trace';
@@ -36,6 +36,12 @@ export interface MeasureSetup {
   batch: number;
   imagesDir: string;
   profileOps: boolean;
+  /**
+   * Interleave: the baseline recipe, run in a second engine alternately with the candidate, case by
+   * case and repeat by repeat (ABBA order), so a machine that slows down or speeds up during the run
+   * affects both sides of each pair alike. Absent: the candidate runs alone.
+   */
+  reference?: Recipe;
   /** Before any run: why the prepared variant (its bytes on disk) cannot fit here, or null. */
   fit?(modelBytes: number): string | null;
   isCancelled(): boolean;
@@ -57,6 +63,8 @@ export interface CaseRun {
   stages: Record<string, number>;
   /** The last repeat's first image. */
   png: Uint8Array;
+  /** With a reference: the baseline's latencies measured alternately with these. */
+  referenceLatencies?: number[];
 }
 
 export interface RecipeRun {
@@ -140,6 +148,7 @@ export async function measureRecipe(
   const tooBig = m.fit?.(folderBytes(modelDir)) ?? null;
   if (tooBig) throw new StudioError(tooBig, 'too-large');
   const engine = new EngineClient();
+  const referenceEngine = m.reference ? new EngineClient() : undefined;
   // GPU memory is the device's, sampled while the recipe runs (null where no GPU reports it).
   const tracker = new PeakTracker({ pid: () => engine.pid, gpu: new GpuReader() });
   let tracking = false;
@@ -147,43 +156,36 @@ export async function measureRecipe(
     const before = await engine.stats();
     tracker.begin();
     tracking = true;
-    const wallStart = performance.now();
+    const candidate = engineRunner(engine, m, 'c');
+    const reference = referenceEngine && engineRunner(referenceEngine, m, 'r');
     const warmed = new Set<string>();
-    let first: { loadMs: number; firstImageMs: number } | undefined;
-    let runs = 0;
-    const run = async (request: PipelineRequest) => {
-      if (m.isCancelled()) throw new StudioError('benchmark cancelled', 'cancelled');
-      const id = `${m.jobId}-${runs++}`;
-      // A cancel reaches the engine between denoising steps, not only between cases.
-      const result = await engine.run(id, request, () => {
-        if (m.isCancelled()) engine.cancel(id);
-      });
-      first ??= { loadMs: result.timings.load, firstImageMs: result.timings.total };
-      const elsewhere = Object.entries(result.providers).filter(([, p]) => p !== m.ep);
-      if (elsewhere.length > 0) {
-        throw new StudioError(
-          `${elsewhere.map(([c, p]) => `${c} ran on ${p}`).join(', ')} instead of ${m.ep}: the ${m.ep} provider failed to load, so this would not measure ${m.ep}`,
-          'failed',
-        );
-      }
-      return result;
-    };
     for (const [caseIndex, testCase] of m.testSet.cases.entries()) {
       const request = caseRequest(m, recipe, testCase, modelDir);
+      const refRequest = m.reference && caseRequest(m, m.reference, testCase, m.model.dir);
       const shape = `${request.width ?? '-'}x${request.height ?? '-'}x${request.batch}:${request.guidance ?? 'default'}`;
       if (!warmed.has(shape)) {
         warmed.add(shape);
         for (let w = 0; w < m.warmup; w++) {
           m.progress(caseIndex, 'warmup');
-          await run(request);
+          await candidate.run(request);
+          if (reference && refRequest) await reference.run(refRequest);
         }
       }
       const latencies: number[] = [];
+      const referenceLatencies: number[] = [];
       const stages: Record<string, number> = {};
-      let last: Awaited<ReturnType<typeof run>> | undefined;
+      let last: PipelineResult | undefined;
       for (let r = 0; r < m.repeats; r++) {
         m.progress(caseIndex, 'measure');
-        last = await run(request);
+        // ABBA: the reference first on even repeats, second on odd ones (linear drift cancels).
+        const refTurn = async () => {
+          if (!reference || !refRequest) return;
+          const ref = await reference.run(refRequest);
+          referenceLatencies.push(ref.timings.total / m.batch);
+        };
+        if (r % 2 === 0) await refTurn();
+        last = await candidate.run(request);
+        if (r % 2 === 1) await refTurn();
         latencies.push(last.timings.total / m.batch);
         for (const s of STAGES)
           stages[s] = (stages[s] ?? 0) + last.timings[s] / m.batch / m.repeats;
@@ -198,10 +200,10 @@ export async function measureRecipe(
         latencies,
         stages,
         png: last.images[0].png,
+        ...(reference ? { referenceLatencies } : {}),
       });
     }
     const after = await engine.stats();
-    const wallMs = performance.now() - wallStart;
     const window = await tracker.end();
     tracking = false;
     const topOps = m.profileOps ? await profileOnce(engine, m, recipe, modelDir) : undefined;
@@ -212,9 +214,13 @@ export async function measureRecipe(
       peakRssMb: after.maxRssMb,
       idleRssMb: before.rssMb,
       peakGpuMb: window.peakGpuMb,
-      cpuPercent: Math.min(100, ((after.cpuMs - before.cpuMs) / wallMs / cores) * 100),
-      loadMs: first?.loadMs ?? 0,
-      firstImageMs: first?.firstImageMs ?? 0,
+      // The engine's CPU time over the time it was running (not the reference's turns).
+      cpuPercent: Math.min(
+        100,
+        ((after.cpuMs - before.cpuMs) / Math.max(1, candidate.busyMs()) / cores) * 100,
+      ),
+      loadMs: candidate.first()?.loadMs ?? 0,
+      firstImageMs: candidate.first()?.firstImageMs ?? 0,
       ...(topOps ? { topOps } : {}),
     };
   } catch (error) {
@@ -230,8 +236,35 @@ export async function measureRecipe(
     throw error;
   } finally {
     if (tracking) await tracker.end(); // a failed recipe must not leave its sampler running
-    await engine.close();
+    await Promise.all([engine.close(), referenceEngine?.close()]);
   }
+}
+
+/** Runs requests on one engine: cancellable, timed, provider-checked; remembers the first run. */
+function engineRunner(engine: EngineClient, m: MeasureSetup, tag: string) {
+  let runs = 0;
+  let busyMs = 0;
+  let first: { loadMs: number; firstImageMs: number } | undefined;
+  const run = async (request: PipelineRequest): Promise<PipelineResult> => {
+    if (m.isCancelled()) throw new StudioError('benchmark cancelled', 'cancelled');
+    const id = `${m.jobId}-${tag}${runs++}`;
+    const t0 = performance.now();
+    // A cancel reaches the engine between denoising steps, not only between cases.
+    const result = await engine.run(id, request, () => {
+      if (m.isCancelled()) engine.cancel(id);
+    });
+    busyMs += performance.now() - t0;
+    first ??= { loadMs: result.timings.load, firstImageMs: result.timings.total };
+    const elsewhere = Object.entries(result.providers).filter(([, p]) => p !== m.ep);
+    if (elsewhere.length > 0) {
+      throw new StudioError(
+        `${elsewhere.map(([c, p]) => `${c} ran on ${p}`).join(', ')} instead of ${m.ep}: the ${m.ep} provider failed to load, so this would not measure ${m.ep}`,
+        'failed',
+      );
+    }
+    return result;
+  };
+  return { run, busyMs: () => busyMs, first: () => first };
 }
 
 /**

@@ -46,6 +46,8 @@ export interface BenchPlan {
   priority: Priority;
   /** Compose and measure the tiers after the single strategies. */
   stack: boolean;
+  /** Run the baseline alternately with each candidate (a second engine) for the paired speed-up. */
+  interleave: boolean;
   skipped: { recipe: string; reason: string }[];
 }
 
@@ -89,7 +91,9 @@ export async function runBenchmark(
     const cases: CaseRun[] = [];
     const quality: { ssim: number; psnr: number }[] = [];
     try {
-      const run = await measureRecipe(measureSetup(plan, hooks, progress), recipe, (c) => {
+      const setup = measureSetup(plan, hooks, progress);
+      if (plan.interleave && !isBaseline) setup.reference = baseline;
+      const run = await measureRecipe(setup, recipe, (c) => {
         const inspection = inspectImage(c.png);
         if (inspection.problem) {
           throw new StudioError(
@@ -115,8 +119,9 @@ export async function runBenchmark(
       const paired = isBaseline
         ? null
         : pairedSpeedup(
+            // Interleaved: the baseline's runs beside this recipe's; else the baseline's own row.
             cases.map((c) => ({
-              base: baseCases[c.caseIndex]?.latencies ?? [],
+              base: c.referenceLatencies ?? baseCases[c.caseIndex]?.latencies ?? [],
               candidate: c.latencies,
             })),
           );
@@ -254,6 +259,7 @@ export async function runBenchmark(
     priority: plan.priority,
     settings: plan.settings,
     ep: plan.ep,
+    interleaved: plan.interleave,
   };
 }
 

@@ -28,6 +28,7 @@ import { existsSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { bestProvider, workingProviders } from '../hardware/best-provider';
 import { isAcceleratorProvider } from '../bench/diagnosis';
+import { fitVerdict } from '../bench/judge';
 import { modelDefaults, type Profile } from '../profiles/profile';
 import type { EngineLock } from './engine-lock';
 import { canBuildVariant } from '../bench/variants';
@@ -188,6 +189,12 @@ export class BenchService {
           ep,
           priority: input.priority,
           stack: input.stack,
+          // Two engines at once: only on the CPU provider (a GPU's memory and peak would be
+          // shared) and where the model fits in memory twice.
+          interleave:
+            input.interleave &&
+            !isAcceleratorProvider(ep) &&
+            fitVerdict(2 * summary.sizeBytes, hw.memory.availableMb, 'this machine') === null,
           hardware: hw,
           imagesDir: join(home, 'images', `bench-${runId}`),
           profileOps: input.profileOps,
