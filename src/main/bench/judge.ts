@@ -1,5 +1,17 @@
-import type { Priority } from '../../shared/bench-schemas';
-import { PSNR_ACCEPTABLE_DB, SSIM_ACCEPTABLE, qualityVerdict } from './quality';
+import type { Priority, RecipeOutcome } from '../../shared/bench-schemas';
+import { StudioError } from '../../shared/errors';
+import type { CaseRun, RecipeRun } from './measure';
+import {
+  compareImages,
+  diffHeatmap,
+  inspectImage,
+  PSNR_ACCEPTABLE_DB,
+  SSIM_ACCEPTABLE,
+  qualityVerdict,
+} from './quality';
+import type { Recipe } from './recipes';
+import { pairedSpeedup, stats } from './stats';
+import { contributions } from './tiers';
 
 /**
  * Judge: turns measured figures into verdicts and picks the winner. Pure functions over numbers,
@@ -181,4 +193,81 @@ export function pickWinner(
       `Failed: ${failed.map((r) => `${r.name} (${r.verdict === 'does-not-fit' ? 'does not fit: ' : ''}${r.error ?? 'unknown error'})`).join('; ')}.`,
     );
   return { winner: winner?.name ?? null, explanation: parts.join(' ') };
+}
+
+/**
+ * One case's image: a numerical failure (black, uniform) fails the recipe; against the baseline's
+ * image of the same case and seed, its SSIM, PSNR and difference heatmap.
+ */
+export function judgeCase(
+  c: CaseRun,
+  reference: Uint8Array | undefined,
+): { ssim: number; psnr: number; heatmap: Uint8Array } | null {
+  const inspection = inspectImage(c.png);
+  if (inspection.problem) {
+    throw new StudioError(
+      `case ${c.caseIndex + 1} ("${c.testCase.prompt}") produced a ${inspection.problem} image (mean ${inspection.mean.toFixed(1)}): a numerical failure, not a faster result`,
+      'failed',
+    );
+  }
+  if (!reference) return null;
+  const q = compareImages(reference, c.png);
+  return { ssim: q.ssim, psnr: q.psnr, heatmap: diffHeatmap(reference, c.png) };
+}
+
+/**
+ * A measured recipe's outcome: latency figures, the paired speed-up against the baseline (its
+ * interleaved runs when there are any, else the baseline's own cases) with its interval, the worst
+ * case's quality, the verdict, and for stacks their tier and contributions.
+ */
+export function judgeRecipe(j: {
+  recipe: Recipe;
+  run: RecipeRun;
+  cases: CaseRun[];
+  quality: { ssim: number; psnr: number }[];
+  /** Null for the baseline itself. */
+  baseCases: CaseRun[] | null;
+  /** Each single recipe's speed-up alone (for stacks). */
+  alone: ReadonlyMap<string, number | null>;
+}): RecipeOutcome {
+  const { recipe, run, cases, quality, baseCases } = j;
+  const s = stats(cases.flatMap((c) => c.latencies));
+  const paired = baseCases
+    ? pairedSpeedup(
+        cases.map((c) => ({
+          base: c.referenceLatencies ?? baseCases[c.caseIndex]?.latencies ?? [],
+          candidate: c.latencies,
+        })),
+      )
+    : null;
+  // The worst case, not the mean: a recipe that ruins one prompt must not pass on the others.
+  const ssim = quality.length ? Math.min(...quality.map((q) => q.ssim)) : null;
+  const psnr = quality.length ? Math.min(...quality.map((q) => q.psnr)) : null;
+  const speedup = paired ? paired.speedup : 1;
+  const speedupCi = paired?.ci ?? null;
+  const stagesMs: Record<string, number> = {};
+  for (const c of cases)
+    for (const [k, v] of Object.entries(c.stages))
+      stagesMs[k] = (stagesMs[k] ?? 0) + v / cases.length;
+  return {
+    name: recipe.name,
+    title: recipe.title,
+    status: 'ok',
+    latencyMs: { mean: s.mean, std: s.std, median: s.median },
+    stagesMs,
+    peakRssMb: run.peakRssMb,
+    peakGpuMb: run.peakGpuMb,
+    cpuPercent: run.cpuPercent,
+    ssim,
+    psnr,
+    speedup,
+    speedupCi,
+    loadMs: run.loadMs,
+    firstImageMs: run.firstImageMs,
+    verdict: verdictFor({ isBaseline: !baseCases, speedup, ci: speedupCi, ssim, psnr }),
+    ...(run.topOps ? { topOps: run.topOps } : {}),
+    ...(recipe.stack
+      ? { tier: recipe.stack.tier, contributions: contributions(recipe, speedup, j.alone) }
+      : {}),
+  };
 }

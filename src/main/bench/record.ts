@@ -1,7 +1,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BenchRepo, RecipeSummary } from '../store/bench-repo';
-import { diagnose, type DiagnosisInput } from './diagnosis';
+import type { RecipeOutcome } from '../../shared/bench-schemas';
+import type { BenchRepo } from '../store/bench-repo';
+import { diagnose } from './diagnosis';
 import type { CaseRun } from './measure';
 import type { Recipe } from './recipes';
 
@@ -59,10 +60,50 @@ export class RecipeRecord {
   }
 
   /** The recipe's summary, its diagnosis findings and (when profiled) its top operators. */
-  finish(summary: RecipeSummary, diagnosis: DiagnosisInput, topOps?: unknown): void {
-    this.repo.finishRecipe(this.id, summary);
-    for (const finding of diagnose(diagnosis)) this.repo.addFinding(this.id, finding);
-    if (topOps) this.repo.setOpProfile(this.id, topOps);
+  finish(
+    o: RecipeOutcome,
+    context: { idleRssMb: number; modelSizeMb: number; provider: string; ramTotalMb: number },
+  ): void {
+    const latency = o.latencyMs ?? { mean: NaN, std: NaN, median: NaN };
+    const stages = o.stagesMs ?? {};
+    this.repo.finishRecipe(this.id, {
+      latencyMean: latency.mean,
+      latencyStd: latency.std,
+      latencyMedian: latency.median,
+      stages,
+      peakRssMb: o.peakRssMb,
+      peakGpuMb: o.peakGpuMb ?? null,
+      cpuPercent: o.cpuPercent,
+      ssim: o.ssim,
+      psnr: o.psnr,
+      speedup: o.speedup,
+      verdict: o.verdict,
+      extra: {
+        speedupCi: o.speedupCi,
+        loadMs: o.loadMs,
+        firstImageMs: o.firstImageMs,
+        tier: o.tier,
+        contributions: o.contributions,
+      },
+    });
+    const findings = diagnose({
+      latencyMsPerImage: latency.mean,
+      // Memory the model brought: the engine's peak above its idle footprint (Node + ORT).
+      peakRssMb: Math.max(0, (o.peakRssMb ?? 0) - context.idleRssMb),
+      modelSizeMb: context.modelSizeMb,
+      cpuPercentDuringRun: o.cpuPercent ?? 0,
+      provider: context.provider,
+      ssim: o.ssim ?? undefined,
+      psnr: o.psnr ?? undefined,
+      stages: {
+        textEncoder: stages.textEncoder ?? 0,
+        unet: stages.unet ?? 0,
+        vae: stages.vae ?? 0,
+      },
+      ramTotalMb: context.ramTotalMb,
+    });
+    for (const finding of findings) this.repo.addFinding(this.id, finding);
+    if (o.topOps) this.repo.setOpProfile(this.id, o.topOps);
   }
 
   fail(message: string, verdict: string): void {

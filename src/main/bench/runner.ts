@@ -8,14 +8,13 @@ import type { ExecutionProvider, HardwareInfo, ModelSummary } from '../../shared
 import { StudioError } from '../../shared/errors';
 import type { BenchRepo } from '../store/bench-repo';
 import { isAcceleratorProvider } from './diagnosis';
-import { fitVerdict, pickWinner, verdictFor } from './judge';
+import { fitVerdict, judgeCase, judgeRecipe, pickWinner } from './judge';
 import { measureRecipe, type CaseRun, type MeasureSetup } from './measure';
-import { compareImages, diffHeatmap, inspectImage } from './quality';
 import type { Recipe } from './recipes';
 import { RecipeRecord } from './record';
-import { pairedSpeedup, stats } from './stats';
+import { stats } from './stats';
 import type { TestSet } from './test-sets';
-import { contributions, planStacks } from './tiers';
+import { planStacks } from './tiers';
 
 /**
  * The benchmark run: measure (measure.ts) each recipe, judge it (judge.ts, quality.ts, stats.ts)
@@ -94,106 +93,29 @@ export async function runBenchmark(
       const setup = measureSetup(plan, hooks, progress);
       if (plan.interleave && !isBaseline) setup.reference = baseline;
       const run = await measureRecipe(setup, recipe, (c) => {
-        const inspection = inspectImage(c.png);
-        if (inspection.problem) {
-          throw new StudioError(
-            `case ${c.caseIndex + 1} ("${c.testCase.prompt}") produced a ${inspection.problem} image (mean ${inspection.mean.toFixed(1)}): a numerical failure, not a faster result`,
-            'failed',
-          );
-        }
-        const reference = isBaseline ? undefined : baseCases[c.caseIndex]?.png;
-        const q = reference ? compareImages(reference, c.png) : null;
+        const q = judgeCase(c, isBaseline ? undefined : baseCases[c.caseIndex]?.png);
         if (q) quality.push(q);
-        const images = record.writeImages(
-          c.caseIndex,
-          c.png,
-          reference ? diffHeatmap(reference, c.png) : null,
-        );
+        const images = record.writeImages(c.caseIndex, c.png, q?.heatmap ?? null);
         record.addCase(c, stats(c.latencies), images, {
           ssim: q?.ssim ?? null,
           psnr: q?.psnr ?? null,
         });
         cases.push(c);
       });
-      const s = stats(cases.flatMap((c) => c.latencies));
-      const paired = isBaseline
-        ? null
-        : pairedSpeedup(
-            // Interleaved: the baseline's runs beside this recipe's; else the baseline's own row.
-            cases.map((c) => ({
-              base: c.referenceLatencies ?? baseCases[c.caseIndex]?.latencies ?? [],
-              candidate: c.latencies,
-            })),
-          );
-      // The worst case, not the mean: a recipe that ruins one prompt must not pass on the others.
-      const ssim = quality.length ? Math.min(...quality.map((q) => q.ssim)) : null;
-      const psnr = quality.length ? Math.min(...quality.map((q) => q.psnr)) : null;
-      const speedup = isBaseline ? 1 : (paired?.speedup ?? null);
-      const speedupCi = paired?.ci ?? null;
-      const stagesMs = meanStages(cases);
-      const outcome: RecipeOutcome = {
-        name: recipe.name,
-        title: recipe.title,
-        status: 'ok',
-        latencyMs: { mean: s.mean, std: s.std, median: s.median },
-        stagesMs,
-        peakRssMb: run.peakRssMb,
-        peakGpuMb: run.peakGpuMb,
-        cpuPercent: run.cpuPercent,
-        ssim,
-        psnr,
-        speedup,
-        speedupCi,
-        loadMs: run.loadMs,
-        firstImageMs: run.firstImageMs,
-        verdict: verdictFor({ isBaseline, speedup, ci: speedupCi, ssim, psnr }),
-        ...(run.topOps ? { topOps: run.topOps } : {}),
-        ...(recipe.stack
-          ? {
-              tier: recipe.stack.tier,
-              contributions: contributions(recipe, speedup, alone),
-            }
-          : {}),
-      };
-      record.finish(
-        {
-          latencyMean: s.mean,
-          latencyStd: s.std,
-          latencyMedian: s.median,
-          stages: stagesMs,
-          peakRssMb: run.peakRssMb,
-          peakGpuMb: run.peakGpuMb,
-          cpuPercent: run.cpuPercent,
-          ssim,
-          psnr,
-          speedup,
-          verdict: outcome.verdict,
-          extra: {
-            speedupCi,
-            loadMs: run.loadMs,
-            firstImageMs: run.firstImageMs,
-            tier: outcome.tier,
-            contributions: outcome.contributions,
-          },
-        },
-        {
-          latencyMsPerImage: s.mean,
-          // Memory the model brought: the engine's peak above its idle footprint (Node + ORT).
-          peakRssMb: Math.max(0, run.peakRssMb - run.idleRssMb),
-          modelSizeMb: plan.model.sizeBytes / 2 ** 20,
-          cpuPercentDuringRun: run.cpuPercent,
-          provider: plan.ep,
-          ssim: ssim ?? undefined,
-          psnr: psnr ?? undefined,
-          stages: {
-            textEncoder: stagesMs.textEncoder ?? 0,
-            unet: stagesMs.unet ?? 0,
-            vae: stagesMs.vae ?? 0,
-          },
-          ramTotalMb: plan.hardware.memory.totalMb,
-        },
-        run.topOps,
-      );
+      const outcome = judgeRecipe({
+        recipe,
+        run,
+        cases,
+        quality,
+        baseCases: isBaseline ? null : baseCases,
+        alone,
+      });
+      record.finish(outcome, {
+        idleRssMb: run.idleRssMb,
+        modelSizeMb: plan.model.sizeBytes / 2 ** 20,
+        provider: plan.ep,
+        ramTotalMb: plan.hardware.memory.totalMb,
+      });
       progress(plan.testSet.cases.length - 1, 'done');
       return { outcome, cases };
     } catch (error) {
@@ -294,13 +216,6 @@ function measureSetup(
     isCancelled: hooks.isCancelled,
     progress,
   };
-}
-
-function meanStages(cases: CaseRun[]): Record<string, number> {
-  const sums: Record<string, number> = {};
-  for (const c of cases)
-    for (const [k, v] of Object.entries(c.stages)) sums[k] = (sums[k] ?? 0) + v / cases.length;
-  return sums;
 }
 
 function failedOutcome(recipe: Recipe, error: string, verdict: string): RecipeOutcome {
