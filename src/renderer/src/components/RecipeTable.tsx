@@ -27,7 +27,8 @@ export function RecipeTable({ recipes }: { recipes: RecipeOutcome[] }): React.JS
         <Table.Tr>
           <Table.Th>Recipe</Table.Th>
           <Table.Th>Latency (ms)</Table.Th>
-          <Table.Th>Speed-up</Table.Th>
+          <Table.Th>Speed-up (95% interval)</Table.Th>
+          <Table.Th>Start-up (ms)</Table.Th>
           <Table.Th>Peak RSS (MB)</Table.Th>
           {gpu && <Table.Th>Peak GPU (MB)</Table.Th>}
           <Table.Th>CPU %</Table.Th>
@@ -46,6 +47,17 @@ export function RecipeTable({ recipes }: { recipes: RecipeOutcome[] }): React.JS
               <Text size="xs" c="dimmed">
                 {r.title}
               </Text>
+              {r.contributions && (
+                <Text size="xs" c="dimmed">
+                  {r.tier} tier:{' '}
+                  {r.contributions
+                    .map(
+                      (c) =>
+                        `${c.recipe} ${num(c.speedupAlone, 2)}x alone${c.share === null ? '' : `, ${Math.round(c.share * 100)}%`}`,
+                    )
+                    .join('; ')}
+                </Text>
+              )}
               {r.error && (
                 <Text size="xs" c="red">
                   {r.error}
@@ -55,7 +67,22 @@ export function RecipeTable({ recipes }: { recipes: RecipeOutcome[] }): React.JS
             <Table.Td>
               {r.latencyMs ? `${num(r.latencyMs.mean)} ± ${num(r.latencyMs.std)}` : '–'}
             </Table.Td>
-            <Table.Td>{r.speedup === null ? '–' : `${r.speedup.toFixed(2)}x`}</Table.Td>
+            <Table.Td>
+              {r.speedup === null ? '–' : `${r.speedup.toFixed(2)}x`}
+              {r.speedupCi && (
+                <Text size="xs" c="dimmed">
+                  {`${r.speedupCi[0].toFixed(2)}–${r.speedupCi[1].toFixed(2)}`}
+                </Text>
+              )}
+            </Table.Td>
+            <Table.Td title="session creation; time to first image below">
+              {num(r.loadMs)}
+              {r.firstImageMs !== undefined && r.firstImageMs !== null && (
+                <Text size="xs" c="dimmed">
+                  first image {num(r.firstImageMs)}
+                </Text>
+              )}
+            </Table.Td>
             <Table.Td>{num(r.peakRssMb)}</Table.Td>
             {gpu && <Table.Td>{num(r.peakGpuMb)}</Table.Td>}
             <Table.Td>{num(r.cpuPercent)}</Table.Td>

@@ -9,12 +9,14 @@ import {
   NumberInput,
   Progress,
   SegmentedControl,
+  Select,
   Stack,
   Text,
   Title,
 } from '@mantine/core';
 import { BarChart } from '@mantine/charts';
 import type { BenchProgress, BenchResult } from '../../../shared/bench-schemas';
+import { ExecutionProviderSchema } from '../../../shared/schemas';
 import { studio } from '../api/client';
 import type { PageProps } from './page-props';
 import { useAsync } from '../components/useAsync';
@@ -36,6 +38,8 @@ export function WizardPage(_props: PageProps): React.JSX.Element {
   const [priority, setPriority] = useState<Priority>('balance');
   const [objective, setObjective] = useState<Objective>('latency');
   const [repeats, setRepeats] = useState<number | string>(2);
+  /** null: the best provider that works here (the service decides). */
+  const [ep, setEp] = useState<string | null>(null);
   const [proposal, setProposal] = useState<Proposal>();
   const [selected, setSelected] = useState<string[]>([]);
   const [jobId, setJobId] = useState<string>();
@@ -77,6 +81,7 @@ export function WizardPage(_props: PageProps): React.JSX.Element {
           repeats: typeof repeats === 'number' ? repeats : 2,
           priority,
           objective,
+          ep: ExecutionProviderSchema.safeParse(ep).data,
           jobId: id,
         }),
       );
@@ -125,6 +130,15 @@ export function WizardPage(_props: PageProps): React.JSX.Element {
             onChange={(v) => setObjective(v as Objective)}
             data={['latency', 'throughput']}
             aria-label="objective"
+          />
+          <Select
+            label="Provider"
+            placeholder="best available"
+            data={(hw.data?.providers ?? []).filter((p) => p.works).map((p) => p.name)}
+            value={ep}
+            onChange={setEp}
+            clearable
+            w={160}
           />
           <NumberInput
             label="Repeats per prompt"
