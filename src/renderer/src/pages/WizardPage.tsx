@@ -228,9 +228,12 @@ export function WizardPage(_props: PageProps): React.JSX.Element {
               series={[{ name: 'ms', color: 'violet.6', label: 'ms per image' }]}
             />
             <Alert
+              data-testid="wizard-answer"
               color={result.recommended ? 'green' : 'yellow'}
               title={
-                result.recommended ? `Recommended: ${result.recommended}` : 'No recommendation'
+                result.recommended
+                  ? `Recommended: ${result.recommended}`
+                  : 'Keep the baseline: nothing was faster beyond the noise'
               }
             >
               {result.explanation}
