@@ -161,7 +161,7 @@ export function pickWinner(
       speed: 'the fastest candidate that passed',
     }[priority];
     parts.unshift(
-      `${winner.name} is recommended (priority ${priority}: ${why}): ${winner.latencyMean?.toFixed(0)} ms per image against ${base.latencyMean.toFixed(0)} ms for the baseline, ${x2(winner.speedup)} (${ciText(winner.speedupCi)}), with SSIM ${winner.ssim?.toFixed(3)} and PSNR ${winner.psnr?.toFixed(1)} dB against the baseline images (thresholds: SSIM > ${SSIM_ACCEPTABLE}, PSNR > ${PSNR_ACCEPTABLE_DB} dB).`,
+      `${winner.name} is recommended (priority ${priority}: ${why}): ${winner.latencyMean?.toFixed(0)} ms per image against ${((winner.latencyMean ?? 0) * (winner.speedup ?? 1)).toFixed(0)} ms for the baseline on the same prompts, seeds and steps (measured alongside it when interleaved), ${x2(winner.speedup)} (${ciText(winner.speedupCi)}), with SSIM ${winner.ssim?.toFixed(3)} and PSNR ${winner.psnr?.toFixed(1)} dB against the baseline images (thresholds: SSIM > ${SSIM_ACCEPTABLE}, PSNR > ${PSNR_ACCEPTABLE_DB} dB).`,
     );
     const others = passing.filter((r) => r !== winner);
     if (others.length > 0)
