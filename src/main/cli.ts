@@ -9,6 +9,7 @@ import { EXECUTION_PROVIDERS, SCHEDULER_NAMES } from '../shared/schemas';
 import { createStudio, type Studio } from './services/studio';
 import { dispatch, errorPayload } from './services/dispatch';
 import { studioHome } from './paths';
+import { downloadFromCli, formatBytes } from './hub/download-cli';
 
 /** `npm run cli -- <command>`: the third adapter over the same services. */
 
@@ -89,27 +90,99 @@ export function buildCli(): Command {
 
   program
     .command('models')
-    .description('the models the studio knows: bundled, registered, imported and optimized')
+    .description(
+      'the models the studio knows: bundled, registered, downloaded, found in the Hugging Face cache, optimized',
+    )
     .option('--add <dir>', 'register an ONNX Stable Diffusion folder by path (nothing is copied)')
     .option('--name <name>', 'the name for --add (default: the folder name)')
     .option('--remove <name>', 'forget a registered model (its files stay)')
+    .option(
+      '--download <repo>',
+      'download owner/name[@revision] from the Hugging Face Hub (HF_ENDPOINT, HF_TOKEN, HF_HUB_CACHE) and register it',
+    )
+    .option('--revision <rev>', 'branch, tag or commit for --download (default: main)')
+    .option('--subfolder <dir>', 'the repo folder holding the ONNX pipeline, e.g. onnx')
+    .option(
+      '--plan',
+      'with --download: list what would be fetched, its size and fit; fetch nothing',
+    )
+    .option('--delete <name>', 'delete a downloaded model or an optimized variant (its files)')
+    .option('--fit <name>', 'will this model fit in RAM / GPU memory here?')
+    .option('--catalogue', 'well-known ONNX exports on the Hub')
     .option('--json', 'print one JSON object')
-    .action(async (opts: CommonOptions & { add?: string; name?: string; remove?: string }) => {
-      const models = await withStudio(async (s) => {
-        if (opts.add) await call(s, 'registerModel', { path: opts.add, name: opts.name });
-        if (opts.remove) {
-          const r = await call(s, 'unregisterModel', { name: opts.remove });
-          if (!r.removed) throw new Error(`no registered model named "${opts.remove}"`);
+    .action(
+      async (
+        opts: CommonOptions & {
+          add?: string;
+          name?: string;
+          remove?: string;
+          download?: string;
+          revision?: string;
+          subfolder?: string;
+          plan?: boolean;
+          delete?: string;
+          fit?: string;
+          catalogue?: boolean;
+        },
+      ) => {
+        if (opts.download) {
+          const download = opts.download;
+          const out = await withStudio((s) =>
+            downloadFromCli(
+              s,
+              { repo: download, revision: opts.revision, subfolder: opts.subfolder },
+              { json: Boolean(opts.json), planOnly: Boolean(opts.plan) },
+            ),
+          );
+          if (opts.json) return printJson(out);
+          if (out.result) {
+            console.log(
+              `${out.result.name} (${out.result.family}) is ready: fetched ${formatBytes(out.result.downloadedBytes)}, reused ${formatBytes(out.result.reusedBytes)}; ${out.result.path}`,
+            );
+            console.log(`generate with: generate --model ${out.result.name} --prompt "..."`);
+          }
+          return;
         }
-        return call(s, 'listModels', {});
-      });
-      if (opts.json) return printJson({ models });
-      for (const m of models) {
-        console.log(
-          `${m.name.padEnd(24)} ${m.family.padEnd(9)} ${m.source.padEnd(9)} ${(m.sizeBytes / 2 ** 20).toFixed(1).padStart(8)} MiB  ${m.path}`,
-        );
-      }
-    });
+        if (opts.catalogue) {
+          const catalogue = await withStudio((s) => call(s, 'getCatalogue', {}));
+          if (opts.json) return printJson(catalogue);
+          for (const e of catalogue.entries) {
+            console.log(
+              `${e.repo.padEnd(44)} ${e.family.padEnd(9)} ~${formatBytes(e.sizeBytes).padStart(9)}  ${e.steps} steps, guidance ${e.guidance}${e.gated ? ', gated' : ''}  ${e.licence}`,
+            );
+          }
+          console.log('(not verified from here: each repo is checked when it is downloaded)');
+          return;
+        }
+        if (opts.fit) {
+          const fit = await withStudio((s) => call(s, 'checkFit', { model: opts.fit }));
+          if (opts.json) return printJson(fit);
+          console.log(`${fit.verdict} (${fit.ep}): ${fit.explanation}`);
+          for (const r of fit.recipes)
+            console.log(`  ${r.recipe}: ~${formatBytes(r.estimatedBytes)} -> ${r.verdict}`);
+          return;
+        }
+        const models = await withStudio(async (s) => {
+          if (opts.add) await call(s, 'registerModel', { path: opts.add, name: opts.name });
+          if (opts.remove) {
+            const r = await call(s, 'unregisterModel', { name: opts.remove });
+            if (!r.removed) throw new Error(`no registered model named "${opts.remove}"`);
+          }
+          if (opts.delete) {
+            const r = await call(s, 'deleteModel', { name: opts.delete });
+            if (!opts.json)
+              console.log(`deleted ${opts.delete}: ${formatBytes(r.freedBytes)} freed`);
+          }
+          return call(s, 'listModels', {});
+        });
+        if (opts.json) return printJson({ models });
+        for (const m of models) {
+          console.log(
+            `${m.name.padEnd(24)} ${m.family.padEnd(9)} ${m.source.padEnd(10)} ${(m.sizeBytes / 2 ** 20).toFixed(1).padStart(8)} MiB  ${m.path}`,
+          );
+        }
+      },
+    );
 
   program
     .command('generate')

@@ -26,6 +26,15 @@ import {
   RunRequestSchema,
   ExportedFileSchema,
 } from './bench-schemas';
+import {
+  CatalogueSchema,
+  DownloadPlanSchema,
+  DownloadProgressSchema,
+  DownloadRequestSchema,
+  DownloadResultSchema,
+  FitReportSchema,
+  FitRequestSchema,
+} from './hub-schemas';
 import type { EventName, MethodName } from './channels';
 
 export { EVENT_NAMES, METHOD_NAMES, ipcChannel, ipcEventChannel } from './channels';
@@ -178,6 +187,36 @@ export const studioMethods = {
     input: z.object({ name: z.string().min(1) }).strict(),
     output: z.object({ removed: z.boolean() }),
   },
+  /** Lists a Hub repo and says what downloading its ONNX pipeline would fetch (nothing is written). */
+  planModelDownload: {
+    input: DownloadRequestSchema.omit({ jobId: true }),
+    output: DownloadPlanSchema,
+  },
+  /**
+   * Downloads a Hub repo's ONNX pipeline into the HF cache and registers it as `owner/name`;
+   * progress arrives as `modelDownloadProgress` events with the same jobId. A cancelled or broken
+   * download resumes from its partial files when asked again.
+   */
+  downloadModel: { input: DownloadRequestSchema, output: DownloadResultSchema },
+  /** Stops a download (by jobId or repo id); its partial files stay for resuming. */
+  cancelModelDownload: {
+    input: z.object({ jobId: z.string().min(1, 'give the jobId or the repo id') }).strict(),
+    output: z.object({ cancelled: z.boolean() }),
+  },
+  /** Downloads in progress, with their latest progress. */
+  listDownloads: {
+    input: z.object({}).strict().prefault({}),
+    output: z.array(DownloadProgressSchema),
+  },
+  /** Deletes a downloaded model's files or an optimized variant (never a folder registered by path). */
+  deleteModel: {
+    input: z.object({ name: z.string().min(1) }).strict(),
+    output: z.object({ removed: z.boolean(), freedBytes: z.number() }),
+  },
+  /** Will it fit: weights against RAM (CPU) or GPU memory, and the recipes that would make it fit. */
+  checkFit: { input: FitRequestSchema, output: FitReportSchema },
+  /** The curated list of well-known ONNX exports on the Hub. */
+  getCatalogue: { input: z.object({}).strict().prefault({}), output: CatalogueSchema },
 } as const satisfies Record<MethodName, MethodSpec>;
 
 export const studioEvents = {
@@ -185,6 +224,7 @@ export const studioEvents = {
   benchProgress: BenchProgressSchema,
   monitorSample: MonitorSampleSchema,
   optimizeProgress: OptimizeProgressSchema,
+  modelDownloadProgress: DownloadProgressSchema,
 } as const satisfies Record<EventName, z.ZodType>;
 
 export type MethodInput<M extends MethodName> = z.input<(typeof studioMethods)[M]['input']>;

@@ -25,12 +25,20 @@ export const METHOD_NAMES = [
   'cancelOptimize',
   'registerModel',
   'unregisterModel',
+  'planModelDownload',
+  'downloadModel',
+  'cancelModelDownload',
+  'listDownloads',
+  'deleteModel',
+  'checkFit',
+  'getCatalogue',
 ] as const;
 export const EVENT_NAMES = [
   'generateProgress',
   'benchProgress',
   'monitorSample',
   'optimizeProgress',
+  'modelDownloadProgress',
 ] as const;
 
 export type MethodName = (typeof METHOD_NAMES)[number];

@@ -70,9 +70,20 @@ export const ModelSummarySchema = z.object({
   name: z.string(),
   path: z.string(),
   family: z.enum(MODEL_FAMILIES),
-  source: z.enum(['bundled', 'user', 'optimized']),
+  /**
+   * bundled: shipped with the studio; user: registered by path or imported; optimized: a variant the
+   * studio built; downloaded: fetched from the Hub by the studio; hf-cache: found in the Hugging
+   * Face cache (downloaded by another tool).
+   */
+  source: z.enum(['bundled', 'user', 'optimized', 'downloaded', 'hf-cache']),
   components: z.array(z.string()),
   sizeBytes: z.number(),
+  /** Hub models: the repo id, the revision asked for and the commit on disk. */
+  repo: z.string().optional(),
+  revision: z.string().optional(),
+  commit: z.string().optional(),
+  /** Optimized variants: the folder of the model they were built from. */
+  variantOf: z.string().optional(),
 });
 export type ModelSummary = z.infer<typeof ModelSummarySchema>;
 

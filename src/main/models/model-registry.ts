@@ -11,12 +11,33 @@ type Registered = z.infer<typeof RegisteredSchema>;
 
 export const DEFAULT_MODEL = 'tiny-shapes';
 
+/** Models that live elsewhere than the registry's own folders (the Hugging Face cache, see src/main/hub/). */
+export interface ExternalModels {
+  list(): ModelSummary[];
+  resolve(name: string): { name: string; dir: string } | undefined;
+}
+
+const ManifestSource = z.looseObject({ source: z.string().optional() });
+
+/** The model an optimized variant was built from, as its manifest records it. */
+function variantSource(dir: string): string | undefined {
+  try {
+    return ManifestSource.parse(JSON.parse(readFileSync(join(dir, 'latent-studio.json'), 'utf8')))
+      .source;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Known models: the bundled ones, folders under `<home>/models` (imported and optimized), and model
  * folders anywhere on disk that the user registered by path (`<home>/registered-models.json`).
  */
 export class ModelRegistry {
-  constructor(private readonly home: string) {}
+  constructor(
+    private readonly home: string,
+    private readonly external?: ExternalModels,
+  ) {}
 
   private get registryFile(): string {
     return join(this.home, 'registered-models.json');
@@ -104,8 +125,10 @@ export class ModelRegistry {
       for (const name of readdirSync(root.dir).sort()) {
         const dir = join(root.dir, name);
         if (!statSync(dir).isDirectory() || !isModelFolder(dir)) continue;
-        const source = existsSync(join(dir, 'latent-studio.json')) ? 'optimized' : root.source;
-        models.push(summarizeModel(name, dir, source));
+        const optimized = existsSync(join(dir, 'latent-studio.json'));
+        const summary = summarizeModel(name, dir, optimized ? 'optimized' : root.source);
+        const variantOf = optimized ? variantSource(dir) : undefined;
+        models.push(variantOf ? { ...summary, variantOf } : summary);
       }
     }
     for (const entry of this.registered()) {
@@ -113,6 +136,9 @@ export class ModelRegistry {
       if (!existsSync(entry.path) || !isModelFolder(entry.path)) continue;
       if (models.some((m) => m.name === entry.name)) continue;
       models.push(summarizeModel(entry.name, entry.path, 'user'));
+    }
+    for (const m of this.external?.list() ?? []) {
+      if (!models.some((known) => known.name === m.name)) models.push(m);
     }
     return models;
   }
@@ -144,6 +170,8 @@ export class ModelRegistry {
       }
       return { name: nameOrPath, dir: registered.path };
     }
+    const external = this.external?.resolve(nameOrPath);
+    if (external) return external;
     const known = this.list().map((m) => m.name);
     throw new StudioError(
       `unknown model "${nameOrPath}": give a model folder path or one of: ${known.join(', ') || '(none installed)'}`,

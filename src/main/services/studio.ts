@@ -14,6 +14,9 @@ import { BenchService } from './bench-service';
 import { EngineLock } from './engine-lock';
 import { BenchRepo } from '../store/bench-repo';
 import { LiveSampler } from '../hardware/live-sampler';
+import { HubModels } from '../hub/hub-models';
+import { HubService } from '../hub/hub-service';
+import { ModelLibrary } from '../hub/model-library';
 
 export interface StudioEvents {
   emit<E extends EventName>(event: E, payload: EventPayload<E>): void;
@@ -52,20 +55,29 @@ export function createStudio(options: { home: string }): Studio {
   runs.markInterrupted();
   const events = createEvents();
   const hardware = new HardwareService(home);
-  const models = new ModelRegistry(home);
+  // Models in the Hugging Face cache (downloaded or found) resolve by repo id, like any other.
+  const hubModels = new HubModels(home);
+  const models = new ModelRegistry(home, hubModels);
   const bench = new BenchRepo(db);
   // A benchmark and a generation never run at once (in this process or another on this home).
   const lock = new EngineLock(home);
   const generate = new GenerateService({ home, runs, models, events, bench, hardware, lock });
   const benchService = new BenchService({ home, db, runs, bench, models, hardware, events, lock });
   const optimizeService = new OptimizeService({ home, models, events });
+  const hub = new HubService({
+    home,
+    models: hubModels,
+    hardware: () => hardware.detect(false),
+    emit: (p) => events.emit('modelDownloadProgress', p),
+  });
+  const library = new ModelLibrary({ home, models, hubModels, hub });
 
   // Samples the engine process while one runs, else the studio itself.
   const sampler = new LiveSampler({ pid: () => generate.engine.pid ?? process.pid });
 
   const handlers: StudioHandlers = {
     getHardware: (input) => hardware.detect(input.refresh),
-    listModels: async () => models.list(),
+    listModels: () => library.list(),
     generate: (input) => generate.generate(input),
     cancelGenerate: async (input) => ({ cancelled: generate.cancel(input.jobId) }),
     getHistory: async (input) => runs.history(input.limit),
@@ -90,6 +102,13 @@ export function createStudio(options: { home: string }): Studio {
     getTrend: async (input) => benchService.trend(input.model, input.recipe),
     registerModel: async (input) => models.register(input.path, input.name),
     unregisterModel: async (input) => ({ removed: models.unregister(input.name) }),
+    planModelDownload: (input) => hub.plan(input),
+    downloadModel: (input) => hub.download(input),
+    cancelModelDownload: async (input) => ({ cancelled: hub.cancel(input.jobId) }),
+    listDownloads: async () => hub.active(),
+    deleteModel: (input) => library.remove(input.name),
+    checkFit: (input) => library.fit(input),
+    getCatalogue: async () => library.catalogue(),
     optimizeModel: async (input) => optimizeService.optimize(input),
     cancelOptimize: async (input) => ({ cancelled: optimizeService.cancel(input.jobId) }),
     setMonitoring: async (input) => {
