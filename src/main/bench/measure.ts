@@ -45,6 +45,8 @@ export interface MeasureSetup {
   /** Before any run: why the prepared variant (its bytes on disk) cannot fit here, or null. */
   fit?(modelBytes: number): string | null;
   isCancelled(): boolean;
+  /** The engine process measuring now (undefined when it has stopped), for the live sampler. */
+  onEngine?(pid: number | undefined): void;
   progress(
     caseIndex: number,
     phase: BenchProgress['phase'],
@@ -154,6 +156,7 @@ export async function measureRecipe(
   let tracking = false;
   try {
     const before = await engine.stats();
+    m.onEngine?.(engine.pid);
     tracker.begin();
     tracking = true;
     const candidate = engineRunner(engine, m, 'c');
@@ -236,6 +239,7 @@ export async function measureRecipe(
     throw error;
   } finally {
     if (tracking) await tracker.end(); // a failed recipe must not leave its sampler running
+    m.onEngine?.(undefined);
     await Promise.all([engine.close(), referenceEngine?.close()]);
   }
 }

@@ -53,6 +53,8 @@ export interface BenchPlan {
 export interface BenchHooks {
   onProgress(p: BenchProgress): void;
   isCancelled(): boolean;
+  /** The engine process that measures now, so the live sampler can watch it. */
+  onEngine?(pid: number | undefined): void;
 }
 
 interface Measured {
@@ -214,6 +216,7 @@ function measureSetup(
         ? fitVerdict(bytes, vram, 'the GPU')
         : fitVerdict(bytes, plan.hardware.memory.availableMb, 'this machine'),
     isCancelled: hooks.isCancelled,
+    onEngine: hooks.onEngine,
     progress,
   };
 }

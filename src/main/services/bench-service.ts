@@ -51,6 +51,8 @@ export class BenchService {
   private readonly cancelled = new Set<string>();
   /** One benchmark at a time: two would share the CPU and skew each other's figures. */
   private running: string | undefined;
+  /** The engine process of the recipe being measured, for the live sampler. */
+  enginePid: number | undefined;
 
   constructor(
     private readonly deps: {
@@ -205,6 +207,9 @@ export class BenchService {
         {
           onProgress: (p) => events.emit('benchProgress', p),
           isCancelled: () => this.cancelled.has(jobId),
+          onEngine: (pid) => {
+            this.enginePid = pid;
+          },
         },
       );
       runs.finish(runId, result, []);

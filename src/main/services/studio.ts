@@ -72,8 +72,10 @@ export function createStudio(options: { home: string }): Studio {
   });
   const library = new ModelLibrary({ home, models, hubModels, hub });
 
-  // Samples the engine process while one runs, else the studio itself.
-  const sampler = new LiveSampler({ pid: () => generate.engine.pid ?? process.pid });
+  // Samples the engine that measures a benchmark, else the generate engine, else the studio itself.
+  const sampler = new LiveSampler({
+    pid: () => benchService.enginePid ?? generate.engine.pid ?? process.pid,
+  });
 
   const handlers: StudioHandlers = {
     getHardware: (input) => hardware.detect(input.refresh),
