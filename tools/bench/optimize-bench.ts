@@ -6,7 +6,7 @@ import { ModelRegistry } from '../../src/main/models/model-registry';
 import { studioHome } from '../../src/main/paths';
 import { runOptimizeJob } from '../../src/main/optimize/optimize-client';
 import type { VariantManifest } from '../../src/main/optimize/build-variant';
-import { variantStorePath } from '../../src/main/optimize/variant-store';
+import { staleReason, variantStorePath } from '../../src/main/optimize/variant-store';
 import { compareImages } from '../../src/main/bench/quality';
 import { arg, benchRequest, stats, table } from './bench-util';
 
@@ -29,6 +29,7 @@ const recipes = arg(
 ).split(',');
 const steps = Number(arg('steps', modelNameDefaultSteps()));
 const repeats = Number(arg('repeats', '1'));
+const reuse = process.argv.includes('--reuse');
 const threads = Number(arg('threads', '2'));
 const home = studioHome();
 const source = new ModelRegistry(home).resolve(modelName).dir;
@@ -72,15 +73,21 @@ const rows: Row[] = [{ name: 'fp32 (source)', dir: source, unetBytes: sourceUnet
 for (const recipe of recipes) {
   const out = variantStorePath(home, source, recipe);
   const t0 = performance.now();
-  process.stderr.write(`building ${recipe}...\n`);
   try {
-    const r = await runOptimizeJob({ sourceDir: source, recipe, outDir: out, force: true });
-    const m: VariantManifest = r.manifest;
+    let m: VariantManifest;
+    // --reuse measures variants already in the store (their transform figures come from the
+    // manifest); otherwise every variant is rebuilt so the transform figures are fresh.
+    if (reuse && !staleReason(out, source, recipe)) {
+      m = JSON.parse(readFileSync(join(out, 'latent-studio.json'), 'utf8')) as VariantManifest;
+    } else {
+      process.stderr.write(`building ${recipe}...\n`);
+      m = (await runOptimizeJob({ sourceDir: source, recipe, outDir: out, force: true })).manifest;
+    }
     rows.push({
       name: recipe,
       dir: out,
       unetBytes: bytesOf(join(out, 'unet')),
-      transformS: (performance.now() - t0) / 1000,
+      transformS: reuse ? m.transformMs / 1000 : (performance.now() - t0) / 1000,
       transformPeakMb: m.transformPeakRssMb,
       cosine: m.components.unet?.check?.cosine,
     });

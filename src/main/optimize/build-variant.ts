@@ -20,6 +20,14 @@ import { OnnxModel, EXTERNAL_DATA_FILE } from './onnx-model';
 import { chainTolerance, findOptimizeRecipe, roleOf, type Transform } from './recipes';
 import { checkComponent, type CheckFigures } from './self-check';
 import { applyTransform, type TransformReport } from './transforms';
+import {
+  loraComponentOf,
+  mergeLoras,
+  readLoras,
+  type LoraPlanEntry,
+  type LoraSpec,
+  type MappedKey,
+} from './lora-merge';
 
 export const MANIFEST = 'latent-studio.json';
 const ONNX_COMPONENTS = ['text_encoder', 'text_encoder_2', 'unet', 'vae_decoder', 'vae_encoder'];
@@ -58,10 +66,25 @@ export interface VariantManifest {
   transformPeakRssMb: number;
   /** Peak RSS including the self-checks, which load source and variant in ONNX Runtime. */
   peakRssMb: number;
+  /** LoRAs merged in (recipe `lora`, or any recipe built with LoRAs): each file, and every key mapped. */
+  loras?: {
+    file: string;
+    sha256: string;
+    scale: number;
+    format: 'kohya' | 'peft';
+    keys: number;
+    mapped: (MappedKey & { component: string })[];
+  }[];
+  /** Wall time of the LoRA merge alone (mapping, up·down products, writing the merged weights). */
+  loraMergeMs?: number;
 }
 
 export interface BuildOptions {
   force?: boolean;
+  /** LoRAs merged into the UNet / text encoders before the recipe's own transforms. */
+  loras?: LoraSpec[];
+  /** Free bytes where the variant goes (default: the file system's own figure). */
+  freeBytes?: (dir: string) => number;
   onProgress?: (p: BuildProgress) => void;
 }
 
@@ -73,6 +96,11 @@ const onnxBufVersion = (): string => {
     return 'unknown';
   }
 };
+
+function freeBytesAt(dir: string): number {
+  const fsStats = statfsSync(dir);
+  return Number(fsStats.bavail) * Number(fsStats.bsize);
+}
 
 const maxRssMb = (): number => Math.round(process.resourceUsage().maxRSS / 1024);
 
@@ -114,10 +142,27 @@ export async function buildVariant(
       'bad-input',
     );
   }
+  const loras: LoraPlanEntry[] = options.loras?.length ? readLoras(options.loras) : [];
+  if (recipe.name === 'lora' && loras.length === 0) {
+    throw new StudioError(
+      'the lora recipe needs at least one LoRA file (--lora FILE[:scale])',
+      'bad-input',
+    );
+  }
+  const loraComponents = new Set(loras.flatMap((l) => l.modules.map((m) => m.component)));
+  for (const c of loraComponents) {
+    if (!existsSync(join(source, c, 'model.onnx'))) {
+      throw new StudioError(
+        `the LoRA has ${c} keys but ${source} has no ${c}/model.onnx; is it for another model family? nothing was merged`,
+        'bad-input',
+      );
+    }
+  }
+  const mappedKeys = new Map<string, (MappedKey & { component: string })[]>();
+  let loraMergeMs = 0;
   const sourceBytes = dirBytes(source);
   mkdirSync(dirname(out), { recursive: true });
-  const fsStats = statfsSync(dirname(out));
-  const free = Number(fsStats.bavail) * Number(fsStats.bsize);
+  const free = (options.freeBytes ?? freeBytesAt)(dirname(out));
   // Upper bound: no transform makes a component larger than its source (+5% for alignment).
   const needed = Math.ceil(sourceBytes * 1.05);
   if (free < needed) {
@@ -146,7 +191,12 @@ export async function buildVariant(
     const components: Record<string, ComponentManifest> = {};
     for (const [index, component] of present.entries()) {
       const role = roleOf(component);
-      const transforms = (role && recipe.components[role]) || [];
+      const loraComponent = loraComponentOf(component);
+      const withLora = loraComponent !== undefined && loraComponents.has(loraComponent);
+      const transforms: Transform[] = [
+        ...(withLora ? (['lora'] as const) : []),
+        ...((role && recipe.components[role]) || []),
+      ];
       const at = (phase: BuildProgress['phase'], part: number, message: string): void =>
         progress({ component, phase, fraction: (0.5 * (index + part)) / present.length, message });
       const srcFile = join(source, component, 'model.onnx');
@@ -167,6 +217,12 @@ export async function buildVariant(
         continue;
       }
       const reports: TransformReport[] = [];
+      if (transforms.includes('ort-all') && withLora) {
+        throw new StudioError(
+          `the ${recipe.name} recipe cannot be combined with LoRAs`,
+          'bad-input',
+        );
+      }
       if (transforms.includes('ort-all')) {
         at('transform', 0, `${component}: ONNX Runtime graph optimizations`);
         await writeOrtOptimized(srcFile, join(compOut, 'model.onnx'));
@@ -175,8 +231,24 @@ export async function buildVariant(
         try {
           for (const t of transforms) {
             at('transform', 0.1, `${component}: ${t}`);
-            reports.push(applyTransform(model, t as Exclude<Transform, 'ort-all'>));
+            if (t === 'lora' && loraComponent) {
+              const tm = performance.now();
+              const r = mergeLoras(model, loraComponent, loras);
+              loraMergeMs += performance.now() - tm;
+              for (const k of r.mapped) {
+                const list = mappedKeys.get(k.file) ?? [];
+                list.push({ ...k, component });
+                mappedKeys.set(k.file, list);
+              }
+              reports.push({
+                transform: 'lora',
+                changed: r.weightsChanged,
+                left: [],
+                details: { keys: r.mapped.length },
+              });
+            } else reports.push(applyTransform(model, t as Exclude<Transform, 'ort-all' | 'lora'>));
           }
+          const tw = performance.now();
           model.write(compOut, (done, total) => {
             if (done % 25 === 0 || done === total)
               at(
@@ -185,6 +257,8 @@ export async function buildVariant(
                 `${component}: writing tensor ${done}/${total}`,
               );
           });
+          // The merged weights are computed while they are written.
+          if (withLora) loraMergeMs += performance.now() - tw;
         } finally {
           model.close();
         }
@@ -248,6 +322,19 @@ export async function buildVariant(
       transformMs: Math.round(performance.now() - started),
       transformPeakRssMb,
       peakRssMb: maxRssMb(),
+      ...(loras.length > 0
+        ? {
+            loras: loras.map((l) => ({
+              file: l.file,
+              sha256: l.sha256,
+              scale: l.spec.scale,
+              format: l.format,
+              keys: l.modules.length,
+              mapped: mappedKeys.get(l.file) ?? [],
+            })),
+            loraMergeMs: Math.round(loraMergeMs),
+          }
+        : {}),
     };
     writeFileSync(join(tmp, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
     if (existsSync(out)) rmSync(out, { recursive: true, force: true });
