@@ -69,6 +69,11 @@ export class HardwareService {
     return this.cached;
   }
 
+  /** Only the provider probes (cached on disk): cheap where `detect` would query the whole system. */
+  providerProbes(): Promise<ProviderProbe[]> {
+    return this.cached ? Promise.resolve(this.cached.providers) : this.providers(false);
+  }
+
   private async providers(refresh: boolean): Promise<ProviderProbe[]> {
     const cacheFile = join(this.home, 'provider-probe.json');
     const version = ortVersion();

@@ -53,7 +53,10 @@ export class GenerateService {
     const { runs, events, home } = this.deps;
     const profile = await this.profileFor(model.name, model.dir, input.profile);
     // The provider: asked for, else the one the profile was measured on, else the best that works.
-    const ep = input.ep ?? profile?.ep ?? bestProvider(await this.deps.hardware.detect());
+    const ep =
+      input.ep ??
+      profile?.ep ??
+      bestProvider({ providers: await this.deps.hardware.providerProbes() });
     const jobId = input.jobId ?? randomUUID();
     const seed = input.seed ?? randomBytes(4).readUInt32LE(0);
     const runId = runs.start({
