@@ -7,6 +7,7 @@ import { MonitorPage } from './pages/MonitorPage';
 import { GalleryPage } from './pages/GalleryPage';
 import { HistoryPage } from './pages/HistoryPage';
 import { SettingsPage } from './pages/SettingsPage';
+import { ModelsPage } from './pages/ModelsPage';
 
 const PAGES = [
   { id: 'generate', label: 'Generate', page: GeneratePage },
@@ -15,13 +16,14 @@ const PAGES = [
   { id: 'gallery', label: 'Gallery', page: GalleryPage },
   { id: 'history', label: 'History', page: HistoryPage },
   { id: 'settings', label: 'Settings', page: SettingsPage },
+  { id: 'models', label: 'Models', page: ModelsPage },
 ] as const;
 
 type PageId = (typeof PAGES)[number]['id'];
 
 export function App(): React.JSX.Element {
   const [active, setActive] = useState<PageId>('generate');
-  // Alt+1..6 switches pages, so the studio can be driven from the keyboard.
+  // Alt+1..7 switches pages, so the studio can be driven from the keyboard.
   useHotkeys(PAGES.map((p, i) => [`alt+${i + 1}`, () => setActive(p.id)]));
   return (
     <AppShell header={{ height: 52 }} navbar={{ width: 200, breakpoint: 'xs' }} padding="md">
@@ -29,8 +31,8 @@ export function App(): React.JSX.Element {
         <Group h="100%" px="md" justify="space-between">
           <Title order={4}>Latent Studio</Title>
           <Text size="xs" c="dimmed">
-            <Kbd>Alt</Kbd>+<Kbd>1</Kbd>…<Kbd>6</Kbd> pages · <Kbd>Ctrl</Kbd>+<Kbd>Enter</Kbd>{' '}
-            generate
+            <Kbd>Alt</Kbd>+<Kbd>1</Kbd>…<Kbd>{PAGES.length}</Kbd> pages · <Kbd>Ctrl</Kbd>+
+            <Kbd>Enter</Kbd> generate
           </Text>
         </Group>
       </AppShell.Header>
