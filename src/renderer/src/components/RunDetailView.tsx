@@ -54,6 +54,11 @@ export function RunDetailView({ run }: { run: RunDetail }): React.JSX.Element {
       )}
       {run.error && <Alert color="red">{run.error}</Alert>}
       <RecipeTable recipes={run.recipes} />
+      {run.skipped && run.skipped.length > 0 && (
+        <Text size="sm" c="dimmed" data-testid="skipped-recipes">
+          Not measured: {run.skipped.map((x) => `${x.recipe} (${x.reason})`).join('; ')}
+        </Text>
+      )}
       {run.recipes.map((r) =>
         r.findings.length === 0 ? null : (
           <Card withBorder key={`f-${r.name}`}>
