@@ -9,7 +9,9 @@ export type Transform =
   | 'int8-dynamic'
   | 'fp16'
   | 'fp16-storage'
-  | 'ort-all';
+  | 'ort-all'
+  /** LoRA weights merged in (parameters: the build's LoRA files and scales). */
+  | 'lora';
 
 export type ComponentRole = 'text_encoder' | 'unet' | 'vae_decoder' | 'vae_encoder';
 
@@ -46,6 +48,8 @@ export const MIN_COSINE: Record<Transform, number> = {
   'int8-weights-dq': 0.99,
   'int8-dynamic': 0.98,
   'int4-matmul': 0.98,
+  // A LoRA changes what the component computes on purpose: its check only asks for finite outputs.
+  lora: -1,
 };
 
 export const OPTIMIZE_RECIPES: readonly OptimizeRecipe[] = [
@@ -127,6 +131,14 @@ export const OPTIMIZE_RECIPES: readonly OptimizeRecipe[] = [
       vae_decoder: ['fp16-storage'],
       vae_encoder: ['fp16-storage'],
     },
+    pays: 'any',
+  },
+  {
+    name: 'lora',
+    version: 1,
+    description:
+      'LoRA files merged into the UNet / text encoder weights (W + scale·alpha/rank·up·down); built with the LoRA files and scales it names, cached per model fingerprint, LoRA hashes and scales',
+    components: {},
     pays: 'any',
   },
   {

@@ -33,6 +33,8 @@ export function applyTransform(
     details: { ...details, leftCount: left.length },
   });
   switch (transform) {
+    case 'lora':
+      throw new Error('lora is applied by buildVariant with its LoRA files (lora-merge.ts)');
     case 'attention': {
       const r = fuseAttention(model);
       return report(r.fused, r.left, {

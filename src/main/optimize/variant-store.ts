@@ -1,10 +1,13 @@
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { modelFingerprint } from '../models/fingerprint';
-import { MANIFEST, type BuildProgress } from './build-variant';
+import type { BuildProgress } from './build-variant';
+import { MANIFEST } from './variant-files';
 import { runOptimizeJob } from './optimize-client';
 import { findOptimizeRecipe } from './recipes';
+import { sha256File, type LoraSpec } from './lora-merge';
 
 const ManifestHead = z.looseObject({
   kind: z.literal('latent-studio-variant'),
@@ -57,6 +60,47 @@ export async function ensureVariant(
   if (!reason) return dir;
   await runOptimizeJob(
     { sourceDir: resolve(modelDir), recipe, outDir: dir, force: true },
+    (p) => onProgress({ ...p, reason }),
+    signal,
+  );
+  return dir;
+}
+
+/**
+ * The cache identity of a model + LoRAs (+ a recipe stacked after them): the LoRA files' content
+ * hashes and scales in order, so renaming or moving a file reuses its variant, and editing it (or
+ * changing a scale) builds a new one.
+ */
+export function loraVariantName(loras: readonly LoraSpec[], recipe = 'lora'): string {
+  const id = loras.map((l) => `${sha256File(l.path)}:${l.scale}`).join('|');
+  const hash = createHash('sha256').update(`${recipe}|${id}`).digest('hex').slice(0, 12);
+  return recipe === 'lora' ? `lora-${hash}` : `${recipe}+lora-${hash}`;
+}
+
+/**
+ * A model with LoRAs merged in, built on first use in the optimize worker and cached under
+ * `<home>/models/<model>--lora-<hash>/` (hash of the LoRA contents, scales and the recipe); rebuilt
+ * when the source model changed.
+ */
+export async function ensureLoraVariant(
+  home: string,
+  modelDir: string,
+  loras: readonly LoraSpec[],
+  onProgress: (p: BuildProgress & { reason: string }) => void = () => {},
+  signal?: AbortSignal,
+  recipe = 'lora',
+): Promise<string> {
+  findOptimizeRecipe(recipe);
+  const specs = loras.map((l) => ({ path: resolve(l.path), scale: l.scale }));
+  const dir = join(
+    home,
+    'models',
+    `${basename(resolve(modelDir))}--${loraVariantName(specs, recipe)}`,
+  );
+  const reason = staleReason(dir, modelDir, recipe);
+  if (!reason) return dir;
+  await runOptimizeJob(
+    { sourceDir: resolve(modelDir), recipe, outDir: dir, force: true, loras: specs },
     (p) => onProgress({ ...p, reason }),
     signal,
   );

@@ -1,5 +1,7 @@
 import { StudioError } from '../../shared/errors';
 import { buildVariant, type BuildProgress, type VariantManifest } from '../optimize/build-variant';
+import type { LoraSpec } from '../optimize/lora-merge';
+import { parentChannel } from './parent-channel';
 
 /** What the optimize worker is asked to do: one variant build, then it exits. */
 export interface OptimizeJob {
@@ -7,6 +9,8 @@ export interface OptimizeJob {
   recipe: string;
   outDir: string;
   force: boolean;
+  /** LoRAs to merge before the recipe's transforms (recipe `lora`, or stacked on another). */
+  loras?: LoraSpec[];
 }
 
 export type FromOptimizer =
@@ -19,19 +23,19 @@ export type FromOptimizer =
  * self-check never live in the process that holds the window or the database. One job per process,
  * so its memory is returned to the system when the job ends.
  */
-function send(message: FromOptimizer): Promise<void> {
-  return new Promise((resolve) => {
-    if (!process.send) return resolve();
-    process.send(message, () => resolve());
-  });
-}
+const parent = parentChannel();
+const send = (message: FromOptimizer): Promise<void> => parent.send(message);
+let started = false;
 
-process.once('message', (raw) => {
+parent.onMessage((raw) => {
+  if (started) return;
+  started = true;
   const job = raw as OptimizeJob;
   void (async () => {
     try {
       const r = await buildVariant(job.sourceDir, job.recipe, job.outDir, {
         force: job.force,
+        loras: job.loras,
         onProgress: (progress) => void send({ type: 'progress', progress }),
       });
       await send({ type: 'result', ...r });
@@ -39,6 +43,6 @@ process.once('message', (raw) => {
       const code = e instanceof StudioError ? e.code : 'failed';
       await send({ type: 'error', message: e instanceof Error ? e.message : String(e), code });
     }
-    process.exit(0);
+    parent.finish();
   })();
 });

@@ -1,0 +1,513 @@
+import { createHash } from 'node:crypto';
+import { closeSync, openSync, readSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
+import type { NodeProto, TensorProto } from 'onnx-buf';
+import { StudioError } from '../../shared/errors';
+import { intAttr, type OnnxModel } from './onnx-model';
+import { SafetensorsFile } from './safetensors';
+import { bytesOf, dimsOf, DT, elementCount, floatToHalf, halfToFloat } from './tensor-data';
+
+/**
+ * LoRA merging into an exported ONNX model: W' = W + scale · (alpha / rank) · up · down.
+ *
+ * Key layouts read (what the public LoRAs use):
+ * - kohya / sd-scripts: `lora_unet_<module with _>.lora_down.weight`, `.lora_up.weight`, `.alpha`;
+ *   `lora_te_` / `lora_te1_` (text encoder) and `lora_te2_` (SDXL's second one).
+ * - diffusers / PEFT: `[unet.|text_encoder.|text_encoder_2.][base_model.model.]<module>.lora_A.weight`
+ *   / `.lora_B.weight` (also `.lora.down.weight` / `.lora.up.weight`, `.lora_down` / `.lora_up`,
+ *   and the older `<attn>.processor.to_q_lora.down.weight` attention-processor form); no prefix means
+ *   the UNet.
+ * Defaults: a missing `alpha` means alpha = rank (factor 1, what PEFT files without an adapter
+ * config mean); the rank is the down matrix's first dimension.
+ *
+ * ONNX side: torch exports name nodes by module path (`/down_blocks.0/attentions.0/…/to_q/MatMul`),
+ * while Linear weights feeding a MatMul are often anonymous (`onnx::MatMul_1522`) and stored
+ * transposed, [in, out]. Each MatMul / Gemm / Conv with a constant float weight is a "site"; its
+ * module path comes from the weight's own name when it has one (`conv_in.weight`), else from the
+ * node name. Exports that lost the outer scope in loops (`/attns.0/blocks.0/attn1/to_q_1/MatMul`)
+ * get it back from the nearest preceding named weight of the same block. A path claimed by two
+ * sites is ambiguous and matches nothing. Keys that map to no site, or whose shapes do not fit
+ * (an SDXL LoRA on SD 1.5), refuse the whole merge: nothing is half-applied.
+ */
+
+export interface LoraSpec {
+  path: string;
+  scale: number;
+}
+
+export const LORA_SCALE_RANGE = { min: -4, max: 4 } as const;
+
+export type LoraComponent = 'unet' | 'text_encoder' | 'text_encoder_2';
+
+/** One LoRA pair (down/up, optional alpha) as found in the file. */
+export interface LoraModule {
+  component: LoraComponent;
+  /** The module path as the key spells it (dots for PEFT, underscores for kohya). */
+  module: string;
+  /** The key stem, for messages and the manifest. */
+  key: string;
+  down: string;
+  up: string;
+  alpha?: string;
+}
+
+export interface LoraKeys {
+  format: 'kohya' | 'peft';
+  modules: LoraModule[];
+  /** Keys of no known layout, or pairs missing their other half. */
+  unknown: string[];
+}
+
+const KOHYA = /^lora_(unet|te|te1|te2)_(.+)\.(lora_down\.weight|lora_up\.weight|alpha)$/;
+const PEFT =
+  /^(?:(unet|text_encoder|text_encoder_2)\.)?(?:base_model\.model\.)?(.+?)\.(lora_A(?:\.default)?\.weight|lora_B(?:\.default)?\.weight|lora\.down\.weight|lora\.up\.weight|lora_down\.weight|lora_up\.weight|alpha)$/;
+const PROCESSOR = /^(.*)\.processor\.(to_q|to_k|to_v|to_out)_lora$/;
+/** The attention-processor form's own part names: `<attn>.processor.to_q_lora.down.weight`. */
+const PROCESSOR_KEY =
+  /^(?:(unet|text_encoder|text_encoder_2)\.)?(.+\.processor\.(?:to_q|to_k|to_v|to_out)_lora)\.(down\.weight|up\.weight)$/;
+
+const KOHYA_COMPONENT: Record<string, LoraComponent> = {
+  unet: 'unet',
+  te: 'text_encoder',
+  te1: 'text_encoder',
+  te2: 'text_encoder_2',
+};
+
+/** Sorts a LoRA file's keys into down/up/alpha triples per module. */
+export function parseLoraKeys(names: readonly string[]): LoraKeys {
+  const groups = new Map<string, Partial<LoraModule> & { component: LoraComponent }>();
+  const unknown: string[] = [];
+  let kohya = 0;
+  let peft = 0;
+  for (const name of names) {
+    let component: LoraComponent;
+    let module: string;
+    let part: string;
+    const k = KOHYA.exec(name);
+    const p = k ? null : (PROCESSOR_KEY.exec(name) ?? PEFT.exec(name));
+    if (k) {
+      component = KOHYA_COMPONENT[k[1]];
+      module = k[2];
+      part = k[3];
+      kohya++;
+    } else if (p) {
+      component = (p[1] as LoraComponent | undefined) ?? 'unet';
+      module = p[2];
+      part = p[3];
+      const proc = PROCESSOR.exec(module);
+      if (proc) module = `${proc[1]}.${proc[2] === 'to_out' ? 'to_out.0' : proc[2]}`;
+      peft++;
+    } else {
+      unknown.push(name);
+      continue;
+    }
+    const stem = name.slice(0, name.length - part.length - 1);
+    const id = `${component}:${module}`;
+    const g = groups.get(id) ?? { component, module, key: stem };
+    if (part === 'alpha') g.alpha = name;
+    else if (/lora_A|down/.test(part)) g.down = name;
+    else g.up = name;
+    groups.set(id, g);
+  }
+  const modules: LoraModule[] = [];
+  for (const g of groups.values()) {
+    if (g.down && g.up && g.module && g.key) {
+      modules.push({
+        component: g.component,
+        module: g.module,
+        key: g.key,
+        down: g.down,
+        up: g.up,
+        alpha: g.alpha,
+      });
+    } else {
+      unknown.push(
+        ...[g.down, g.up, g.alpha].filter((x): x is string => !!x).map((x) => `${x} (no pair)`),
+      );
+    }
+  }
+  return { format: kohya >= peft ? 'kohya' : 'peft', modules, unknown };
+}
+
+/** A MatMul / Gemm / Conv whose weight is a constant float tensor the merge can rewrite. */
+export interface WeightSite {
+  node: NodeProto;
+  /** The node's weight input (an initializer, or the output of the Cast in front of one). */
+  input: string;
+  tensor: TensorProto;
+  layout: 'in-out' | 'out-in' | 'conv';
+  out: number;
+  /** Fan-in per output: in features, or in-channels/groups × kh × kw for Conv. */
+  fanIn: number;
+  kernel: number[];
+}
+
+function siteOf(model: OnnxModel, node: NodeProto): WeightSite | undefined {
+  if (node.domain !== '' || node.input.length < 2) return undefined;
+  const input = node.input[1];
+  const tensor = model.weightTensor(input);
+  if (!tensor) return undefined;
+  const dims = dimsOf(tensor);
+  if (node.opType === 'MatMul' && dims.length === 2) {
+    return { node, input, tensor, layout: 'in-out', out: dims[1], fanIn: dims[0], kernel: [] };
+  }
+  if (node.opType === 'Gemm' && dims.length === 2 && intAttr(node, 'transA', 0) === 0) {
+    return intAttr(node, 'transB', 0) === 1
+      ? { node, input, tensor, layout: 'out-in', out: dims[0], fanIn: dims[1], kernel: [] }
+      : { node, input, tensor, layout: 'in-out', out: dims[1], fanIn: dims[0], kernel: [] };
+  }
+  if (node.opType === 'Conv' && dims.length >= 3) {
+    return {
+      node,
+      input,
+      tensor,
+      layout: 'conv',
+      out: dims[0],
+      fanIn: elementCount(dims.slice(1)),
+      kernel: dims.slice(2),
+    };
+  }
+  return undefined;
+}
+
+/** `/a/a.0/b/MatMul` → ['a.0', 'b']: Sequential children repeat their parent's name. */
+function scopeSegments(nodeName: string): string[] {
+  const parts = nodeName.split('/').filter((p) => p.length > 0);
+  parts.pop();
+  const out: string[] = [];
+  for (const p of parts) {
+    if (out.length > 0 && p.startsWith(`${out[out.length - 1]}.`)) out[out.length - 1] = p;
+    else out.push(p);
+  }
+  return out;
+}
+
+function namedPath(input: string): string | undefined {
+  if (input.startsWith('onnx::') || input.startsWith('/')) return undefined;
+  const m = /^(.+)\.weight(?:_fp16)?$/.exec(input);
+  return m ? m[1] : undefined;
+}
+
+/**
+ * Every site of a component by the module paths it answers to (dotted and kohya's underscored
+ * form). Paths claimed by more than one site are dropped as ambiguous.
+ */
+export function indexSites(model: OnnxModel): Map<string, WeightSite> {
+  const claims = new Map<string, Set<WeightSite>>();
+  const claim = (path: string, site: WeightSite): void => {
+    for (const p of new Set([path, path.replace(/\./g, '_')])) {
+      const set = claims.get(p) ?? new Set<WeightSite>();
+      set.add(site);
+      claims.set(p, set);
+    }
+  };
+  let lastNamed: string | undefined;
+  for (const node of model.graph.node) {
+    const site = siteOf(model, node);
+    if (!site) continue;
+    const named = namedPath(site.input);
+    if (named) {
+      claim(named, site);
+      lastNamed = named;
+      continue;
+    }
+    const raw = scopeSegments(node.name);
+    if (raw.length === 0) continue;
+    claim(raw.join('.'), site);
+    const stripped = raw.map((s) => s.replace(/_\d+$/, ''));
+    claim(stripped.join('.'), site);
+    // Recover a scope the exporter lost (modules called in a loop): the preceding named weight
+    // `down.1.attns.0.proj_in` gives the prefix `down.1.` for `attns.0.blocks.0.attn1.to_q`.
+    if (lastNamed) {
+      const at = `.${lastNamed}`.indexOf(`.${stripped[0]}.`);
+      if (at > 0) claim(`${lastNamed.slice(0, at - 1)}.${stripped.join('.')}`, site);
+    }
+  }
+  const index = new Map<string, WeightSite>();
+  for (const [path, sites] of claims) if (sites.size === 1) index.set(path, [...sites][0]);
+  return index;
+}
+
+export interface MappedKey {
+  key: string;
+  node: string;
+  weight: string;
+  shape: number[];
+  rank: number;
+  alpha: number;
+}
+
+export interface LoraPlanEntry {
+  spec: LoraSpec;
+  file: string;
+  sha256: string;
+  format: LoraKeys['format'];
+  modules: LoraModule[];
+}
+
+/** Reads and hashes each LoRA file and sorts its keys; unknown keys refuse the merge. */
+export function readLoras(specs: readonly LoraSpec[]): LoraPlanEntry[] {
+  return specs.map((spec) => {
+    if (
+      !Number.isFinite(spec.scale) ||
+      spec.scale < LORA_SCALE_RANGE.min ||
+      spec.scale > LORA_SCALE_RANGE.max
+    ) {
+      throw new StudioError(
+        `LoRA scale ${spec.scale} for ${spec.path} is out of range: use ${LORA_SCALE_RANGE.min}..${LORA_SCALE_RANGE.max} (1 = as trained)`,
+        'bad-input',
+      );
+    }
+    const file = resolve(spec.path);
+    const st = SafetensorsFile.open(file);
+    try {
+      const keys = parseLoraKeys(st.names());
+      if (keys.unknown.length > 0) {
+        throw new StudioError(
+          `${basename(file)} has ${keys.unknown.length} key(s) of no LoRA layout this studio reads (kohya lora_down/lora_up/alpha, diffusers/PEFT lora_A/lora_B): ${keys.unknown.slice(0, 20).join(', ')}${keys.unknown.length > 20 ? ', …' : ''}; nothing was merged`,
+          'bad-input',
+        );
+      }
+      if (keys.modules.length === 0)
+        throw new StudioError(`${basename(file)} holds no LoRA weights`, 'bad-input');
+      return { spec, file, sha256: sha256File(file), format: keys.format, modules: keys.modules };
+    } finally {
+      st.close();
+    }
+  });
+}
+
+export function sha256File(path: string): string {
+  const hash = createHash('sha256');
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.alloc(4 * 1024 * 1024);
+    for (;;) {
+      const n = readSync(fd, buf, 0, buf.length, null);
+      if (n === 0) break;
+      hash.update(buf.subarray(0, n));
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return hash.digest('hex');
+}
+
+/** The LoRA components a component folder answers to. */
+export function loraComponentOf(folder: string): LoraComponent | undefined {
+  return folder === 'unet' || folder === 'text_encoder' || folder === 'text_encoder_2'
+    ? folder
+    : undefined;
+}
+
+interface Pending {
+  file: string;
+  down: string;
+  up: string;
+  factor: number;
+  rank: number;
+}
+
+export interface MergeReport {
+  mapped: (MappedKey & { file: string })[];
+  weightsChanged: number;
+}
+
+/**
+ * Merges every LoRA module of `component` into `model`. Validation happens for all modules before
+ * the model is touched: an unmapped key or a shape that does not fit throws with its name. The
+ * merged weights are lazy initializers (computed tensor by tensor at write time), so peak memory
+ * stays near one weight plus its LoRA factors.
+ */
+export function mergeLoras(
+  model: OnnxModel,
+  component: LoraComponent,
+  loras: readonly LoraPlanEntry[],
+): MergeReport {
+  const index = indexSites(model);
+  const perSite = new Map<WeightSite, Pending[]>();
+  const mapped: MergeReport['mapped'] = [];
+  const unmapped: string[] = [];
+  const files = new Map<string, SafetensorsFile>();
+  const fileOf = (path: string): SafetensorsFile => {
+    let f = files.get(path);
+    if (!f) {
+      f = SafetensorsFile.open(path);
+      files.set(path, f);
+    }
+    return f;
+  };
+  try {
+    for (const lora of loras) {
+      for (const m of lora.modules.filter((x) => x.component === component)) {
+        const site = index.get(m.module);
+        if (!site) {
+          unmapped.push(m.key);
+          continue;
+        }
+        const st = fileOf(lora.file);
+        const down = st.entry(m.down);
+        const up = st.entry(m.up);
+        const rank = down.shape[0];
+        const downFanIn = elementCount(down.shape.slice(1));
+        const upOut = up.shape[0];
+        const upRank = elementCount(up.shape.slice(1));
+        // A Linear-shaped LoRA on a 1x1 Conv (some trainers save proj_in that way) has the same
+        // fan-in as the Conv; a 3x3 Conv needs a Conv-shaped down matrix.
+        const fits = upRank === rank && upOut === site.out && downFanIn === site.fanIn;
+        if (!fits) {
+          throw new StudioError(
+            `LoRA key ${m.key} (${basename(lora.file)}) does not fit ${site.node.name}: LoRA up [${up.shape.join(', ')}] · down [${down.shape.join(', ')}] vs weight [${dimsOf(site.tensor).join(', ')}] (${site.layout}); is this LoRA for another model family (e.g. SDXL on SD 1.5)? nothing was merged`,
+            'bad-input',
+          );
+        }
+        let alpha = rank;
+        if (m.alpha) {
+          const a = st.floats(m.alpha);
+          if (a.length !== 1 || !Number.isFinite(a[0]))
+            throw new StudioError(`LoRA key ${m.alpha} is not a single number`, 'bad-input');
+          alpha = a[0];
+        }
+        const list = perSite.get(site) ?? [];
+        list.push({
+          file: lora.file,
+          down: m.down,
+          up: m.up,
+          factor: (lora.spec.scale * alpha) / rank,
+          rank,
+        });
+        perSite.set(site, list);
+        mapped.push({
+          key: m.key,
+          file: lora.file,
+          node: site.node.name,
+          weight: site.input,
+          shape: dimsOf(site.tensor),
+          rank,
+          alpha,
+        });
+      }
+    }
+  } catch (e) {
+    for (const f of files.values()) f.close();
+    throw e;
+  }
+  if (unmapped.length > 0) {
+    for (const f of files.values()) f.close();
+    throw new StudioError(
+      `${unmapped.length} LoRA key(s) map to no weight in ${component}: ${unmapped.slice(0, 20).join(', ')}${unmapped.length > 20 ? ', …' : ''}; is the LoRA for this model? nothing was merged`,
+      'bad-input',
+    );
+  }
+  // Files stay open until the last lazy weight that needs them is written.
+  const remaining = new Map<string, number>();
+  for (const list of perSite.values())
+    for (const p of new Set(list.map((x) => x.file))) remaining.set(p, (remaining.get(p) ?? 0) + 1);
+  for (const [path, f] of files) if (!remaining.has(path)) f.close();
+  let rewired = false;
+  for (const [site, list] of perSite)
+    rewired = applyToSite(model, site, list, files, remaining) || rewired;
+  // Casts (and their float16 sources) that fed merged weights are left unused: drop them.
+  if (rewired) model.prune();
+  return { mapped, weightsChanged: perSite.size };
+}
+
+function applyToSite(
+  model: OnnxModel,
+  site: WeightSite,
+  list: Pending[],
+  files: Map<string, SafetensorsFile>,
+  remaining: Map<string, number>,
+): boolean {
+  const t = site.tensor;
+  const dims = dimsOf(t);
+  const baseLoad = model.bytesLoader(t);
+  const baseType = t.dataType;
+  const compute = (): Float32Array => {
+    const w = floatsOf(baseLoad(), baseType, elementCount(dims));
+    const delta = new Float32Array(site.out * site.fanIn);
+    for (const p of list) {
+      const st = files.get(p.file) as SafetensorsFile;
+      const down = st.floats(p.down);
+      const up = st.floats(p.up);
+      addUpDown(delta, up, down, site.out, p.rank, site.fanIn, p.factor);
+    }
+    if (site.layout === 'in-out') {
+      // The weight is [in, out]; delta is [out, in].
+      const outN = site.out;
+      const inN = site.fanIn;
+      for (let o = 0; o < outN; o++) {
+        const row = o * inN;
+        for (let i = 0; i < inN; i++) w[i * outN + o] += delta[row + i];
+      }
+    } else {
+      for (let i = 0; i < w.length; i++) w[i] += delta[i];
+    }
+    for (const p of new Set(list.map((x) => x.file))) {
+      const left = (remaining.get(p) ?? 1) - 1;
+      remaining.set(p, left);
+      if (left === 0) files.get(p)?.close();
+    }
+    return w;
+  };
+  if (model.initializer(site.input) === t) {
+    // A plain initializer: rewritten in place, in its own dtype.
+    model.setLazyInitializer(t.name, baseType, dims, () => {
+      const w = compute();
+      if (baseType === DT.FLOAT16) {
+        const h = new Uint16Array(w.length);
+        for (let i = 0; i < w.length; i++) h[i] = floatToHalf(w[i]);
+        return bytesOf(h);
+      }
+      return bytesOf(w);
+    });
+    return false;
+  }
+  // Behind a Cast (fp16 storage): the merged weight is float32, the Cast and its source go.
+  const name = model.uniqueName(`${site.input.replace(/[^A-Za-z0-9_.]/g, '_')}_lora`);
+  model.setLazyInitializer(name, DT.FLOAT, dims, () => bytesOf(compute()));
+  model.reindex();
+  model.rewire(site.input, name);
+  model.reindex();
+  return true;
+}
+
+/** delta[out, fanIn] += factor · up[out, rank] · down[rank, fanIn]. */
+export function addUpDown(
+  delta: Float32Array,
+  up: Float32Array,
+  down: Float32Array,
+  out: number,
+  rank: number,
+  fanIn: number,
+  factor: number,
+): void {
+  const acc = new Float64Array(fanIn);
+  for (let o = 0; o < out; o++) {
+    acc.fill(0);
+    for (let r = 0; r < rank; r++) {
+      const u = up[o * rank + r];
+      if (u === 0) continue;
+      const base = r * fanIn;
+      for (let i = 0; i < fanIn; i++) acc[i] += u * down[base + i];
+    }
+    const row = o * fanIn;
+    for (let i = 0; i < fanIn; i++) delta[row + i] += factor * acc[i];
+  }
+}
+
+function floatsOf(bytes: Uint8Array, dataType: number, n: number): Float32Array {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out = new Float32Array(n);
+  if (dataType === DT.FLOAT) {
+    if (bytes.byteOffset % 4 === 0) {
+      out.set(new Float32Array(bytes.buffer, bytes.byteOffset, n));
+    } else for (let i = 0; i < n; i++) out[i] = view.getFloat32(i * 4, true);
+    return out;
+  }
+  if (dataType === DT.FLOAT16) {
+    for (let i = 0; i < n; i++) out[i] = halfToFloat(view.getUint16(i * 2, true));
+    return out;
+  }
+  throw new StudioError(`weight of data type ${dataType} cannot take a LoRA`, 'bad-input');
+}
