@@ -17,6 +17,14 @@ export default defineConfig({
             import.meta.dirname,
             'src/main/workers/provider-probe.ts',
           ),
+          'workers/optimize-worker': resolve(
+            import.meta.dirname,
+            'src/main/workers/optimize-worker.ts',
+          ),
+          'workers/quality-worker': resolve(
+            import.meta.dirname,
+            'src/main/workers/quality-worker.ts',
+          ),
         },
         external: ['onnxruntime-node', 'better-sqlite3'],
       },

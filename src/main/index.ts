@@ -1,10 +1,11 @@
-import { app, BrowserWindow, dialog, ipcMain, session, shell } from 'electron';
+import { app, BrowserWindow, dialog, ipcMain, session, shell, utilityProcess } from 'electron';
 import { join } from 'node:path';
 import { METHOD_NAMES, ipcChannel, ipcEventChannel } from '../shared/api';
 import { createStudio, type Studio } from './services/studio';
 import { dispatch, errorPayload } from './services/dispatch';
 import { studioHome } from './paths';
 import { moveDatabaseAside } from './store/database';
+import { useUtilityProcess } from './workers/worker-process';
 
 /**
  * The Electron adapter: a window and one ipcMain handler per StudioApi method, generated from the
@@ -68,6 +69,9 @@ void app.whenReady().then(() => {
   session.defaultSession.webRequest.onHeadersReceived((details, callback) => {
     callback({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CSP] } });
   });
+  // Workers (engine, optimizer, image quality, provider probes) start as utility processes: no
+  // RunAsNode fuse needed, and Electron ends them with the app.
+  useUtilityProcess(utilityProcess);
   const home = studioHome(app.getPath('userData'));
   // Workers (engine, optimizer) and the variant store find the same home through the environment.
   process.env.LATENT_STUDIO_HOME = home;

@@ -53,6 +53,7 @@ vi.mock('electron', () => {
     },
     session: { defaultSession: { webRequest: { onHeadersReceived: vi.fn() } } },
     shell: { openExternal: vi.fn() },
+    utilityProcess: { fork: vi.fn() },
     BrowserWindow,
   };
 });

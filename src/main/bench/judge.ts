@@ -1,14 +1,8 @@
 import type { Priority, RecipeOutcome } from '../../shared/bench-schemas';
 import { StudioError } from '../../shared/errors';
 import type { CaseRun, RecipeRun } from './measure';
-import {
-  compareImages,
-  diffHeatmap,
-  inspectImage,
-  PSNR_ACCEPTABLE_DB,
-  SSIM_ACCEPTABLE,
-  qualityVerdict,
-} from './quality';
+import { PSNR_ACCEPTABLE_DB, SSIM_ACCEPTABLE, qualityVerdict } from './quality';
+import { qualityClient, type QualityClient } from './quality-client';
 import type { Recipe } from './recipes';
 import { pairedSpeedup, stats } from './stats';
 import { contributions } from './tiers';
@@ -197,22 +191,23 @@ export function pickWinner(
 
 /**
  * One case's image: a numerical failure (black, uniform) fails the recipe; against the baseline's
- * image of the same case and seed, its SSIM, PSNR and difference heatmap.
+ * image of the same case and seed, its SSIM, PSNR and difference heatmap. The pixels are worked
+ * on in the image-quality worker, never in the studio's own process.
  */
-export function judgeCase(
+export async function judgeCase(
   c: CaseRun,
   reference: Uint8Array | undefined,
-): { ssim: number; psnr: number; heatmap: Uint8Array } | null {
-  const inspection = inspectImage(c.png);
+  quality: QualityClient = qualityClient,
+): Promise<{ ssim: number; psnr: number; heatmap: Uint8Array } | null> {
+  const { inspection, metrics, heatmap } = await quality.judge(c.png, reference);
   if (inspection.problem) {
     throw new StudioError(
       `case ${c.caseIndex + 1} ("${c.testCase.prompt}") produced a ${inspection.problem} image (mean ${inspection.mean.toFixed(1)}): a numerical failure, not a faster result`,
       'failed',
     );
   }
-  if (!reference) return null;
-  const q = compareImages(reference, c.png);
-  return { ssim: q.ssim, psnr: q.psnr, heatmap: diffHeatmap(reference, c.png) };
+  if (!reference || !metrics || !heatmap) return null;
+  return { ssim: metrics.ssim, psnr: metrics.psnr, heatmap };
 }
 
 /**
@@ -264,6 +259,7 @@ export function judgeRecipe(j: {
     speedupCi,
     loadMs: run.loadMs,
     firstImageMs: run.firstImageMs,
+    ...(run.restartLoadMs !== undefined ? { restartLoadMs: run.restartLoadMs } : {}),
     verdict: verdictFor({ isBaseline: !baseCases, speedup, ci: speedupCi, ssim, psnr }),
     ...(run.topOps ? { topOps: run.topOps } : {}),
     ...(recipe.stack

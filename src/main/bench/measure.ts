@@ -138,7 +138,7 @@ export function folderBytes(dir: string): number {
 export async function measureRecipe(
   m: MeasureSetup,
   recipe: Recipe,
-  onCase: (run: CaseRun) => void,
+  onCase: (run: CaseRun) => void | Promise<void>,
 ): Promise<RecipeRun> {
   m.progress(0, 'prepare');
   const modelDir = await prepareVariant(
@@ -195,7 +195,7 @@ export async function measureRecipe(
       }
       if (!last) throw new StudioError('no measured run', 'failed');
       m.progress(caseIndex, 'quality');
-      onCase({
+      await onCase({
         caseIndex,
         testCase,
         steps: last.steps,

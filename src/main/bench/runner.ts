@@ -94,8 +94,8 @@ export async function runBenchmark(
     try {
       const setup = measureSetup(plan, hooks, progress);
       if (plan.interleave && !isBaseline) setup.reference = baseline;
-      const run = await measureRecipe(setup, recipe, (c) => {
-        const q = judgeCase(c, isBaseline ? undefined : baseCases[c.caseIndex]?.png);
+      const run = await measureRecipe(setup, recipe, async (c) => {
+        const q = await judgeCase(c, isBaseline ? undefined : baseCases[c.caseIndex]?.png);
         if (q) quality.push(q);
         const images = record.writeImages(c.caseIndex, c.png, q?.heatmap ?? null);
         record.addCase(c, stats(c.latencies), images, {

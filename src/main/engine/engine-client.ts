@@ -1,5 +1,4 @@
-import type { ChildProcess } from 'node:child_process';
-import { forkWorker } from '../workers/fork-worker';
+import { describeExit, startWorker, type WorkerProcess } from '../workers/worker-process';
 import { StudioError } from '../../shared/errors';
 import type {
   EngineStats,
@@ -11,7 +10,7 @@ import type {
 } from './protocol';
 
 interface Pending {
-  child: ChildProcess;
+  child: WorkerProcess;
   resolve: (r: PipelineResult) => void;
   resolveStats?: (s: EngineStats) => void;
   reject: (e: Error) => void;
@@ -23,30 +22,17 @@ interface Pending {
  * kill) every request in flight fails with the reason and the next request starts a fresh child.
  */
 export class EngineClient {
-  private child: ChildProcess | undefined;
+  private child: WorkerProcess | undefined;
   private readonly pending = new Map<string, Pending>();
-  private stderrTail = '';
   private statsCounter = 0;
 
-  private ensureChild(): ChildProcess {
-    if (this.child && this.child.exitCode === null && this.child.signalCode === null)
-      return this.child;
-    const child = forkWorker('engine-worker');
-    this.stderrTail = '';
-    child.stderr?.on('data', (chunk: Buffer) => {
-      this.stderrTail = (this.stderrTail + chunk.toString()).slice(-2000);
-    });
-    child.stdout?.on('data', () => {});
-    child.on('message', (raw) => this.onMessage(raw as FromEngine));
-    // A send racing the child's death surfaces here; the 'exit' handler fails what was pending.
-    child.on('error', () => {});
-    child.on('exit', (code, signal) => {
+  private ensureChild(): WorkerProcess {
+    if (this.child?.alive) return this.child;
+    const child = startWorker('engine-worker', { serviceName: 'Latent Studio engine' });
+    child.onMessage((raw) => this.onMessage(raw as FromEngine));
+    child.onExit((exit) => {
       if (this.child === child) this.child = undefined;
-      const lastLine = this.stderrTail.trim().split('\n').pop() ?? '';
-      const why = signal
-        ? `the engine process was killed (${signal}${signal === 'SIGKILL' ? ', possibly out of memory' : ''})`
-        : `the engine process exited with code ${code}`;
-      const error = new StudioError(`${why}${lastLine ? `: ${lastLine}` : ''}`, 'failed');
+      const error = new StudioError(describeExit('engine', exit, child.stderrTail()), 'failed');
       for (const [id, p] of this.pending) {
         if (p.child !== child) continue;
         this.pending.delete(id);
@@ -92,19 +78,12 @@ export class EngineClient {
   }
 
   /** Sends to the child; if the channel is already closed, the request fails instead of throwing. */
-  private post(child: ChildProcess, id: string, message: ToEngine): void {
-    const fail = (error: Error | null): void => {
-      if (!error) return;
-      const p = this.pending.get(id);
-      if (p && message.type !== 'cancel') {
-        this.pending.delete(id);
-        p.reject(
-          new StudioError(`the engine process is not reachable (${error.message})`, 'failed'),
-        );
-      }
-    };
-    if (!child.connected) return fail(new Error('channel closed'));
-    child.send(message, fail);
+  private post(child: WorkerProcess, id: string, message: ToEngine): void {
+    if (child.send(message) || message.type === 'cancel') return;
+    const p = this.pending.get(id);
+    if (!p) return;
+    this.pending.delete(id);
+    p.reject(new StudioError('the engine process is not reachable (channel closed)', 'failed'));
   }
 
   /** Peak and current memory of the engine process (starting it if needed). */
@@ -138,8 +117,9 @@ export class EngineClient {
     const child = this.child;
     this.child = undefined;
     if (!child) return;
+    if (!child.alive) return;
     await new Promise<void>((resolve) => {
-      child.once('exit', () => resolve());
+      child.onExit(() => resolve());
       child.kill();
     });
   }

@@ -1,34 +1,51 @@
-import * as ort from 'onnxruntime-node';
-import { forkWorker } from '../workers/fork-worker';
+import { z } from 'zod';
+import { startWorker } from '../workers/worker-process';
 import type { ProviderProbe } from '../../shared/schemas';
 
 const PROBE_TIMEOUT_MS = 20_000;
 
-function probeOne(name: string): Promise<{ works: boolean; error?: string }> {
+const ProbeAnswer = z.object({ works: z.boolean(), error: z.string().optional() });
+const BackendsAnswer = z.object({
+  backends: z.array(z.object({ name: z.string(), bundled: z.boolean() })),
+});
+
+/** Runs the provider-probe worker with one argument and returns its one answer (or a failure). */
+function ask<T>(arg: string, schema: z.ZodType<T>, onFailure: (reason: string) => T): Promise<T> {
   return new Promise((resolve) => {
-    const child = forkWorker('provider-probe', [name]);
+    const child = startWorker('provider-probe', {
+      args: [arg],
+      serviceName: 'Latent Studio provider probe',
+    });
     let settled = false;
-    const done = (r: { works: boolean; error?: string }): void => {
+    const done = (r: T): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      child.kill();
+      child.kill('SIGKILL');
       resolve(r);
     };
     const timer = setTimeout(
-      () => done({ works: false, error: `no answer within ${PROBE_TIMEOUT_MS / 1000} s` }),
+      () => done(onFailure(`no answer within ${PROBE_TIMEOUT_MS / 1000} s`)),
       PROBE_TIMEOUT_MS,
     );
-    child.on('message', (m) => done(m as { works: boolean; error?: string }));
-    child.on('exit', (code, signal) =>
-      done({ works: false, error: `probe process exited (${signal ?? `code ${code}`})` }),
+    child.onMessage((m) => {
+      const parsed = schema.safeParse(m);
+      done(parsed.success ? parsed.data : onFailure('the probe answered something unexpected'));
+    });
+    child.onExit((exit) =>
+      done(onFailure(`probe process exited (${exit.signal ?? `code ${exit.code}`})`)),
     );
   });
 }
 
-/** Which execution providers actually create and run a session here, each probed in its own process. */
+/**
+ * Which execution providers actually create and run a session here. Everything that touches ONNX
+ * Runtime, even listing its backends, happens in the probe worker, one process per provider.
+ */
 export async function probeProviders(): Promise<ProviderProbe[]> {
-  const backends = ort.listSupportedBackends?.() ?? [{ name: 'cpu', bundled: true }];
+  const { backends } = await ask('--list-backends', BackendsAnswer, () => ({
+    backends: [{ name: 'cpu', bundled: true }],
+  }));
   const results: ProviderProbe[] = [];
   for (const backend of backends) {
     if (!backend.bundled) {
@@ -43,7 +60,8 @@ export async function probeProviders(): Promise<ProviderProbe[]> {
       });
       continue;
     }
-    results.push({ name: backend.name, bundled: true, ...(await probeOne(backend.name)) });
+    const answer = await ask(backend.name, ProbeAnswer, (error) => ({ works: false, error }));
+    results.push({ name: backend.name, bundled: true, ...answer });
   }
   return results;
 }

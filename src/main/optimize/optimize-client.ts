@@ -1,8 +1,9 @@
 import { rmSync } from 'node:fs';
 import { StudioError } from '../../shared/errors';
-import { forkWorker } from '../workers/fork-worker';
+import { describeExit, startWorker } from '../workers/worker-process';
 import type { FromOptimizer, OptimizeJob } from '../workers/optimize-worker';
-import { partialDir, type BuildProgress, type VariantManifest } from './build-variant';
+import type { BuildProgress, VariantManifest } from './build-variant';
+import { partialDir } from './variant-files';
 
 export interface OptimizeResult {
   outDir: string;
@@ -21,13 +22,14 @@ export function runOptimizeJob(
   signal?: AbortSignal,
 ): Promise<OptimizeResult> {
   return new Promise((resolve, reject) => {
-    const child = forkWorker('optimize-worker');
-    let stderrTail = '';
+    const child = startWorker('optimize-worker', { serviceName: 'Latent Studio optimizer' });
     let settled = false;
     const finish = (error?: Error, result?: OptimizeResult): void => {
       if (settled) return;
       settled = true;
       signal?.removeEventListener('abort', onAbort);
+      // One job per worker: once it has answered (or failed), it is ended.
+      child.kill('SIGKILL');
       if (error) {
         rmSync(partialDir(job.outDir), { recursive: true, force: true });
         reject(error);
@@ -39,25 +41,19 @@ export function runOptimizeJob(
     };
     if (signal?.aborted) return onAbort();
     signal?.addEventListener('abort', onAbort);
-    child.stderr?.on('data', (chunk: Buffer) => {
-      stderrTail = (stderrTail + chunk.toString()).slice(-2000);
-    });
-    child.stdout?.on('data', () => {});
-    child.on('error', () => {});
-    child.on('message', (raw) => {
+    child.onMessage((raw) => {
       const m = raw as FromOptimizer;
       if (m.type === 'progress') onProgress(m.progress);
       else if (m.type === 'result')
         finish(undefined, { outDir: m.outDir, components: m.components, manifest: m.manifest });
       else finish(new StudioError(m.message, m.code));
     });
-    child.on('exit', (code, sig) => {
-      const lastLine = stderrTail.trim().split('\n').pop() ?? '';
-      const why = sig
-        ? `the optimizer process was killed (${sig}${sig === 'SIGKILL' ? ', possibly out of memory' : ''})`
-        : `the optimizer process exited with code ${code} before finishing`;
+    child.onExit((exit) => {
       finish(
-        new StudioError(`${why}${lastLine ? `: ${lastLine}` : ''}; nothing was kept`, 'failed'),
+        new StudioError(
+          `${describeExit('optimizer', exit, child.stderrTail())}; nothing was kept`,
+          'failed',
+        ),
       );
     });
     child.send(job);

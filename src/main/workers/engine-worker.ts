@@ -6,6 +6,7 @@ import { runPipeline } from '../engine/pipeline';
 import { StudioError } from '../../shared/errors';
 import { SchedulerConfigError } from '../engine/schedulers';
 import { TokenizerFileError } from '../engine/tokenizer/tokenizer-files';
+import { parentChannel } from './parent-channel';
 
 /**
  * The engine process: owns every ONNX Runtime session. Requests run one at a time; sessions stay
@@ -16,8 +17,10 @@ const cancelled = new Set<string>();
 const queued = new Set<string>();
 let queue: Promise<void> = Promise.resolve();
 
+const parent = parentChannel();
+
 function send(message: FromEngine): void {
-  process.send?.(message);
+  void parent.send(message);
 }
 
 function runConfigFor(req: PipelineRequest): RunConfig {
@@ -83,7 +86,7 @@ async function handleGenerate(id: string, req: PipelineRequest): Promise<void> {
   }
 }
 
-process.on('message', (raw) => {
+parent.onMessage((raw) => {
   const message = raw as ToEngine;
   if (message.type === 'cancel') {
     // Only requests still queued or running can be cancelled; a stale id must not poison a later one.
@@ -109,4 +112,4 @@ process.on('message', (raw) => {
   }
 });
 
-process.on('disconnect', () => process.exit(0));
+parent.onParentGone(() => process.exit(0));

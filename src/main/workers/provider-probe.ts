@@ -1,9 +1,13 @@
 import * as ort from 'onnxruntime-node';
 import { probeModelPath } from '../paths';
+import { parentChannel } from './parent-channel';
 
 /**
- * Child-process entry: tries to create a session with one execution provider on a 96-byte model and
- * run it. A provider that crashes the process or hangs only costs this child.
+ * Worker entry, in two modes:
+ * - `--list-backends`: answers with the execution providers compiled into this onnxruntime-node
+ *   build (loading ORT's native binding, which the studio's own process never does);
+ * - `<provider>`: tries to create a session with that provider on a 96-byte model and run it. A
+ *   provider that crashes the process or hangs only costs this worker.
  */
 /** ORT errors start with a source location and an assertion; the reason a person needs is last. */
 export function conciseReason(message: string): string {
@@ -12,8 +16,9 @@ export function conciseReason(message: string): string {
   return afterAssert.replace(/^\/\S+:\d+ /, '').slice(0, 300);
 }
 
-async function main(): Promise<void> {
-  const provider = process.argv[2] ?? 'cpu';
+const parent = parentChannel();
+
+async function probe(provider: string): Promise<{ works: boolean; error?: string }> {
   try {
     const session = await ort.InferenceSession.create(probeModelPath(), {
       executionProviders: [provider],
@@ -24,11 +29,22 @@ async function main(): Promise<void> {
     const y = out.y.data as Float32Array;
     const ok = y[3] === 8;
     await session.release();
-    process.send?.({ works: ok, error: ok ? undefined : 'wrong result from the probe model' });
+    return ok ? { works: true } : { works: false, error: 'wrong result from the probe model' };
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    process.send?.({ works: false, error: conciseReason(message) });
+    return { works: false, error: conciseReason(message) };
   }
+}
+
+async function main(): Promise<void> {
+  const arg = process.argv[2] ?? 'cpu';
+  if (arg === '--list-backends') {
+    const backends = ort.listSupportedBackends?.() ?? [{ name: 'cpu', bundled: true }];
+    await parent.send({ backends: backends.map((b) => ({ name: b.name, bundled: b.bundled })) });
+  } else {
+    await parent.send(await probe(arg));
+  }
+  parent.finish();
 }
 
 void main();
