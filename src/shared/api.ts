@@ -35,6 +35,16 @@ import {
   FitReportSchema,
   FitRequestSchema,
 } from './hub-schemas';
+import {
+  DeleteRunRequestSchema,
+  DeleteRunResultSchema,
+  ImageListSchema,
+  ListImagesRequestSchema,
+  ListProfilesRequestSchema,
+  PreviewProfileRequestSchema,
+  PreviewProfileSchema,
+  ProfileSummarySchema,
+} from './library-schemas';
 import type { EventName, MethodName } from './channels';
 
 export { EVENT_NAMES, METHOD_NAMES, ipcChannel, ipcEventChannel } from './channels';
@@ -135,6 +145,17 @@ export const studioMethods = {
       }),
     ),
   },
+  /**
+   * Every image the studio made (generations and benchmark cases, each case beside the baseline's
+   * image of the same case, with its heatmap and quality figures), filterable, newest run first.
+   */
+  listImages: { input: ListImagesRequestSchema, output: ImageListSchema },
+  /** Deletes a run (not a running one), its figures and its image files. */
+  deleteRun: { input: DeleteRunRequestSchema, output: DeleteRunResultSchema },
+  /** Saved optimization profiles (default first), each with what it changes. */
+  listProfiles: { input: ListProfilesRequestSchema, output: z.array(ProfileSummarySchema) },
+  /** What saving a run's recipe as the default profile would change, before it is saved. */
+  previewProfile: { input: PreviewProfileRequestSchema, output: PreviewProfileSchema },
   /**
    * Writes an optimized copy of a model (default: the variant store, `<home>/models/<model>--<recipe>`),
    * in the optimize worker; progress arrives as `optimizeProgress` events with the same jobId.

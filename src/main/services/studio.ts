@@ -16,6 +16,7 @@ import { BenchRepo } from '../store/bench-repo';
 import { LiveSampler } from '../hardware/live-sampler';
 import { HubModels } from '../hub/hub-models';
 import { HubService } from '../hub/hub-service';
+import { LibraryService } from './library-service';
 import { ModelLibrary } from '../hub/model-library';
 
 export interface StudioEvents {
@@ -64,6 +65,17 @@ export function createStudio(options: { home: string }): Studio {
   const generate = new GenerateService({ home, runs, models, events, bench, hardware, lock });
   const benchService = new BenchService({ home, db, runs, bench, models, hardware, events, lock });
   const optimizeService = new OptimizeService({ home, models, events });
+  const libraryService = new LibraryService({
+    home,
+    db,
+    modelDir: (name) => {
+      try {
+        return models.resolve(name).dir;
+      } catch {
+        return undefined;
+      }
+    },
+  });
   const hub = new HubService({
     home,
     models: hubModels,
@@ -102,6 +114,10 @@ export function createStudio(options: { home: string }): Studio {
     exportRun: async (input) => benchService.exportRun(input.runId, input.format),
     exportComparison: async (input) => benchService.exportComparison(input.runA, input.runB),
     getTrend: async (input) => benchService.trend(input.model, input.recipe),
+    listImages: async (input) => libraryService.images(input),
+    deleteRun: async (input) => libraryService.deleteRun(input.runId),
+    listProfiles: async (input) => libraryService.profiles(input.model),
+    previewProfile: async (input) => libraryService.previewProfile(input.runId, input.recipe),
     registerModel: async (input) => models.register(input.path, input.name),
     unregisterModel: async (input) => ({ removed: models.unregister(input.name) }),
     planModelDownload: (input) => hub.plan(input),
