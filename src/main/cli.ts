@@ -13,6 +13,23 @@ import { downloadFromCli, formatBytes } from './hub/download-cli';
 
 /** `npm run cli -- <command>`: the third adapter over the same services. */
 
+/**
+ * `--lora FILE[:scale]`, repeatable. The scale is split off only when what follows the last colon
+ * is a number, so Windows paths (`C:\\loras\\x.safetensors`) keep their drive letter.
+ */
+function collectLora(
+  value: string,
+  previous: { path: string; scale: number }[],
+): { path: string; scale: number }[] {
+  const at = value.lastIndexOf(':');
+  const tail = at > 0 ? value.slice(at + 1) : '';
+  if (at > 0 && tail.trim() !== '' && Number.isFinite(Number(tail)))
+    return [...previous, { path: resolve(value.slice(0, at)), scale: Number(tail) }];
+  if (at > 0 && /^[-+.\d]/.test(tail) && !/[\\/]/.test(tail))
+    throw new InvalidArgumentError(`--lora ${value}: the scale after ":" must be a number`);
+  return [...previous, { path: resolve(value), scale: 1 }];
+}
+
 const num =
   (label: string) =>
   (value: string): number => {
@@ -205,6 +222,12 @@ export function buildCli(): Command {
     )
     .option('--threads <n>', 'intra-op threads (0: automatic)', num('--threads'))
     .option('--profile <name>', 'a saved optimization profile')
+    .option(
+      '--lora <file[:scale]>',
+      'merge a LoRA (.safetensors, kohya or diffusers/PEFT keys) at a scale (default 1); repeatable',
+      collectLora,
+      [],
+    )
     .requiredOption('--out <file.png>', 'where to write the image (batch > 1 adds -1, -2, ...)')
     .option('--json', 'print one JSON object as the last line')
     .action(async (opts: Record<string, unknown> & CommonOptions & { out: string }) => {
@@ -235,6 +258,9 @@ export function buildCli(): Command {
             ep: opts.ep,
             threads: opts.threads,
             profile: opts.profile,
+            loras: (opts.lora as { path: string; scale: number }[]).length
+              ? (opts.lora as { path: string; scale: number }[])
+              : undefined,
           });
         } finally {
           stop();
@@ -391,7 +417,7 @@ export function buildCli(): Command {
             ? `${r.speedup.toFixed(2)}x${r.speedupCi ? ` [${r.speedupCi[0].toFixed(2)}-${r.speedupCi[1].toFixed(2)}]` : ''}`
             : '';
         console.log(
-          `  ${r.name.padEnd(18)} ${r.status.padEnd(7)} ${l} ${sp.padStart(18)}  ${String(r.peakRssMb?.toFixed(0) ?? '-').padStart(5)} MB  load ${r.loadMs?.toFixed(0) ?? '-'} ms  ${q}  ${r.verdict}${r.error ? `  (${r.error})` : ''}`,
+          `  ${r.name.padEnd(18)} ${r.status.padEnd(7)} ${l} ${sp.padStart(18)}  ${String(r.peakRssMb?.toFixed(0) ?? '-').padStart(5)} MB  load ${r.loadMs?.toFixed(0) ?? '-'}${r.restartLoadMs !== undefined ? `/${r.restartLoadMs.toFixed(0)}` : ''} ms  ${q}  ${r.verdict}${r.error ? `  (${r.error})` : ''}`,
         );
         for (const c of r.contributions ?? [])
           console.log(

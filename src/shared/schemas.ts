@@ -95,6 +95,26 @@ const dimension = z
   .max(4096, 'must be at most 4096 pixels')
   .refine((v) => v % 8 === 0, 'must be a multiple of 8 (the VAE works on 8x8 pixel blocks)');
 
+/** How strongly a LoRA is merged: 1 = as trained, 0 = not at all, negative = subtracted. */
+export const LORA_SCALE_RANGE = { min: -4, max: 4 } as const;
+
+export const LoraRequestSchema = z
+  .object({
+    path: z.string().min(1, 'name a .safetensors LoRA file'),
+    scale: z
+      .number()
+      .min(
+        LORA_SCALE_RANGE.min,
+        `must be between ${LORA_SCALE_RANGE.min} and ${LORA_SCALE_RANGE.max} (1 = as trained)`,
+      )
+      .max(
+        LORA_SCALE_RANGE.max,
+        `must be between ${LORA_SCALE_RANGE.min} and ${LORA_SCALE_RANGE.max} (1 = as trained)`,
+      )
+      .default(1),
+  })
+  .strict();
+
 export const GenerateRequestSchema = z
   .object({
     model: z
@@ -128,6 +148,8 @@ export const GenerateRequestSchema = z
     ep: ExecutionProviderSchema.optional(),
     threads: z.number().int().min(0, 'must be 0 (automatic) or more').max(256).optional(),
     profile: z.string().optional(),
+    /** LoRAs merged into the model (a cached variant per model, LoRA contents and scales). */
+    loras: z.array(LoraRequestSchema).max(8, 'merge at most 8 LoRAs at once').optional(),
     /** Chosen by the caller so it can match progress events to this request. */
     jobId: z.string().min(1).max(100).optional(),
   })

@@ -3,6 +3,7 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import type { NodeProto, TensorProto } from 'onnx-buf';
 import { StudioError } from '../../shared/errors';
+import { LORA_SCALE_RANGE } from '../../shared/schemas';
 import { intAttr, type OnnxModel } from './onnx-model';
 import { SafetensorsFile } from './safetensors';
 import { bytesOf, dimsOf, DT, elementCount, floatToHalf, halfToFloat } from './tensor-data';
@@ -35,7 +36,7 @@ export interface LoraSpec {
   scale: number;
 }
 
-export const LORA_SCALE_RANGE = { min: -4, max: 4 } as const;
+export { LORA_SCALE_RANGE };
 
 export type LoraComponent = 'unet' | 'text_encoder' | 'text_encoder_2';
 

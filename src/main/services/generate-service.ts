@@ -9,6 +9,8 @@ import type { RunsRepo } from '../store/runs-repo';
 import type { BenchRepo } from '../store/bench-repo';
 import { recipeRunConfig } from '../bench/recipes';
 import { prepareVariant } from '../bench/variants';
+import { ensureLoraVariant } from '../optimize/variant-store';
+import { OPTIMIZE_RECIPES } from '../optimize/recipes';
 import { modelDefaults, parseProfile, profileSampling } from '../profiles/profile';
 import type { HardwareService } from '../hardware/hardware-service';
 import { bestProvider } from '../hardware/best-provider';
@@ -68,10 +70,13 @@ export class GenerateService {
       ortVersion: ortVersion(),
     });
     try {
+      const modelDir = input.loras?.length
+        ? await this.loraModelDir(model.dir, input.loras, profile?.variant, jobId)
+        : (profile?.modelDir ?? model.dir);
       const result = await this.engine.run(
         jobId,
         {
-          modelDir: profile?.modelDir ?? model.dir,
+          modelDir,
           prompt: input.prompt,
           negativePrompt: input.negativePrompt,
           steps: input.steps ?? profile?.steps,
@@ -103,6 +108,8 @@ export class GenerateService {
         writeFileSync(path, image.png);
         return { path, width: image.width, height: image.height, dataUrl: pngDataUrl(image.png) };
       });
+      for (const l of input.loras ?? [])
+        result.warnings.push(`LoRA ${l.path} merged at scale ${l.scale}`);
       if (profile) {
         result.warnings.push(
           ...this.pendingWarnings.splice(0),
@@ -160,6 +167,7 @@ export class GenerateService {
       name: stored.name,
       recipe: recipe.name,
       ep,
+      variant: recipe.variant,
       modelDir: await this.profileModelDir(modelDir, recipe.variant, stored.name),
       runConfig: recipeRunConfig(recipe, (await this.deps.hardware.detect()).cpu.physicalCores),
       ...sampling,
@@ -187,6 +195,38 @@ export class GenerateService {
   }
 
   private readonly pendingWarnings: string[] = [];
+
+  /**
+   * The model with the request's LoRAs merged in: a variant built once by the optimizer (in its
+   * worker) and cached by model fingerprint, LoRA contents and scales. A profile's optimizer
+   * variant is stacked after the merge (the LoRA changes float weights, the recipe then quantizes
+   * or fuses them); graph-all, which ONNX Runtime writes itself, cannot take a LoRA and is left out.
+   */
+  private async loraModelDir(
+    modelDir: string,
+    loras: { path: string; scale: number }[],
+    profileVariant: string | undefined,
+    jobId: string,
+  ): Promise<string> {
+    const stackable =
+      profileVariant !== undefined &&
+      profileVariant !== 'graph-all' &&
+      OPTIMIZE_RECIPES.some((r) => r.name === profileVariant);
+    if (profileVariant && profileVariant !== 'source' && !stackable) {
+      this.pendingWarnings.push(
+        `the profile's ${profileVariant} variant cannot take a LoRA; ran the source model with the LoRA merged`,
+      );
+    }
+    this.deps.events.emit('generateProgress', { jobId, stage: 'load', step: 0, totalSteps: 0 });
+    return ensureLoraVariant(
+      this.deps.home,
+      modelDir,
+      loras,
+      undefined,
+      undefined,
+      stackable ? profileVariant : 'lora',
+    );
+  }
 
   cancel(jobId: string): boolean {
     return this.engine.cancel(jobId);
