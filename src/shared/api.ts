@@ -34,6 +34,7 @@ import {
   DownloadResultSchema,
   FitReportSchema,
   FitRequestSchema,
+  HubTokenStatusSchema,
 } from './hub-schemas';
 import {
   DeleteRunRequestSchema,
@@ -238,6 +239,16 @@ export const studioMethods = {
   checkFit: { input: FitRequestSchema, output: FitReportSchema },
   /** The curated list of well-known ONNX exports on the Hub. */
   getCatalogue: { input: z.object({}).strict().prefault({}), output: CatalogueSchema },
+  /**
+   * Stores a Hugging Face token encrypted by the OS (Electron's safeStorage; never plain text, never
+   * in the database); null forgets it. HF_TOKEN in the environment wins over a stored token.
+   */
+  setHubToken: {
+    input: z.object({ token: z.string().min(1).max(200).nullable() }).strict(),
+    output: HubTokenStatusSchema,
+  },
+  /** Where the Hub token comes from (never the token itself). */
+  getHubTokenStatus: { input: z.object({}).strict().prefault({}), output: HubTokenStatusSchema },
 } as const satisfies Record<MethodName, MethodSpec>;
 
 export const studioEvents = {

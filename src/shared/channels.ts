@@ -36,6 +36,8 @@ export const METHOD_NAMES = [
   'deleteModel',
   'checkFit',
   'getCatalogue',
+  'setHubToken',
+  'getHubTokenStatus',
 ] as const;
 export const EVENT_NAMES = [
   'generateProgress',

@@ -153,3 +153,10 @@ export const FitRequestSchema = z
   .refine((v) => v.model !== undefined || v.weightsBytes !== undefined, {
     message: 'give a model, or weightsBytes for one not yet downloaded',
   });
+
+export const HubTokenStatusSchema = z.object({
+  /** env: HF_TOKEN; stored: entered in the app, kept encrypted by the OS; none. */
+  source: z.enum(['env', 'stored', 'none']),
+  /** This studio can keep a token (the desktop app, where the OS keychain is available). */
+  canStore: z.boolean(),
+});

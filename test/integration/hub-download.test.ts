@@ -17,6 +17,7 @@ import { dispatch } from '../../src/main/services/dispatch';
 import { HubModels } from '../../src/main/hub/hub-models';
 import { HubService } from '../../src/main/hub/hub-service';
 import { useTempStudio } from '../helpers/temp-studio';
+import { createStudio } from '../../src/main/services/studio';
 import { tempHome } from '../helpers/temp-home';
 import {
   FakeHub,
@@ -286,6 +287,29 @@ describe('Hub downloads', () => {
     process.env.HF_TOKEN = 'hf_accepted';
     await expect(download({ repo: 'test/gated' })).resolves.toMatchObject({ name: 'test/gated' });
     expect(hub.log.some((l) => l.auth === 'Bearer hf_accepted')).toBe(true);
+  });
+
+  it('uses a token stored by the app (encrypted) for a gated repo', async () => {
+    freshCache();
+    const secrets = {
+      isEncryptionAvailable: () => true,
+      encryptString: (t: string) => Buffer.from(t).reverse(),
+      decryptString: (b: Buffer) => Buffer.from(b).reverse().toString(),
+    };
+    const appHome = tempHome();
+    const app = createStudio({ home: appHome.dir, secrets });
+    try {
+      const status = await dispatch(app.handlers, 'setHubToken', { token: 'hf_accepted' });
+      expect(status).toEqual({ source: 'stored', canStore: true });
+      const r = await dispatch(app.handlers, 'downloadModel', { repo: 'test/gated' });
+      expect(r.name).toBe('test/gated');
+      await expect(call('setHubToken', { token: 'hf_accepted' })).rejects.toThrow(
+        /no secure storage/,
+      );
+    } finally {
+      await app.close();
+      appHome.cleanup();
+    }
   });
 
   it('names unknown repos and revisions', async () => {

@@ -32,6 +32,8 @@ export interface HubServiceDeps {
   retries?: number;
   retryDelayMs?: number;
   cacheDir?: () => string;
+  /** The token for Hub calls (HF_TOKEN, else one stored by the app). */
+  token?: () => string | undefined;
 }
 
 interface Planned {
@@ -78,6 +80,10 @@ export class HubService {
     this.cacheDir = deps.cacheDir ?? hubCacheDir;
   }
 
+  private client(signal?: AbortSignal): HubClient {
+    return new HubClient(signal, { token: this.deps.token?.() ?? hubToken() });
+  }
+
   private freeBytes(dir: string): Promise<number> {
     return (this.deps.freeBytes ?? diskFree)(dir);
   }
@@ -99,7 +105,7 @@ export class HubService {
     subfolder?: string;
   }): Promise<DownloadPlan> {
     const ref = parseRepoRef(input);
-    return (await this.makePlan(ref, new HubClient())).plan;
+    return (await this.makePlan(ref, this.client())).plan;
   }
 
   private async makePlan(ref: RepoRef, client: HubClient): Promise<Planned> {
@@ -209,9 +215,9 @@ export class HubService {
     emit({});
     let releaseLock: (() => Promise<void>) | undefined;
     try {
-      const client = new HubClient(controller.signal);
+      const client = this.client(controller.signal);
       const { plan, files } = await this.makePlan(ref, client);
-      if (plan.gated && !hubToken()) {
+      if (plan.gated && !(this.deps.token?.() ?? hubToken())) {
         throw new StudioError(
           `${ref.repo} is gated: accept its licence on ${client.endpoint}/${ref.repo} while signed in, then set HF_TOKEN to a read token from that account`,
           'unavailable',

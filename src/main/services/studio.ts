@@ -18,6 +18,7 @@ import { HubModels } from '../hub/hub-models';
 import { HubService } from '../hub/hub-service';
 import { LibraryService } from './library-service';
 import { ModelLibrary } from '../hub/model-library';
+import { HubTokenStore, type SecretCodec } from '../hub/token-store';
 
 export interface StudioEvents {
   emit<E extends EventName>(event: E, payload: EventPayload<E>): void;
@@ -47,7 +48,8 @@ export interface Studio {
 }
 
 /** Builds every service over one studio home folder. All three adapters sit on top of this. */
-export function createStudio(options: { home: string }): Studio {
+/** `secrets`: Electron's safeStorage, where the app has it (a Hub token is stored only through it). */
+export function createStudio(options: { home: string; secrets?: SecretCodec }): Studio {
   const home = options.home;
   mkdirSync(home, { recursive: true });
   mkdirSync(join(home, 'images'), { recursive: true });
@@ -76,8 +78,10 @@ export function createStudio(options: { home: string }): Studio {
       }
     },
   });
+  const hubToken = new HubTokenStore(home, options.secrets);
   const hub = new HubService({
     home,
+    token: () => hubToken.token(),
     models: hubModels,
     hardware: () => hardware.detect(false),
     emit: (p) => events.emit('modelDownloadProgress', p),
@@ -127,6 +131,11 @@ export function createStudio(options: { home: string }): Studio {
     deleteModel: (input) => library.remove(input.name),
     checkFit: (input) => library.fit(input),
     getCatalogue: async () => library.catalogue(),
+    setHubToken: async (input) => {
+      hubToken.set(input.token);
+      return { source: hubToken.source(), canStore: hubToken.canStore };
+    },
+    getHubTokenStatus: async () => ({ source: hubToken.source(), canStore: hubToken.canStore }),
     optimizeModel: async (input) => optimizeService.optimize(input),
     cancelOptimize: async (input) => ({ cancelled: optimizeService.cancel(input.jobId) }),
     setMonitoring: async (input) => {

@@ -5,6 +5,7 @@ import {
   Button,
   Card,
   Group,
+  PasswordInput,
   Progress,
   Stack,
   Table,
@@ -95,6 +96,8 @@ function sourceText(m: ModelSummary): string {
 export function ModelsPage({ active }: PageProps): React.JSX.Element {
   const models = useAsync(() => studio.listModels());
   const catalogue = useAsync(() => studio.getCatalogue());
+  const tokenStatus = useAsync(() => studio.getHubTokenStatus());
+  const [token, setToken] = useState('');
   useReloadOnShow(active, models.reload);
   const [repo, setRepo] = useState('');
   const [subfolder, setSubfolder] = useState('');
@@ -170,6 +173,20 @@ export function ModelsPage({ active }: PageProps): React.JSX.Element {
 
   const visible = Object.values(downloads);
 
+  const saveToken = async (value: string | null): Promise<void> => {
+    try {
+      await studio.setHubToken({ token: value });
+      setToken('');
+      setResult({
+        ok: true,
+        text: value ? 'Token stored, encrypted by the system.' : 'Token forgotten.',
+      });
+    } catch (e) {
+      setResult({ ok: false, text: message(e) });
+    }
+    tokenStatus.reload();
+  };
+
   return (
     <Stack>
       <Title order={2}>Models</Title>
@@ -230,6 +247,41 @@ export function ModelsPage({ active }: PageProps): React.JSX.Element {
             </Group>
           </Stack>
         )}
+        <Group mt="sm" align="end" data-testid="hub-token">
+          {tokenStatus.data?.source === 'env' && (
+            <Text size="xs" c="dimmed">
+              Gated repos: using the token in HF_TOKEN.
+            </Text>
+          )}
+          {tokenStatus.data?.source !== 'env' && tokenStatus.data?.canStore && (
+            <>
+              <PasswordInput
+                label="Hugging Face token (for gated repos)"
+                placeholder={tokenStatus.data.source === 'stored' ? 'stored' : 'hf_...'}
+                value={token}
+                onChange={(e) => setToken(e.currentTarget.value)}
+                w={360}
+              />
+              <Button
+                variant="light"
+                disabled={token.trim() === ''}
+                onClick={() => void saveToken(token.trim())}
+              >
+                Store token
+              </Button>
+              {tokenStatus.data.source === 'stored' && (
+                <Button variant="subtle" color="red" onClick={() => void saveToken(null)}>
+                  Forget token
+                </Button>
+              )}
+            </>
+          )}
+          {tokenStatus.data?.source === 'none' && !tokenStatus.data.canStore && (
+            <Text size="xs" c="dimmed">
+              Gated repos need a read token: set HF_TOKEN before starting the studio.
+            </Text>
+          )}
+        </Group>
         <Stack mt="sm">
           {visible.map((p) => (
             <DownloadProgressView
