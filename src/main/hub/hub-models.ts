@@ -43,7 +43,15 @@ function pipelineIn(snapshot: string, subfolder: string | null): string | undefi
   if (!existsSync(snapshot)) return undefined;
   for (const name of readdirSync(snapshot).sort()) {
     const dir = join(snapshot, name);
-    if (statSync(dir).isDirectory() && isCompletePipeline(dir)) return dir;
+    // A dangling link (a file another tool never finished) is skipped, not an error.
+    const isDir = (() => {
+      try {
+        return statSync(dir).isDirectory();
+      } catch {
+        return false;
+      }
+    })();
+    if (isDir && isCompletePipeline(dir)) return dir;
   }
   return undefined;
 }
