@@ -6,6 +6,12 @@ import {
   ipcEventChannel,
   type EventName,
 } from '../shared/channels';
+import {
+  CONSENT_PICK_CHANNEL,
+  PICK_KINDS,
+  type PickKind,
+  type PickResult,
+} from '../shared/consent';
 
 /**
  * Exposes exactly the StudioApi tables to the sandboxed renderer: one `invoke` per method and one
@@ -20,6 +26,14 @@ const methods = Object.fromEntries(
 
 const bridge = {
   methods,
+  /**
+   * Opens the main process's dialog; resolves to an opaque handle for what the person picked (pass
+   * it where a method takes a path) and a name to show, or null when they cancelled.
+   */
+  pickPath(kind: PickKind): Promise<PickResult> {
+    if (!PICK_KINDS.includes(kind)) throw new Error(`unknown pick kind ${String(kind)}`);
+    return ipcRenderer.invoke(CONSENT_PICK_CHANNEL, kind) as Promise<PickResult>;
+  },
   on(event: EventName, listener: (payload: unknown) => void): () => void {
     if (!EVENT_NAMES.includes(event)) throw new Error(`unknown event ${String(event)}`);
     const channel = ipcEventChannel(event);
