@@ -66,6 +66,11 @@ export const RecipeOutcomeSchema = z.object({
   loadMs: z.number().nullable().optional(),
   /** The first run end to end including session creation, ms: time to first image. */
   firstImageMs: z.number().nullable().optional(),
+  /**
+   * Session creation when a fresh engine starts again (caches warm: the OS file cache, ORT's
+   * optimized-model cache where the recipe uses it), ms; measured for the baseline and cache recipes.
+   */
+  restartLoadMs: z.number().optional(),
   /** Stacked candidates: the tier and each composed strategy's contribution. */
   tier: z.enum(['basic', 'intermediate', 'advanced']).optional(),
   contributions: z

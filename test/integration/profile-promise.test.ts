@@ -23,69 +23,75 @@ const cases = SHAPES_SET.cases.slice(0, 2);
 const REPEATS = 3;
 
 describe('a saved profile delivers what the wizard printed', () => {
-  it('generate after bench --save-profile: same settings, speed-up within the interval', async () => {
-    const gen = (c: (typeof cases)[number], profile?: string) =>
-      dispatch(ctx.studio.handlers, 'generate', {
-        model: 'tiny-shapes',
-        prompt: c.prompt,
-        seed: c.seed,
-        profile,
+  it(
+    'generate after bench --save-profile: same settings, speed-up within the interval',
+    {
+      timeout: 300_000,
+    },
+    async () => {
+      const gen = (c: (typeof cases)[number], profile?: string) =>
+        dispatch(ctx.studio.handlers, 'generate', {
+          model: 'tiny-shapes',
+          prompt: c.prompt,
+          seed: c.seed,
+          profile,
+        });
+      // Per image, session creation left out (the benchmark's warm-ups leave it out too).
+      const ms = (g: Awaited<ReturnType<typeof gen>>) => g.timings.total - (g.timings.load ?? 0);
+
+      const plain = await gen(cases[0]); // loads the sessions
+      const bench = BenchResultSchema.parse(
+        await dispatch(ctx.studio.handlers, 'runBenchmark', {
+          model: 'tiny-shapes',
+          recipes: ['dpm-fast'],
+          maxCases: cases.length,
+          repeats: REPEATS,
+          warmup: 1,
+          stack: false,
+        }),
+      );
+      expect(bench.settings).toBe('model');
+      const printed = bench.recipes.find((r) => r.name === 'dpm-fast');
+      expect(printed?.status).toBe('ok');
+      const printedCi = printed?.speedupCi;
+      if (!printedCi) throw new Error('the benchmark printed no interval');
+      await dispatch(ctx.studio.handlers, 'saveProfile', {
+        runId: bench.runId,
+        recipe: 'dpm-fast',
+        name: 'promise',
+        makeDefault: false,
       });
-    // Per image, session creation left out (the benchmark's warm-ups leave it out too).
-    const ms = (g: Awaited<ReturnType<typeof gen>>) => g.timings.total - (g.timings.load ?? 0);
 
-    const plain = await gen(cases[0]); // loads the sessions
-    const bench = BenchResultSchema.parse(
-      await dispatch(ctx.studio.handlers, 'runBenchmark', {
-        model: 'tiny-shapes',
-        recipes: ['dpm-fast'],
-        maxCases: cases.length,
-        repeats: REPEATS,
-        warmup: 1,
-        stack: false,
-      }),
-    );
-    expect(bench.settings).toBe('model');
-    const printed = bench.recipes.find((r) => r.name === 'dpm-fast');
-    expect(printed?.status).toBe('ok');
-    const printedCi = printed?.speedupCi;
-    if (!printedCi) throw new Error('the benchmark printed no interval');
-    await dispatch(ctx.studio.handlers, 'saveProfile', {
-      runId: bench.runId,
-      recipe: 'dpm-fast',
-      name: 'promise',
-      makeDefault: false,
-    });
+      // Exactly what was measured: the benchmark's steps, scheduler and guidance for each case.
+      const detail = RunDetailSchema.parse(
+        await dispatch(ctx.studio.handlers, 'getRun', { runId: bench.runId }),
+      );
+      const measured = detail.recipes.find((r) => r.name === 'dpm-fast')?.cases ?? [];
+      const baseline = detail.recipes.find((r) => r.name === 'baseline')?.cases ?? [];
+      expect(baseline[0].steps).toBe(plain.steps); // the baseline is plain generate
+      expect(baseline[0].guidance).toBe(plain.guidance);
+      await gen(cases[0], 'promise'); // warm-up on the profiled side too
 
-    // Exactly what was measured: the benchmark's steps, scheduler and guidance for each case.
-    const detail = RunDetailSchema.parse(
-      await dispatch(ctx.studio.handlers, 'getRun', { runId: bench.runId }),
-    );
-    const measured = detail.recipes.find((r) => r.name === 'dpm-fast')?.cases ?? [];
-    const baseline = detail.recipes.find((r) => r.name === 'baseline')?.cases ?? [];
-    expect(baseline[0].steps).toBe(plain.steps); // the baseline is plain generate
-    expect(baseline[0].guidance).toBe(plain.guidance);
-    await gen(cases[0], 'promise'); // warm-up on the profiled side too
-
-    const before: number[][] = cases.map(() => []);
-    const after: number[][] = cases.map(() => []);
-    for (let r = 0; r < REPEATS; r++) {
-      for (const [i, c] of cases.entries()) {
-        before[i].push(ms(await gen(c)));
-        const g = await gen(c, 'promise');
-        expect(g.steps).toBe(measured[i].steps);
-        expect(g.guidance).toBe(measured[i].guidance);
-        expect(g.scheduler).toBe('dpm++2m-karras');
-        after[i].push(ms(g));
+      const before: number[][] = cases.map(() => []);
+      const after: number[][] = cases.map(() => []);
+      for (let r = 0; r < REPEATS; r++) {
+        for (const [i, c] of cases.entries()) {
+          before[i].push(ms(await gen(c)));
+          const g = await gen(c, 'promise');
+          expect(g.steps).toBe(measured[i].steps);
+          expect(g.guidance).toBe(measured[i].guidance);
+          expect(g.scheduler).toBe('dpm++2m-karras');
+          after[i].push(ms(g));
+        }
       }
-    }
-    const delivered = pairedSpeedup(
-      cases.map((_, i) => ({ base: before[i], candidate: after[i] })),
-    );
-    const deliveredCi = delivered.ci;
-    if (!deliveredCi) throw new Error('no interval for the delivered speed-up');
-    const report = `printed ${printed?.speedup?.toFixed(2)}x [${printedCi.map((v) => v.toFixed(2)).join('-')}], delivered ${delivered.speedup.toFixed(2)}x [${deliveredCi.map((v) => v.toFixed(2)).join('-')}]`;
-    // The two intervals overlap: the difference is within the noise.
-    expect(deliveredCi[0] <= printedCi[1] && printedCi[0] <= deliveredCi[1], report).toBe(true);
-  });
+      const delivered = pairedSpeedup(
+        cases.map((_, i) => ({ base: before[i], candidate: after[i] })),
+      );
+      const deliveredCi = delivered.ci;
+      if (!deliveredCi) throw new Error('no interval for the delivered speed-up');
+      const report = `printed ${printed?.speedup?.toFixed(2)}x [${printedCi.map((v) => v.toFixed(2)).join('-')}], delivered ${delivered.speedup.toFixed(2)}x [${deliveredCi.map((v) => v.toFixed(2)).join('-')}]`;
+      // The two intervals overlap: the difference is within the noise.
+      expect(deliveredCi[0] <= printedCi[1] && printedCi[0] <= deliveredCi[1], report).toBe(true);
+    },
+  );
 });

@@ -42,6 +42,11 @@ export interface MeasureSetup {
    * affects both sides of each pair alike. Absent: the candidate runs alone.
    */
   reference?: Recipe;
+  /**
+   * After measuring, start a fresh engine and time its session creation once more: start-up with
+   * warm caches (the OS file cache, and ORT's optimized-model cache where the recipe turns it on).
+   */
+  restartLoad?: boolean;
   /** Before any run: why the prepared variant (its bytes on disk) cannot fit here, or null. */
   fit?(modelBytes: number): string | null;
   isCancelled(): boolean;
@@ -80,6 +85,8 @@ export interface RecipeRun {
   loadMs: number;
   /** The first run end to end, session creation included, ms. */
   firstImageMs: number;
+  /** With `restartLoad`: session creation in a second, fresh engine, ms. */
+  restartLoadMs?: number;
   topOps?: NonNullable<RecipeOutcome['topOps']>;
 }
 
@@ -210,6 +217,9 @@ export async function measureRecipe(
     const window = await tracker.end();
     tracking = false;
     const topOps = m.profileOps ? await profileOnce(engine, m, recipe, modelDir) : undefined;
+    const restartLoadMs = m.restartLoad
+      ? await restartLoad(m, caseRequest(m, recipe, m.testSet.cases[0], modelDir))
+      : undefined;
     // ORT's pool uses physical cores; SMT siblings would make every CPU look half idle.
     const cores = Math.max(1, m.physicalCores);
     return {
@@ -224,6 +234,7 @@ export async function measureRecipe(
       ),
       loadMs: candidate.first()?.loadMs ?? 0,
       firstImageMs: candidate.first()?.firstImageMs ?? 0,
+      ...(restartLoadMs !== undefined ? { restartLoadMs } : {}),
       ...(topOps ? { topOps } : {}),
     };
   } catch (error) {
@@ -241,6 +252,17 @@ export async function measureRecipe(
     if (tracking) await tracker.end(); // a failed recipe must not leave its sampler running
     m.onEngine?.(undefined);
     await Promise.all([engine.close(), referenceEngine?.close()]);
+  }
+}
+
+/** Session creation in a fresh engine process (one unmeasured generation). */
+async function restartLoad(m: MeasureSetup, request: PipelineRequest): Promise<number> {
+  const fresh = new EngineClient();
+  try {
+    const result = await engineRunner(fresh, m, 's').run(request);
+    return result.timings.load;
+  } finally {
+    await fresh.close();
   }
 }
 

@@ -82,6 +82,7 @@ export class RecipeRecord {
         speedupCi: o.speedupCi,
         loadMs: o.loadMs,
         firstImageMs: o.firstImageMs,
+        restartLoadMs: o.restartLoadMs,
         tier: o.tier,
         contributions: o.contributions,
       },

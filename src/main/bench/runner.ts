@@ -94,6 +94,8 @@ export async function runBenchmark(
     try {
       const setup = measureSetup(plan, hooks, progress);
       if (plan.interleave && !isBaseline) setup.reference = baseline;
+      // Start-up with warm caches: the baseline's, and each recipe's that caches its optimized model.
+      setup.restartLoad = isBaseline || recipe.runConfig.optimizedModelCache === true;
       const run = await measureRecipe(setup, recipe, async (c) => {
         const q = await judgeCase(c, isBaseline ? undefined : baseCases[c.caseIndex]?.png);
         if (q) quality.push(q);

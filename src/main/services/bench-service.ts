@@ -451,6 +451,7 @@ function pickExtra(extra: Record<string, unknown>): Partial<RecipeOutcome> {
     speedupCi: true,
     loadMs: true,
     firstImageMs: true,
+    restartLoadMs: true,
     tier: true,
     contributions: true,
   }).safeParse(extra);

@@ -82,6 +82,11 @@ export function RecipeTable({ recipes }: { recipes: RecipeOutcome[] }): React.JS
                   first image {num(r.firstImageMs)}
                 </Text>
               )}
+              {r.restartLoadMs !== undefined && (
+                <Text size="xs" c="dimmed">
+                  restart {num(r.restartLoadMs)}
+                </Text>
+              )}
             </Table.Td>
             <Table.Td>{num(r.peakRssMb)}</Table.Td>
             {gpu && <Table.Td>{num(r.peakGpuMb)}</Table.Td>}
