@@ -13,7 +13,9 @@ describe('the honest baseline', () => {
   });
 
   it('every single strategy changes exactly one thing against it', () => {
-    for (const r of BUILTIN_RECIPES.filter((x) => x.name !== 'baseline' && !x.stack)) {
+    for (const r of BUILTIN_RECIPES.filter(
+      (x) => x.name !== 'baseline' && !x.stack && x.strategy !== 'distillation',
+    )) {
       const changes = [
         r.variant !== 'source' ? 'variant' : null,
         Object.keys(r.sampling).length > 0 ? 'sampling' : null,
@@ -25,6 +27,13 @@ describe('the honest baseline', () => {
       expect(knobs.length, r.name).toBeLessThanOrEqual(1);
       expect(r.runConfig.graphOptimizationLevel ?? 'basic', r.name).not.toBe('all');
     }
+  });
+
+  it('distillation changes the model and the sampling it needs together, nothing else', () => {
+    const d = BUILTIN_RECIPES.filter((x) => x.strategy === 'distillation');
+    expect(d.map((r) => r.name)).toEqual(['lcm-lora']);
+    expect(d[0]).toMatchObject({ variant: 'lcm-lora', runConfig: {} });
+    expect(d[0].sampling).toEqual({ scheduler: 'lcm', steps: 4, guidance: 1 });
   });
 
   it('keeps graph-basic only as an explanatory extra', () => {

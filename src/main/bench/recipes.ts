@@ -14,6 +14,8 @@ export const STRATEGIES = [
   'scheduler',
   'session',
   'memory',
+  /** A few-step student of the model (LCM-LoRA merged, LCM scheduler): judged by prompt adherence too. */
+  'distillation',
   /** A composition of single strategies that passed (basic, intermediate, advanced tier). */
   'stack',
 ] as const;
@@ -80,6 +82,24 @@ export const RecipeSchema = z
 export type Recipe = z.infer<typeof RecipeSchema>;
 
 const recipe = (r: z.input<typeof RecipeSchema>): Recipe => RecipeSchema.parse(r);
+
+/**
+ * The distilled tier: the model with its LCM-LoRA merged (the bundled one for tiny-shapes, or a
+ * person's own for their model's family; see optimize/bundled-loras.ts), sampled with the LCM
+ * scheduler at 4 steps and guidance 1, which is what the bundled card recommends (LCM-LoRA model
+ * cards say 4-8 steps, guidance 1-2). It does not reproduce the teacher's pixels, so its SSIM is
+ * low by design; prompt adherence (bench/adherence.ts) says whether it still draws what was asked.
+ */
+export const LCM_LORA_RECIPE: Recipe = recipe({
+  name: 'lcm-lora',
+  version: 1,
+  title: 'Distilled: LCM-LoRA, 4 steps',
+  strategy: 'distillation',
+  description:
+    "The model's LCM-LoRA merged into its UNet, then the LCM scheduler at 4 steps with guidance 1: a few-step student instead of 25-50 teacher steps. Different pixels from the baseline by design; judge it by its prompt adherence and the pictures.",
+  variant: 'lcm-lora',
+  sampling: { scheduler: 'lcm', steps: 4, guidance: 1 },
+});
 
 /** The built-in catalogue: the five classic strategies in their ONNX Runtime forms, plus the baseline. */
 export const BUILTIN_RECIPES: readonly Recipe[] = [
@@ -269,6 +289,7 @@ export const BUILTIN_RECIPES: readonly Recipe[] = [
       'Weights stored as float16 and cast back to float32 when the model loads: half the disk and download, the same compute and pictures.',
     variant: 'fp16-storage',
   }),
+  LCM_LORA_RECIPE,
 ];
 
 export function findRecipe(name: string, extra: readonly Recipe[] = []): Recipe {

@@ -1,6 +1,13 @@
 import { studioHome } from '../paths';
 import { ensureVariant } from '../optimize/variant-store';
 import { OPTIMIZE_RECIPES } from '../optimize/recipes';
+import { ensureLoraVariant } from '../optimize/variant-store';
+import { findLcmLora } from '../optimize/bundled-loras';
+import { detectFamily } from '../models/model-folder';
+import { StudioError } from '../../shared/errors';
+
+/** The distilled tier's variant: the model with its family's LCM-LoRA merged (see bundled-loras). */
+export const LCM_LORA_VARIANT = 'lcm-lora';
 
 export interface VariantProgress {
   variant: string;
@@ -11,7 +18,14 @@ export interface VariantProgress {
 }
 
 /** Variants the optimizer can build for any model (a recipe's `variant` other than `source`). */
-export function canBuildVariant(variant: string): boolean {
+export function canBuildVariant(
+  variant: string,
+  modelDir?: string,
+  family?: string,
+  home: string = studioHome(),
+): boolean {
+  if (variant === LCM_LORA_VARIANT)
+    return modelDir !== undefined && findLcmLora(modelDir, family, home) !== undefined;
   return variant === 'source' || OPTIMIZE_RECIPES.some((r) => r.name === variant);
 }
 
@@ -29,6 +43,28 @@ export async function prepareVariant(
   signal?: AbortSignal,
 ): Promise<string> {
   if (variant === 'source') return modelDir;
+  const report = (p: { fraction: number; message: string; reason: string }): void =>
+    onProgress({
+      variant,
+      fraction: p.fraction,
+      message: `building the ${variant} variant (${p.reason}): ${p.message}`,
+    });
+  if (variant === LCM_LORA_VARIANT) {
+    const card = findLcmLora(modelDir, safeFamily(modelDir), home);
+    if (!card) {
+      throw new StudioError(
+        `no LCM-LoRA is known for ${modelDir}: put one with a card (kind "lcm-lora", its family) in ${home}/loras/`,
+        'not-found',
+      );
+    }
+    return ensureLoraVariant(
+      home,
+      modelDir,
+      [{ path: card.path, scale: card.scale }],
+      report,
+      signal,
+    );
+  }
   return ensureVariant(
     home,
     modelDir,
@@ -41,4 +77,12 @@ export async function prepareVariant(
       }),
     signal,
   );
+}
+
+function safeFamily(modelDir: string): string | undefined {
+  try {
+    return detectFamily(modelDir);
+  } catch {
+    return undefined;
+  }
 }

@@ -44,6 +44,8 @@ export function proposeCandidates(q: WizardQuestion): Proposal {
   if (gpu) wanted.push('fp16');
   // Attention fusion keeps the weights and the math: worth measuring for every priority.
   wanted.push('attention');
+  // The distilled tier, where an LCM-LoRA for this model exists (canBuildVariant decides).
+  if (!fewStepFamily && q.priority !== 'quality') wanted.push('lcm-lora');
   if (q.priority !== 'quality' && !gpu) wanted.push('int8');
   if (q.objective === 'throughput' || q.hardwareClass === 'gpu-consumer' || q.family === 'sdxl') {
     wanted.push(q.family === 'sdxl' ? 'sequential' : 'vae-tiled');

@@ -101,7 +101,7 @@ export class BenchService {
       objective: input.objective,
       family,
       variants: presentVariants(modelDir),
-      canBuildVariant,
+      canBuildVariant: (variant) => canBuildVariant(variant, modelDir, family, this.deps.home),
       gpuProviderWorks: workingProviders(hw).some(isAcceleratorProvider),
     });
   }

@@ -1,0 +1,60 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { z } from 'zod';
+import { resourcesDir } from '../paths';
+
+/**
+ * LoRA cards: a small JSON file beside a LoRA saying what it is for and how to sample with it (as a
+ * Hub model card does in words). Bundled ones live in `resources/loras/`; a person's own go in
+ * `<LATENT_STUDIO_HOME>/loras/`. A bundled card names the one model it was trained on
+ * (`baseModel`); a person's card may instead name a family (`sd1`, `sdxl`, …) to offer its LoRA to
+ * every model of that family (e.g. the public LCM-LoRA for SD 1.5).
+ */
+export const LoraCardSchema = z
+  .object({
+    name: z.string().min(1),
+    kind: z.enum(['lcm-lora', 'style']),
+    file: z.string().min(1),
+    baseModel: z.string().optional(),
+    family: z.string().optional(),
+    scale: z.number().min(-4).max(4).default(1),
+    scheduler: z.string().optional(),
+    steps: z.number().int().min(1).max(50).optional(),
+    guidance: z.number().min(0).max(20).optional(),
+  })
+  .strict();
+export type LoraCard = z.infer<typeof LoraCardSchema> & { path: string };
+
+function cardsIn(dir: string, userCards: boolean): LoraCard[] {
+  if (!existsSync(dir)) return [];
+  const cards: LoraCard[] = [];
+  for (const f of readdirSync(dir).filter((x) => x.endsWith('.json'))) {
+    try {
+      const card = LoraCardSchema.parse(JSON.parse(readFileSync(join(dir, f), 'utf8')));
+      const path = resolve(dir, card.file);
+      // Bundled cards are tied to their base model; only a person's own cards may claim a family.
+      if (!userCards && !card.baseModel) continue;
+      if (existsSync(path)) cards.push({ ...card, path });
+    } catch {
+      // A broken card is not offered; the LoRA itself can still be used with --lora.
+    }
+  }
+  return cards;
+}
+
+/** The LCM-LoRA to propose for a model: one trained on it by name, else one for its family. */
+export function findLcmLora(
+  modelDir: string,
+  family: string | undefined,
+  home?: string,
+): LoraCard | undefined {
+  const name = basename(resolve(modelDir)).replace(/--.*$/, '');
+  const cards = [
+    ...cardsIn(join(resourcesDir(), 'loras'), false),
+    ...(home ? cardsIn(join(home, 'loras'), true) : []),
+  ].filter((c) => c.kind === 'lcm-lora');
+  return (
+    cards.find((c) => c.baseModel === name) ??
+    cards.find((c) => !c.baseModel && family !== undefined && c.family === family)
+  );
+}
