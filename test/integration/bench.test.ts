@@ -125,7 +125,9 @@ describe('benchmark lab', () => {
     expect(g.steps).toBe(10);
     const detail = RunDetailSchema.parse(await dispatch(ctx.studio.handlers, 'getRun', { runId }));
     expect(detail.recipes.find((r) => r.name === 'dpm-fast')?.cases[0].steps).toBe(10);
-    expect(g.warnings.join(' ')).toMatch(/profile ".*" applied \(recipe dpm-fast\)/);
+    expect(g.warnings.join(' ')).toMatch(
+      /profile ".*" applied \(recipe dpm-fast, measured \d+\.\d\dx \[\d+\.\d\d-\d+\.\d\d\] in run #\d+\)/,
+    );
     await expect(
       dispatch(ctx.studio.handlers, 'generate', { model, profile: 'nope' }),
     ).rejects.toThrow(/no profile named "nope"/);

@@ -28,7 +28,11 @@ export const ProfileSchema = z
 export type Profile = z.infer<typeof ProfileSchema>;
 
 /** Reads a stored profile; profiles saved before this format are a bare recipe (CPU, no promise). */
-export function parseProfile(json: string): { recipe: Recipe; ep?: ExecutionProvider } {
+export function parseProfile(json: string): {
+  recipe: Recipe;
+  ep?: ExecutionProvider;
+  measured?: Profile['measured'];
+} {
   const raw: unknown = JSON.parse(json);
   const profile = ProfileSchema.safeParse(raw);
   if (profile.success) return profile.data;

@@ -113,7 +113,7 @@ export class GenerateService {
       if (profile) {
         result.warnings.push(
           ...this.pendingWarnings.splice(0),
-          `profile "${profile.name}" applied (recipe ${profile.recipe})`,
+          `profile "${profile.name}" applied (recipe ${profile.recipe}${profile.promise})`,
         );
       }
       const output = {
@@ -159,13 +159,19 @@ export class GenerateService {
         'not-found',
       );
     if (!stored) return undefined;
-    const { recipe, ep } = parseProfile(stored.recipeJson);
+    const { recipe, ep, measured } = parseProfile(stored.recipeJson);
+    // What the benchmark printed for it, so the person can hold the profile to it.
+    const promise =
+      measured?.speedup != null
+        ? `, measured ${measured.speedup.toFixed(2)}x${measured.speedupCi ? ` [${measured.speedupCi[0].toFixed(2)}-${measured.speedupCi[1].toFixed(2)}]` : ''} in run #${measured.runId}`
+        : '';
     // The same function the benchmark builds its requests with: the recipe's change relative to
     // the model's default steps, so generate applies exactly what was measured.
     const sampling = profileSampling(recipe, modelDefaults(modelDir).steps);
     return {
       name: stored.name,
       recipe: recipe.name,
+      promise,
       ep,
       variant: recipe.variant,
       modelDir: await this.profileModelDir(modelDir, recipe.variant, stored.name),
