@@ -16,9 +16,25 @@ const ManifestHead = z.looseObject({
   recipeVersion: z.number(),
 });
 
+/**
+ * The model's name in variant folder names: its folder name, except for a Hugging Face cache
+ * snapshot (`models--owner--name/snapshots/<commit>[/sub]`), whose folder is a commit hash or a
+ * generic `onnx`: there the repo (and subfolder) name it, so two repos never share a variant.
+ */
+export function variantModelName(modelDir: string): string {
+  const parts = resolve(modelDir).split(/[\\/]/);
+  const snap = parts.lastIndexOf('snapshots');
+  if (snap > 0 && parts[snap - 1].startsWith('models--')) {
+    const repo = parts[snap - 1].slice('models--'.length);
+    const sub = parts.slice(snap + 2).join('-');
+    return sub ? `${repo}--${sub}` : repo;
+  }
+  return basename(resolve(modelDir));
+}
+
 /** `LATENT_STUDIO_HOME/models/<model>--<recipe>/`: never beside a (possibly read-only) source. */
 export function variantStorePath(home: string, modelDir: string, recipe: string): string {
-  return join(home, 'models', `${basename(resolve(modelDir))}--${recipe}`);
+  return join(home, 'models', `${variantModelName(modelDir)}--${recipe}`);
 }
 
 /** Why a stored variant cannot be used as it is (undefined: it is current). */
