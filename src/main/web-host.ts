@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { createReadStream, existsSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, realpathSync, statSync } from 'node:fs';
 import { pipeline } from 'node:stream';
 import { extname, join, normalize, sep } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -9,6 +9,7 @@ import { isMethodName } from '../shared/api';
 import { StudioError } from '../shared/errors';
 import { dispatch, errorPayload } from './services/dispatch';
 import type { Studio } from './services/studio';
+import { checkPaths, folderPolicy, readAllowedFolders } from './path-consent';
 
 const MAX_BODY_BYTES = 1 << 20;
 const MIME: Record<string, string> = {
@@ -42,6 +43,12 @@ export interface WebHostOptions {
   rendererDir: string;
   port?: number;
   token?: string;
+  /**
+   * Folders whose paths API calls may name (model folders, outputs, test-set and LoRA files).
+   * Default: those allowed for this studio home (`npm run web -- --allow-folder DIR`), read on
+   * every call.
+   */
+  allowedFolders?: readonly string[];
 }
 
 /** The page's CSP: nothing remote, scripts only from this origin, images also as data: URLs. */
@@ -87,19 +94,30 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
+/**
+ * Reads a request body up to MAX_BODY_BYTES. A larger one is refused as soon as the limit is
+ * passed (or at once, from its Content-Length): the rest is never read, and the connection is
+ * closed after the 413.
+ */
 function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
+    const tooLarge = (): StudioError =>
+      new StudioError(`request body is over ${MAX_BODY_BYTES} bytes`, 'too-large');
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > MAX_BODY_BYTES) return reject(tooLarge());
     let size = 0;
     const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer): void => {
       size += chunk.length;
       if (size > MAX_BODY_BYTES) {
-        reject(new StudioError(`request body is over ${MAX_BODY_BYTES} bytes`, 'too-large'));
-        req.resume(); // drain the rest so the 413 can still be delivered
+        req.off('data', onData);
+        req.pause();
+        reject(tooLarge());
         return;
       }
       chunks.push(chunk);
-    });
+    };
+    req.on('data', onData);
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     req.on('error', reject);
   });
@@ -140,6 +158,10 @@ export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
   });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // On every response, pages, assets, API answers and refusals alike.
+    res.setHeader('content-security-policy', csp(port));
+    res.setHeader('referrer-policy', 'no-referrer');
+    res.setHeader('x-content-type-options', 'nosniff');
     const url = new URL(req.url ?? '/', `http://127.0.0.1:${port}`);
     if (!hostAllowed(req))
       return sendJson(res, 403, { error: 'Host header not allowed', code: 'forbidden' });
@@ -190,12 +212,17 @@ export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
     } catch (error) {
       if (error instanceof StudioError && error.code === 'too-large') {
         res.setHeader('connection', 'close');
+        // The unread rest of the body is dropped with the connection.
+        res.once('finish', () => req.socket.destroy());
         return sendJson(res, 413, { error: error.message, code: 'bad-input' });
       }
       return sendJson(res, 400, { error: 'body is not valid JSON', code: 'bad-input' });
     }
     try {
-      const result = await dispatch(studio.handlers, method, input);
+      // Paths in the input must lie under a folder the person allowed for the web studio.
+      const folders = options.allowedFolders ?? readAllowedFolders(studio.home);
+      const checked = await checkPaths(studio.handlers, method, input, folderPolicy(folders));
+      const result = await dispatch(studio.handlers, method, checked);
       sendJson(res, 200, { result });
     } catch (error) {
       const payload = errorPayload(error);
@@ -204,13 +231,20 @@ export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
   }
 
   function serveStatic(res: ServerResponse, pathname: string): void {
-    const root = normalize(rendererDir + sep);
     let decoded: string;
     try {
       decoded = decodeURIComponent(pathname);
     } catch {
       return sendJson(res, 400, { error: 'malformed URL escape', code: 'bad-input' });
     }
+    if (!existsSync(rendererDir)) {
+      return sendJson(res, 503, {
+        error: `the renderer is not built (${rendererDir} is missing): run npm run build:renderer`,
+        code: 'unavailable',
+      });
+    }
+    // Symlinks resolved first: a link inside the folder that points out of it is refused.
+    const root = normalize(realpathSync(rendererDir) + sep);
     let file = normalize(join(root, decoded));
     if (!file.startsWith(root))
       return sendJson(res, 403, { error: 'path outside the app', code: 'forbidden' });
@@ -221,18 +255,15 @@ export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
         code: 'unavailable',
       });
     }
-    const type = MIME[extname(file)] ?? 'application/octet-stream';
-    const headers: Record<string, string> = {
-      'content-type': type,
-      'x-content-type-options': 'nosniff',
-    };
-    if (type.startsWith('text/html')) {
-      headers['content-security-policy'] = csp(port);
-      headers['cache-control'] = 'no-store';
-    }
+    const real = realpathSync(file);
+    if (!real.startsWith(root))
+      return sendJson(res, 403, { error: 'path outside the app', code: 'forbidden' });
+    const type = MIME[extname(real)] ?? 'application/octet-stream';
+    const headers: Record<string, string> = { 'content-type': type };
+    if (type.startsWith('text/html')) headers['cache-control'] = 'no-store';
     res.writeHead(200, headers);
     // A file removed mid-read (a renderer rebuild) ends this response, not the host.
-    pipeline(createReadStream(file), res, () => {});
+    pipeline(createReadStream(real), res, () => {});
   }
 
   const wss = new WebSocketServer({ noServer: true });

@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { createStudio, type Studio } from '../../src/main/services/studio';
 import { startWebHost, type WebHost } from '../../src/main/web-host';
+import { allowFolder } from '../../src/main/path-consent';
 import { tempHome } from '../helpers/temp-home';
 
 /**
@@ -137,8 +138,18 @@ describe('studio in Chromium', () => {
     expect(consoleErrors).toEqual([]);
   });
 
-  it('adds a model folder by path from Settings', async () => {
+  it('adds a model folder by path from Settings (only under an allowed folder)', async () => {
     await page.getByTestId('nav-settings').click();
+    await page
+      .getByTestId('add-model-path')
+      .fill(resolve('test/fixtures/models/sd15-optimum-float'));
+    await page.getByTestId('add-model').click();
+    await page
+      .getByTestId('add-model-result')
+      .getByText(/outside the folders allowed|until you allow one/)
+      .waitFor();
+    // What `npm run web -- --allow-folder DIR` does.
+    allowFolder(studio.home, resolve('test/fixtures/models'));
     await page
       .getByTestId('add-model-path')
       .fill(resolve('test/fixtures/models/sd15-optimum-float'));

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { mkdirSync, readFileSync, existsSync } from 'node:fs';
+import { mkdirSync, readFileSync, existsSync, realpathSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
 import { OptimizeService } from './optimize-service';
 import { StudioError } from '../../shared/errors';
@@ -107,7 +107,12 @@ export function createStudio(options: { home: string; secrets?: SecretCodec }): 
         throw new StudioError(`path: only PNG files under ${imagesDir} can be read`, 'bad-input');
       }
       if (!existsSync(file)) throw new StudioError(`path: ${file} no longer exists`, 'not-found');
-      return { dataUrl: `data:image/png;base64,${readFileSync(file).toString('base64')}` };
+      // Symlinks resolved: a link under images/ that points elsewhere is refused.
+      const real = realpathSync(file);
+      if (!real.startsWith(realpathSync(imagesDir) + sep)) {
+        throw new StudioError(`path: only PNG files under ${imagesDir} can be read`, 'bad-input');
+      }
+      return { dataUrl: `data:image/png;base64,${readFileSync(real).toString('base64')}` };
     },
     proposeRecipes: (input) => benchService.propose(input),
     runBenchmark: (input) => benchService.run(input),
