@@ -481,10 +481,22 @@ export function buildCli(): Command {
       'a new folder for the optimized model (default: the variant store, <home>/models/<model>--<recipe>)',
     )
     .option('--force', 'replace --out if it exists')
+    .option(
+      '--lora <file[:scale]>',
+      'merge a LoRA first (recipe lora: only that); repeatable',
+      collectLora,
+      [],
+    )
     .option('--json', 'print one JSON object as the last line')
     .action(
       async (
-        opts: CommonOptions & { model: string; recipe: string; out?: string; force?: boolean },
+        opts: CommonOptions & {
+          model: string;
+          recipe: string;
+          out?: string;
+          force?: boolean;
+          lora: { path: string; scale: number }[];
+        },
       ) => {
         if (!opts.json) console.error(`optimizing ${opts.model} with ${opts.recipe}...`);
         const result = await withStudio(async (studio) => {
@@ -501,6 +513,7 @@ export function buildCli(): Command {
               recipe: opts.recipe,
               out: opts.out,
               force: Boolean(opts.force),
+              loras: opts.lora.length ? opts.lora : undefined,
             });
           } finally {
             stop();

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import {
   CancelRequestSchema,
   GenerateRequestSchema,
+  LoraRequestSchema,
   GenerateResultSchema,
   HardwareInfoSchema,
   HardwareRequestSchema,
@@ -168,6 +169,8 @@ export const studioMethods = {
         recipe: z.string().min(1, 'name an optimize recipe, e.g. int8 or attention'),
         out: z.string().min(1).optional(),
         force: z.boolean().default(false),
+        /** LoRAs merged before the recipe's transforms (recipe `lora`: the merge alone). */
+        loras: z.array(LoraRequestSchema).max(8, 'merge at most 8 LoRAs at once').optional(),
         jobId: z.string().min(1).max(100).optional(),
       })
       .strict(),

@@ -4,7 +4,7 @@ import { StudioError } from '../../shared/errors';
 import type { ModelRegistry } from '../models/model-registry';
 import { runOptimizeJob } from '../optimize/optimize-client';
 import { findOptimizeRecipe } from '../optimize/recipes';
-import { variantStorePath } from '../optimize/variant-store';
+import { loraVariantName, variantStorePath } from '../optimize/variant-store';
 import type { StudioEvents } from './studio';
 
 /** `optimizeModel` / `cancelOptimize`: one build per output folder, each in its own worker. */
@@ -19,7 +19,9 @@ export class OptimizeService {
   async optimize(input: ParsedInput<'optimizeModel'>): Promise<MethodOutput<'optimizeModel'>> {
     const source = this.deps.models.resolve(input.model);
     findOptimizeRecipe(input.recipe);
-    const out = resolve(input.out ?? variantStorePath(this.deps.home, source.dir, input.recipe));
+    const loras = input.loras?.map((l) => ({ path: resolve(l.path), scale: l.scale }));
+    const storeName = loras?.length ? loraVariantName(loras, input.recipe) : input.recipe;
+    const out = resolve(input.out ?? variantStorePath(this.deps.home, source.dir, storeName));
     if ([...this.jobs.values()].some((j) => j.out === out)) {
       throw new StudioError(
         `${out} is being written by another optimization; wait for it`,
@@ -33,7 +35,7 @@ export class OptimizeService {
     this.jobs.set(jobId, { controller, out });
     try {
       const r = await runOptimizeJob(
-        { sourceDir: source.dir, recipe: input.recipe, outDir: out, force: input.force },
+        { sourceDir: source.dir, recipe: input.recipe, outDir: out, force: input.force, loras },
         (p) => this.deps.events.emit('optimizeProgress', { jobId, ...p }),
         controller.signal,
       );
