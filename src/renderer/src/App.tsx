@@ -1,4 +1,4 @@
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import { AppShell, Group, NavLink, Text, Title, Kbd } from '@mantine/core';
 import { useHotkeys } from '@mantine/hooks';
 import { GeneratePage } from './pages/GeneratePage';
@@ -8,6 +8,8 @@ import { GalleryPage } from './pages/GalleryPage';
 import { HistoryPage } from './pages/HistoryPage';
 import { SettingsPage } from './pages/SettingsPage';
 import { ModelsPage } from './pages/ModelsPage';
+import { ThemeToggle } from './components/ThemeToggle';
+import { onNavigate } from './components/navigate';
 
 const PAGES = [
   { id: 'generate', label: 'Generate', page: GeneratePage },
@@ -25,15 +27,27 @@ export function App(): React.JSX.Element {
   const [active, setActive] = useState<PageId>('generate');
   // Alt+1..7 switches pages, so the studio can be driven from the keyboard.
   useHotkeys(PAGES.map((p, i) => [`alt+${i + 1}`, () => setActive(p.id)]));
+  // Pages move the person on ("Generate one", "Open in the Gallery") through navigate().
+  useEffect(
+    () =>
+      onNavigate(({ page }) => {
+        const target = PAGES.find((p) => p.id === page);
+        if (target) setActive(target.id);
+      }),
+    [],
+  );
   return (
     <AppShell header={{ height: 52 }} navbar={{ width: 200, breakpoint: 'xs' }} padding="md">
       <AppShell.Header>
         <Group h="100%" px="md" justify="space-between">
           <Title order={4}>Latent Studio</Title>
-          <Text size="xs" c="dimmed">
-            <Kbd>Alt</Kbd>+<Kbd>1</Kbd>…<Kbd>{PAGES.length}</Kbd> pages · <Kbd>Ctrl</Kbd>+
-            <Kbd>Enter</Kbd> generate
-          </Text>
+          <Group gap="md">
+            <Text size="xs" c="dimmed">
+              <Kbd>Alt</Kbd>+<Kbd>1</Kbd>…<Kbd>{PAGES.length}</Kbd> pages · <Kbd>Ctrl</Kbd>+
+              <Kbd>Enter</Kbd> generate · <Kbd>Alt</Kbd>+<Kbd>T</Kbd> theme
+            </Text>
+            <ThemeToggle />
+          </Group>
         </Group>
       </AppShell.Header>
       <AppShell.Navbar p="xs" aria-label="Pages">

@@ -1,28 +1,44 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import {
   Alert,
   Button,
   Card,
   Checkbox,
+  Grid,
   Group,
   Loader,
   NumberInput,
-  Progress,
   SegmentedControl,
   Select,
   Stack,
+  Stepper,
+  Switch,
   Text,
   Title,
 } from '@mantine/core';
-import { BarChart } from '@mantine/charts';
-import type { BenchProgress, BenchResult } from '../../../shared/bench-schemas';
+import type { BenchProgress, BenchResult, RunDetail } from '../../../shared/bench-schemas';
+import type { GalleryImage, QualityThresholds } from '../../../shared/library-schemas';
 import { ExecutionProviderSchema } from '../../../shared/schemas';
 import { studio } from '../api/client';
 import type { PageProps } from './page-props';
 import { useAsync } from '../components/useAsync';
 import { ModelSelect, useModelChoice } from '../components/ModelSelect';
-import { HardwareSummary } from '../components/HardwareSummary';
 import { RecipeTable } from '../components/RecipeTable';
+import { HardwareWords } from '../components/wizard/HardwareWords';
+import { foldProgress, RunProgress, type RecipeProgress } from '../components/wizard/RunProgress';
+import {
+  CaseLatencyChart,
+  ContributionChart,
+  SpeedQualityScatter,
+} from '../components/wizard/ResultCharts';
+import { Findings } from '../components/wizard/Findings';
+import { ApplyProfile } from '../components/wizard/ApplyProfile';
+import { BeforeAfter } from '../components/BeforeAfter';
+import { QualityBadges } from '../components/QualityBadges';
+import { MonitorCharts } from '../components/MonitorCharts';
+import { closeOpenSpans, useLiveMonitor } from '../components/live-monitor';
+import { errorText, notifyError } from '../components/notify';
+import { navigate } from '../components/navigate';
 
 type Priority = 'quality' | 'balance' | 'speed';
 type Objective = 'latency' | 'throughput';
@@ -30,231 +46,396 @@ type Proposal = Awaited<ReturnType<typeof studio.proposeRecipes>>;
 
 const newJobId = (): string => `wizard-${crypto.randomUUID()}`;
 
-/** The optimization wizard: hardware, what matters, candidate recipes, measured, then a default profile. */
-export function WizardPage(_props: PageProps): React.JSX.Element {
+const PRIORITY_WORDS: Record<Priority, string> = {
+  quality: 'the best-looking image that is still faster',
+  balance: 'the knee of the speed/quality curve',
+  speed: 'the fastest recipe that still passes the quality check',
+};
+
+/** The live monitor beside the running benchmark (samples only while the run step is shown). */
+function LiveMonitorPanel(): React.JSX.Element {
+  const { samples, spans } = useLiveMonitor();
+  return <MonitorCharts samples={samples} spans={spans} height={150} compact />;
+}
+
+/**
+ * The optimization wizard as a guided flow: hardware in plain words → goals → the plan (editable)
+ * → the run, live → results and a default profile.
+ */
+export function WizardPage({ active }: PageProps): React.JSX.Element {
   const hw = useAsync(() => studio.getHardware());
   const choice = useModelChoice();
   const { model } = choice;
+  const [step, setStep] = useState(0);
   const [priority, setPriority] = useState<Priority>('balance');
   const [objective, setObjective] = useState<Objective>('latency');
   const [repeats, setRepeats] = useState<number | string>(2);
+  const [maxCases, setMaxCases] = useState<number | string>(3);
+  const [stack, setStack] = useState(true);
   /** null: the best provider that works here (the service decides). */
   const [ep, setEp] = useState<string | null>(null);
   const [proposal, setProposal] = useState<Proposal>();
+  const [proposalError, setProposalError] = useState<string>();
   const [selected, setSelected] = useState<string[]>([]);
   const [jobId, setJobId] = useState<string>();
-  const [progress, setProgress] = useState<BenchProgress>();
+  const [rows, setRows] = useState<RecipeProgress[]>([]);
+  const [last, setLast] = useState<BenchProgress>();
+  const [latest, setLatest] = useState<GalleryImage>();
+  const [thresholds, setThresholds] = useState<QualityThresholds>();
   const [result, setResult] = useState<BenchResult>();
-  const [error, setError] = useState<string>();
-  const [saved, setSaved] = useState<string>();
+  const [detail, setDetail] = useState<RunDetail>();
+  const [runError, setRunError] = useState<string>();
+  const lastFetch = useRef('');
 
   useEffect(() => {
     if (!model) return;
     let live = true;
-    studio
-      .proposeRecipes({ model, priority, objective })
-      .then((p) => {
+    studio.proposeRecipes({ model, priority, objective }).then(
+      (p) => {
         if (!live) return;
         setProposal(p);
+        setProposalError(undefined);
         setSelected(p.recipes.map((r) => r.name));
-      })
-      .catch((e: unknown) => live && setError(e instanceof Error ? e.message : String(e)));
+      },
+      (e: unknown) => live && setProposalError(errorText(e)),
+    );
     return () => {
       live = false;
     };
   }, [model, priority, objective]);
 
-  useEffect(() => studio.on('benchProgress', (p) => p.jobId === jobId && setProgress(p)), [jobId]);
+  useEffect(
+    () =>
+      studio.on('benchProgress', (p) => {
+        if (p.jobId !== jobId) return;
+        setLast(p);
+        setRows((r) => foldProgress(r, p));
+        // A case is recorded once its quality is judged: show the newest before/after pair.
+        const key = `${p.recipe}:${p.caseIndex}:${p.phase}`;
+        if (p.recipeIndex > 0 && p.phase !== 'prepare' && key !== lastFetch.current) {
+          lastFetch.current = key;
+          void studio.listImages({ runId: p.runId, kind: 'bench' }).then((l) => {
+            setThresholds(l.thresholds);
+            const paired = l.images.filter((i) => i.baselinePath !== null);
+            if (paired.length > 0) setLatest(paired[paired.length - 1]);
+          });
+        }
+      }),
+    [jobId],
+  );
 
   const run = async (): Promise<void> => {
     if (!model) return;
     const id = newJobId();
     setJobId(id);
-    setError(undefined);
+    setRunError(undefined);
     setResult(undefined);
-    setSaved(undefined);
+    setDetail(undefined);
+    setRows([]);
+    setLast(undefined);
+    setLatest(undefined);
+    lastFetch.current = '';
+    setStep(3);
     try {
-      setResult(
-        await studio.runBenchmark({
-          model,
-          recipes: selected,
-          repeats: typeof repeats === 'number' ? repeats : 2,
-          priority,
-          objective,
-          ep: ExecutionProviderSchema.safeParse(ep).data,
-          jobId: id,
-        }),
-      );
+      const r = await studio.runBenchmark({
+        model,
+        recipes: selected,
+        repeats: typeof repeats === 'number' ? repeats : 2,
+        maxCases: typeof maxCases === 'number' ? maxCases : undefined,
+        stack,
+        priority,
+        objective,
+        ep: ExecutionProviderSchema.safeParse(ep).data,
+        jobId: id,
+      });
+      const [d, images] = await Promise.all([
+        studio.getRun({ runId: r.runId }),
+        studio.listImages({ runId: r.runId, limit: 1 }),
+      ]);
+      setResult(r);
+      setDetail(d);
+      setThresholds(images.thresholds);
+      setStep(4);
     } catch (e) {
-      setError(e instanceof Error ? e.message : String(e));
+      setRunError(errorText(e));
+      notifyError(
+        'The benchmark stopped',
+        e,
+        'its finished cases are kept in History; go back to the plan to run again',
+      );
     } finally {
       setJobId(undefined);
-    }
-  };
-
-  const save = async (): Promise<void> => {
-    if (!result) return;
-    try {
-      const p = await studio.saveProfile({ runId: result.runId });
-      setSaved(`Saved "${p.name}" as the default profile for ${p.model}: Generate now uses it.`);
-    } catch (e) {
-      setError(e instanceof Error ? e.message : String(e));
+      closeOpenSpans();
     }
   };
 
   const running = jobId !== undefined;
-  const done = progress ? progress.recipeIndex * progress.caseCount + progress.caseIndex : 0;
-  const total = progress ? progress.recipeCount * progress.caseCount : 1;
+  const canPlan = !!model && !!proposal;
+  const workingProviders = (hw.data?.providers ?? []).filter((p) => p.works).map((p) => p.name);
 
   return (
     <Stack>
       <Title order={2}>Optimization wizard</Title>
-      <Card withBorder>
-        <Title order={4}>1. Your hardware</Title>
-        {hw.loading && <Loader size="sm" aria-label="detecting hardware" />}
-        {hw.error && <Alert color="red">{hw.error}</Alert>}
-        {hw.data && <HardwareSummary hw={hw.data} />}
-      </Card>
-      <Card withBorder>
-        <Title order={4}>2. What matters</Title>
-        <Group align="end" mt="xs">
-          <ModelSelect {...choice} />
-          <SegmentedControl
-            value={priority}
-            onChange={(v) => setPriority(v as Priority)}
-            data={['quality', 'balance', 'speed']}
-            aria-label="priority"
-          />
-          <SegmentedControl
-            value={objective}
-            onChange={(v) => setObjective(v as Objective)}
-            data={['latency', 'throughput']}
-            aria-label="objective"
-          />
-          <Select
-            label="Provider"
-            placeholder="best available"
-            data={(hw.data?.providers ?? []).filter((p) => p.works).map((p) => p.name)}
-            value={ep}
-            onChange={setEp}
-            clearable
-            w={160}
-          />
-          <NumberInput
-            label="Repeats per prompt"
-            min={1}
-            max={20}
-            value={repeats}
-            onChange={setRepeats}
-            w={150}
-          />
-        </Group>
-      </Card>
-      <Card withBorder data-testid="wizard-candidates">
-        <Title order={4}>3. Candidate recipes</Title>
-        {proposal && (
-          <Stack gap={6} mt="xs">
-            <Text size="sm" c="dimmed">
-              Hardware class: {proposal.hardwareClass}. The baseline always runs first; every other
-              recipe is measured against it.
-            </Text>
-            {proposal.recipes.map((r) => (
-              <Checkbox
-                key={r.name}
-                label={`${r.name} — ${r.title}`}
-                description={r.description}
-                checked={selected.includes(r.name)}
-                disabled={r.name === 'baseline' || running}
-                onChange={(e) => {
-                  // Read the event now: React's currentTarget is gone by the time an updater runs.
-                  const checked = e.currentTarget.checked;
-                  setSelected((s) => (checked ? [...s, r.name] : s.filter((n) => n !== r.name)));
-                }}
-              />
-            ))}
-            {proposal.skipped.map((s) => (
-              <Text key={s.recipe} size="xs" c="dimmed">
-                {s.recipe}: skipped — {s.reason}
-              </Text>
-            ))}
-          </Stack>
-        )}
-      </Card>
-      <Card withBorder>
-        <Title order={4}>4. Measure</Title>
-        <Group mt="xs">
-          <Button
-            onClick={() => void run()}
-            loading={running}
-            disabled={!model || selected.length === 0}
-            data-testid="run-benchmark"
-          >
-            Run benchmark
-          </Button>
-          {running && jobId && (
-            <Button
-              variant="light"
-              color="red"
-              onClick={() => void studio.cancelBenchmark({ jobId })}
-            >
-              Cancel
-            </Button>
-          )}
-        </Group>
-        {running && (
-          <Stack gap={4} mt="sm">
-            <Progress value={(100 * done) / total} animated aria-label="benchmark progress" />
-            <Text size="sm" c="dimmed">
-              {progress
-                ? `${progress.recipe} (${progress.recipeIndex + 1}/${progress.recipeCount}) · prompt ${progress.caseIndex + 1}/${progress.caseCount} · ${progress.phase}`
-                : 'starting…'}
-            </Text>
-          </Stack>
-        )}
-        {error && (
-          <Alert color="red" mt="sm">
-            {error}
-          </Alert>
-        )}
-        {result && (
-          <Stack mt="md" data-testid="wizard-result">
-            <RecipeTable recipes={result.recipes} />
-            <BarChart
-              h={220}
-              data={result.recipes
-                .filter((r) => r.latencyMs)
-                .map((r) => ({ recipe: r.name, ms: Math.round(r.latencyMs?.mean ?? 0) }))}
-              dataKey="recipe"
-              series={[{ name: 'ms', color: 'violet.6', label: 'ms per image' }]}
-            />
-            <Alert
-              data-testid="wizard-answer"
-              color={result.recommended ? 'green' : 'yellow'}
-              title={
-                result.recommended
-                  ? `Recommended: ${result.recommended}`
-                  : 'Keep the baseline: nothing was faster beyond the noise'
-              }
-            >
-              {result.explanation}
-            </Alert>
-            <Group>
-              <Button
-                onClick={() => void save()}
-                disabled={!result.recommended}
-                data-testid="save-profile"
-              >
-                Save as default profile
+      <Stepper
+        active={step}
+        onStepClick={(s) => !running && s < step && setStep(s)}
+        allowNextStepsSelect={false}
+        size="sm"
+        data-testid="wizard-stepper"
+      >
+        <Stepper.Step label="Hardware" description="What this PC has">
+          <Card withBorder data-testid="hardware-step">
+            {hw.loading && <Loader size="sm" aria-label="detecting hardware" />}
+            {hw.error && (
+              <Alert color="red" title="Could not read the hardware">
+                {hw.error} — the wizard can still run on the CPU; continue.
+              </Alert>
+            )}
+            {hw.data && <HardwareWords hw={hw.data} />}
+            <Group justify="flex-end" mt="md">
+              <Button onClick={() => setStep(1)} data-testid="wizard-next">
+                Next: your goals
               </Button>
-              {saved && (
-                <Text size="sm" c="green">
-                  {saved}
-                </Text>
-              )}
             </Group>
-          </Stack>
-        )}
-      </Card>
+          </Card>
+        </Stepper.Step>
+        <Stepper.Step label="Goals" description="Model, provider, priority">
+          <Card withBorder data-testid="goals-step">
+            <Stack>
+              <Group align="end">
+                <ModelSelect {...choice} />
+                <Select
+                  label="Provider"
+                  placeholder="best available"
+                  data={workingProviders}
+                  value={ep}
+                  onChange={setEp}
+                  clearable
+                  w={170}
+                />
+              </Group>
+              <div>
+                <Text size="sm" fw={500} id="priority-label">
+                  What matters most
+                </Text>
+                <SegmentedControl
+                  value={priority}
+                  onChange={(v) => setPriority(v as Priority)}
+                  data={['quality', 'balance', 'speed']}
+                  aria-labelledby="priority-label"
+                />
+                <Text size="xs" c="dimmed">
+                  The wizard recommends {PRIORITY_WORDS[priority]}.
+                </Text>
+              </div>
+              <div>
+                <Text size="sm" fw={500} id="objective-label">
+                  Measure for
+                </Text>
+                <SegmentedControl
+                  value={objective}
+                  onChange={(v) => setObjective(v as Objective)}
+                  data={[
+                    { value: 'latency', label: 'one image fast (latency)' },
+                    { value: 'throughput', label: 'many images (throughput)' },
+                  ]}
+                  aria-labelledby="objective-label"
+                />
+              </div>
+              <Group justify="space-between">
+                <Button variant="default" onClick={() => setStep(0)}>
+                  Back
+                </Button>
+                <Button onClick={() => setStep(2)} disabled={!canPlan} data-testid="wizard-next">
+                  Next: the plan
+                </Button>
+              </Group>
+              {proposalError && (
+                <Alert color="red" title="Could not plan for this model">
+                  {proposalError} — pick another model, or add one on the Models page.
+                </Alert>
+              )}
+            </Stack>
+          </Card>
+        </Stepper.Step>
+        <Stepper.Step label="Plan" description="Candidates, editable">
+          <Card withBorder data-testid="wizard-candidates">
+            {proposal && (
+              <Stack gap={6}>
+                <Text size="sm" c="dimmed">
+                  Chosen for a {proposal.hardwareClass} machine and your priority. The baseline
+                  (your current settings) always runs first; every other recipe is measured against
+                  it on the same prompts and seeds. Untick what you do not want measured.
+                </Text>
+                {proposal.recipes.map((r) => (
+                  <Checkbox
+                    key={r.name}
+                    label={`${r.name} — ${r.title}`}
+                    description={`${r.strategy}: ${r.description}`}
+                    checked={selected.includes(r.name)}
+                    disabled={r.name === 'baseline'}
+                    onChange={(e) => {
+                      // Read the event now: React's currentTarget is gone by the time an updater runs.
+                      const checked = e.currentTarget.checked;
+                      setSelected((s) =>
+                        checked ? [...s, r.name] : s.filter((n) => n !== r.name),
+                      );
+                    }}
+                  />
+                ))}
+                {proposal.skipped.map((s) => (
+                  <Text key={s.recipe} size="xs" c="dimmed">
+                    {s.recipe}: not planned — {s.reason}
+                  </Text>
+                ))}
+                <Group align="end" mt="sm">
+                  <NumberInput
+                    label="Prompts (cases)"
+                    description="fewer: a quicker answer"
+                    min={1}
+                    max={20}
+                    value={maxCases}
+                    onChange={setMaxCases}
+                    w={150}
+                  />
+                  <NumberInput
+                    label="Repeats per prompt"
+                    description="more: a tighter interval"
+                    min={1}
+                    max={20}
+                    value={repeats}
+                    onChange={setRepeats}
+                    w={160}
+                  />
+                  <Switch
+                    label="Then stack what passed into tiers"
+                    checked={stack}
+                    onChange={(e) => setStack(e.currentTarget.checked)}
+                  />
+                </Group>
+                <Text size="sm" data-testid="plan-estimate">
+                  {selected.length} recipe{selected.length === 1 ? '' : 's'} ×{' '}
+                  {typeof maxCases === 'number' ? maxCases : 'every'} prompt
+                  {maxCases === 1 ? '' : 's'} × {typeof repeats === 'number' ? repeats : 2} repeat
+                  {repeats === 1 ? '' : 's'}, plus a warm-up per recipe and, on the CPU, the
+                  baseline again beside each candidate: about{' '}
+                  {selected.length *
+                    (typeof maxCases === 'number' ? maxCases : 5) *
+                    ((typeof repeats === 'number' ? repeats : 2) + 1) *
+                    2}{' '}
+                  images; variants the optimizer must build first add their build time.
+                </Text>
+                <Group justify="space-between" mt="sm">
+                  <Button variant="default" onClick={() => setStep(1)}>
+                    Back
+                  </Button>
+                  <Button
+                    onClick={() => void run()}
+                    disabled={!model || selected.length === 0}
+                    data-testid="run-benchmark"
+                  >
+                    Run the benchmark
+                  </Button>
+                </Group>
+              </Stack>
+            )}
+          </Card>
+        </Stepper.Step>
+        <Stepper.Step label="Run" description="Live" loading={running}>
+          <Grid>
+            <Grid.Col span={{ base: 12, lg: 7 }}>
+              <Card withBorder data-testid="run-step">
+                <Stack>
+                  <Group justify="space-between">
+                    <Title order={4}>Measuring</Title>
+                    {running && jobId && (
+                      <Button
+                        variant="light"
+                        color="red"
+                        onClick={() => void studio.cancelBenchmark({ jobId })}
+                        data-testid="cancel-benchmark"
+                      >
+                        Cancel
+                      </Button>
+                    )}
+                  </Group>
+                  <RunProgress rows={rows} planned={selected} last={last} />
+                  {runError && (
+                    <Group>
+                      <Alert color="red" title="The benchmark stopped">
+                        {runError}
+                      </Alert>
+                      <Button variant="default" onClick={() => setStep(2)}>
+                        Back to the plan
+                      </Button>
+                    </Group>
+                  )}
+                  {latest && thresholds && (
+                    <Card withBorder data-testid="latest-pair">
+                      <Group justify="space-between">
+                        <Text size="sm" fw={500}>
+                          Latest: {latest.recipe} · case {(latest.caseIndex ?? 0) + 1} against the
+                          baseline
+                        </Text>
+                        <QualityBadges
+                          ssim={latest.ssim}
+                          psnr={latest.psnr}
+                          thresholds={thresholds}
+                          size="sm"
+                        />
+                      </Group>
+                      <BeforeAfter key={latest.id} image={latest} />
+                    </Card>
+                  )}
+                </Stack>
+              </Card>
+            </Grid.Col>
+            <Grid.Col span={{ base: 12, lg: 5 }}>
+              {active && step === 3 && <LiveMonitorPanel />}
+            </Grid.Col>
+          </Grid>
+        </Stepper.Step>
+        <Stepper.Step label="Results" description="And a profile">
+          {result && detail && thresholds && (
+            <Stack data-testid="wizard-result">
+              <Alert
+                data-testid="wizard-answer"
+                color={result.recommended ? 'green' : 'yellow'}
+                title={
+                  result.recommended
+                    ? `Recommended: ${result.recommended}`
+                    : 'Keep the baseline: nothing was faster beyond the noise'
+                }
+              >
+                {result.explanation}
+              </Alert>
+              <RecipeTable recipes={result.recipes} />
+              <Grid>
+                <Grid.Col span={{ base: 12, lg: 6 }}>
+                  <CaseLatencyChart run={detail} />
+                </Grid.Col>
+                <Grid.Col span={{ base: 12, lg: 6 }}>
+                  <SpeedQualityScatter run={detail} thresholds={thresholds} />
+                </Grid.Col>
+              </Grid>
+              <ContributionChart run={detail} />
+              <Findings run={detail} />
+              <ApplyProfile run={detail} />
+              <Group>
+                <Button variant="default" onClick={() => setStep(2)}>
+                  Back to the plan
+                </Button>
+                <Button
+                  variant="light"
+                  onClick={() => navigate({ page: 'gallery', runId: result.runId })}
+                >
+                  See every before/after in the Gallery
+                </Button>
+              </Group>
+            </Stack>
+          )}
+        </Stepper.Step>
+      </Stepper>
     </Stack>
   );
 }
