@@ -51,6 +51,7 @@ export const PATH_FIELDS: readonly PathField[] = [
     isName: (value) => BUILT_IN_CASES.has(value),
   },
   { method: 'proposeRecipes', field: 'model', kind: 'folder', isName: modelName },
+  { method: 'getTrend', field: 'model', kind: 'folder', isName: modelName },
 ];
 
 /** Turns one path value into the path to use, or throws a StudioError naming `field`. */

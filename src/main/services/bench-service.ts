@@ -248,7 +248,7 @@ export class BenchService {
     return true;
   }
 
-  detail(runId: number): RunDetail {
+  detail(runId: number, field = 'runId'): RunDetail {
     const row = this.deps.db
       .prepare(
         'SELECT id, status, model, started_at, ended_at, error, result_json, kind FROM runs WHERE id = ?',
@@ -266,9 +266,15 @@ export class BenchService {
         }
       | undefined;
     if (!row)
-      throw new StudioError(`run ${runId} does not exist; see history for run ids`, 'not-found');
+      throw new StudioError(
+        `${field}: run ${runId} does not exist; see history for run ids`,
+        'not-found',
+      );
     if (row.kind !== 'bench')
-      throw new StudioError(`run ${runId} is a ${row.kind} run, not a benchmark`, 'bad-input');
+      throw new StudioError(
+        `${field}: run ${runId} is a ${row.kind} run, not a benchmark`,
+        'bad-input',
+      );
     const stored = row.result_json
       ? (JSON.parse(row.result_json) as {
           recommended?: string | null;
@@ -346,8 +352,8 @@ export class BenchService {
   }
 
   compare(runA: number, runB: number): CompareResult {
-    const a = this.detail(runA);
-    const b = this.detail(runB);
+    const a = this.detail(runA, 'runA');
+    const b = this.detail(runB, 'runB');
     const names = [...new Set([...a.recipes.map((r) => r.name), ...b.recipes.map((r) => r.name)])];
     return {
       runA,
