@@ -130,9 +130,11 @@ export function caseRequest(
 /** Bytes of every file under a folder: what a variant brings into memory at least. */
 export function folderBytes(dir: string): number {
   let total = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    total += entry.isDirectory() ? folderBytes(path) : entry.isFile() ? statSync(path).size : 0;
+  for (const name of readdirSync(dir)) {
+    // statSync follows links: a Hugging Face cache snapshot is links to blobs.
+    const path = join(dir, name);
+    const st = statSync(path, { throwIfNoEntry: false });
+    if (st) total += st.isDirectory() ? folderBytes(path) : st.size;
   }
   return total;
 }

@@ -1,0 +1,55 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tempHome } from '../../../test/helpers/temp-home';
+import { profileSampling } from '../profiles/profile';
+import { caseRequest, folderBytes } from './measure';
+import { findRecipe } from './recipes';
+import { SHAPES_SET } from './test-sets';
+
+const home = tempHome();
+afterAll(() => home.cleanup());
+
+const setup = (settings: 'model' | 'cases') => ({
+  model: { dir: '/m', family: 'sd1' },
+  settings,
+  defaultSteps: 25,
+  batch: 1,
+  ep: 'cpu' as const,
+  physicalCores: 4,
+});
+const testCase = SHAPES_SET.cases[0]; // 50 steps, guidance 7.5
+
+describe('caseRequest', () => {
+  it('under model settings asks exactly what generate applies with the recipe as a profile', () => {
+    const dpm = findRecipe('dpm-fast');
+    const r = caseRequest(setup('model'), dpm, testCase, '/m');
+    expect(r).toMatchObject({ steps: 10, scheduler: 'dpm++2m-karras', guidance: undefined });
+    expect({
+      steps: r.steps,
+      guidance: r.guidance,
+      scheduler: r.scheduler,
+      adaptiveSteps: r.adaptiveSteps,
+      schedulerOverrides: r.schedulerOverrides,
+    }).toEqual(profileSampling(dpm, 25));
+    // The baseline changes nothing: the engine's defaults, as plain generate.
+    const base = caseRequest(setup('model'), findRecipe('baseline'), testCase, '/m');
+    expect(base).toMatchObject({ steps: undefined, guidance: undefined, scheduler: undefined });
+    expect(base.runConfig).toEqual({});
+  });
+
+  it("under case settings keeps each case's steps and guidance", () => {
+    const r = caseRequest(setup('cases'), findRecipe('dpm-fast'), testCase, '/m');
+    expect(r).toMatchObject({ steps: 20, guidance: 7.5 });
+  });
+});
+
+describe('folderBytes', () => {
+  it('counts files through links (a Hugging Face snapshot is links to blobs)', () => {
+    writeFileSync(join(home.dir, 'blob'), Buffer.alloc(1000));
+    mkdirSync(join(home.dir, 'snap', 'unet'), { recursive: true });
+    symlinkSync(join(home.dir, 'blob'), join(home.dir, 'snap', 'unet', 'model.onnx'));
+    writeFileSync(join(home.dir, 'snap', 'model_index.json'), '{}');
+    expect(folderBytes(join(home.dir, 'snap'))).toBe(1002);
+  });
+});
