@@ -212,12 +212,26 @@ export function useChildProcess(): void {
   launcher = forkChild;
 }
 
+type WorkerObserver = (name: string, worker: WorkerProcess) => void;
+const observers = new Set<WorkerObserver>();
+
+/**
+ * Sees every worker as it starts (the reliability scripts kill them at random moments; a monitor
+ * could list them). Returns the function that stops observing.
+ */
+export function observeWorkers(observer: WorkerObserver): () => void {
+  observers.add(observer);
+  return () => observers.delete(observer);
+}
+
 /** Starts the worker `src/main/workers/<name>` (bundled: `out/main/workers/<name>.js`). */
 export function startWorker(name: string, options: StartWorkerOptions = {}): WorkerProcess {
-  return launcher(workerEntry(name), {
+  const worker = launcher(workerEntry(name), {
     args: options.args ?? [],
     serviceName: options.serviceName ?? `Latent Studio ${name}`,
   });
+  for (const observe of observers) observe(name, worker);
+  return worker;
 }
 
 /**
