@@ -5,6 +5,7 @@ import {
   type MethodName,
   type StudioApi,
 } from '../../../shared/api';
+import type { PickKind, PickResult } from '../../../shared/consent';
 
 /** The bridge the Electron preload exposes (see src/preload/index.ts). */
 interface PreloadBridge {
@@ -13,6 +14,7 @@ interface PreloadBridge {
     (input?: unknown) => Promise<{ ok: boolean; result?: unknown; error?: string }>
   >;
   on(event: string, listener: (payload: unknown) => void): () => void;
+  pickPath?(kind: PickKind): Promise<PickResult>;
 }
 
 declare global {
@@ -91,3 +93,12 @@ function webClient(): StudioApi {
 export const studio: StudioApi = window.latentStudio
   ? electronClient(window.latentStudio)
   : webClient();
+
+/**
+ * In the desktop app, paths come only from the main process's dialog: this opens it and returns
+ * an opaque handle to pass where a method takes a path (and a name to show), or null if the
+ * person cancelled. Undefined in the browser, where paths are typed (under allowed folders).
+ */
+export function pickPath(kind: PickKind): Promise<PickResult> | undefined {
+  return window.latentStudio?.pickPath?.(kind);
+}

@@ -1,16 +1,26 @@
 import { useState } from 'react';
 import { Alert, Button, Group, Text, TextInput } from '@mantine/core';
-import { studio } from '../api/client';
+import { pickPath, studio } from '../api/client';
 
 /**
- * Registers an ONNX Stable Diffusion folder by path. A text field rather than a file dialog: the
- * renderer has no file system access, and the same page serves the browser (web host) and Electron.
+ * Registers an ONNX Stable Diffusion folder. In the browser (web host) the path is typed and must
+ * lie under a folder allowed with `npm run web -- --allow-folder DIR`; in the desktop app the
+ * folder is picked in the main process's dialog and the page only holds an opaque handle.
  */
 export function AddModelForm({ onAdded }: { onAdded: () => void }): React.JSX.Element {
   const [path, setPath] = useState('');
   const [name, setName] = useState('');
   const [busy, setBusy] = useState(false);
   const [message, setMessage] = useState<{ ok: boolean; text: string }>();
+  const desktop = typeof window !== 'undefined' && window.latentStudio?.pickPath !== undefined;
+  const [picked, setPicked] = useState<string>();
+
+  const browse = async (): Promise<void> => {
+    const result = await pickPath('folder');
+    if (!result) return;
+    setPath(result.handle);
+    setPicked(result.name);
+  };
 
   const add = async (): Promise<void> => {
     setBusy(true);
@@ -22,6 +32,7 @@ export function AddModelForm({ onAdded }: { onAdded: () => void }): React.JSX.El
         text: `Added ${m.name} (${m.family}). Pick it on Generate or in the Wizard.`,
       });
       setPath('');
+      setPicked(undefined);
       setName('');
       onAdded();
     } catch (e) {
@@ -44,14 +55,20 @@ export function AddModelForm({ onAdded }: { onAdded: () => void }): React.JSX.El
         copied.
       </Text>
       <Group align="end">
-        <TextInput
-          label="Model folder"
-          placeholder="/path/to/stable-diffusion-v1-5-onnx"
-          value={path}
-          onChange={(e) => setPath(e.currentTarget.value)}
-          w={420}
-          data-testid="add-model-path"
-        />
+        {desktop ? (
+          <Button variant="default" onClick={() => void browse()} data-testid="add-model-browse">
+            {picked ? `Folder: ${picked}` : 'Browse…'}
+          </Button>
+        ) : (
+          <TextInput
+            label="Model folder"
+            placeholder="/path/to/stable-diffusion-v1-5-onnx"
+            value={path}
+            onChange={(e) => setPath(e.currentTarget.value)}
+            w={420}
+            data-testid="add-model-path"
+          />
+        )}
         <TextInput
           label="Name (optional)"
           value={name}
