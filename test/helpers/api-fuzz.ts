@@ -91,7 +91,7 @@ export interface FuzzFigures {
   byStatus: Record<string, number>;
   /** Rejections (4xx) whose message does not start with a field name. */
   unnamed: { method: string; input: unknown; status: number; error: string }[];
-  /** 5xx answers or failed requests. */
+  /** 5xx answers (503 'busy' aside) or failed requests. */
   crashes: { method: string; input: unknown; status: number; error: string }[];
 }
 
@@ -124,7 +124,9 @@ export async function fuzzWebHost(
           error = e instanceof Error ? e.message : String(e);
         }
         figures.byStatus[status] = (figures.byStatus[status] ?? 0) + 1;
-        if (status === 0 || status >= 500) figures.crashes.push({ method, input, status, error });
+        // 503 is a deliberate answer ("busy, try later"); any other 5xx or no answer is a crash.
+        if (status === 0 || (status >= 500 && status !== 503))
+          figures.crashes.push({ method, input, status, error });
         else if (status >= 400 && !NAMES_FIELD.test(error))
           figures.unnamed.push({ method, input, status, error });
         return true;

@@ -93,21 +93,28 @@ interface EngineTrial {
   studioUp: boolean;
 }
 
-async function engineTrials(studio: Studio): Promise<EngineTrial[]> {
+const benchRequest = (jobId: string) => ({
+  recipes: ['baseline', 'graph-basic'],
+  repeats: 2,
+  warmup: 0,
+  maxCases: 2,
+  stack: false,
+  interleave: false,
+  ep: 'cpu' as const,
+  jobId,
+});
+
+async function engineTrials(studio: Studio): Promise<{ trials: EngineTrial[]; benchMs: number }> {
+  // One run without a kill first: its length sets the window the kills are spread over.
+  const t0 = performance.now();
+  await dispatch(studio.handlers, 'runBenchmark', benchRequest('reliability-calibration'));
+  const benchMs = performance.now() - t0;
+  log(`calibration: one benchmark takes ${Math.round(benchMs)} ms here`);
   const trials: EngineTrial[] = [];
   for (let i = 0; i < ENGINE_TRIALS; i++) {
-    // A tiny-shapes benchmark of this size takes about 4-8 s here: kill anywhere in 0.2-6 s.
-    const delayMs = Math.round(200 + random() * 5800);
-    const bench = dispatch(studio.handlers, 'runBenchmark', {
-      recipes: ['baseline', 'graph-basic'],
-      repeats: 2,
-      warmup: 0,
-      maxCases: 2,
-      stack: false,
-      interleave: false,
-      ep: 'cpu',
-      jobId: `reliability-${i}`,
-    });
+    // Uniform over the run: start-up, the baseline, quality, the candidate.
+    const delayMs = Math.round(benchMs * (0.02 + random() * 0.96));
+    const bench = dispatch(studio.handlers, 'runBenchmark', benchRequest(`reliability-${i}`));
     const killed = await killAt('engine-worker', delayMs, bench);
     const outcome = await bench.then(
       (r) => ({ runId: r.runId, error: null as string | null }),
@@ -151,7 +158,7 @@ async function engineTrials(studio: Studio): Promise<EngineTrial[]> {
       `engine #${i + 1}: kill at ${delayMs} ms ${killed ? 'landed' : 'missed (run already over)'}; run ${run.status}; failed ${failedRecipes.map((r) => r.recipe).join(',') || '-'}; reason ${reasonRecorded ? 'recorded' : 'MISSING'}; integrity ${integrity}; cases intact ${intact.length}/${cases.length}`,
     );
   }
-  return trials;
+  return { trials, benchMs };
 }
 
 interface OptimizeTrial {
@@ -222,7 +229,7 @@ async function main(): Promise<void> {
   const studio = createStudio({ home });
   const started = performance.now();
   try {
-    const engine = await engineTrials(studio);
+    const { trials: engine, benchMs } = await engineTrials(studio);
     const optimize = await optimizeTrials(studio);
     const fuzzed = await fuzz(studio);
     const landed = engine.filter((t) => t.killed);
@@ -230,6 +237,13 @@ async function main(): Promise<void> {
     const summary = {
       engine: {
         trials: engine.length,
+        benchMs: Math.round(benchMs),
+        killedRecipes: Object.fromEntries(
+          ['baseline', 'graph-basic'].map((r) => [
+            r,
+            landed.filter((t) => t.failedRecipes.some((f) => f.recipe === r)).length,
+          ]),
+        ),
         killsLanded: landed.length,
         studioStayedUp: engine.every((t) => t.studioUp),
         reasonRecorded: landed.filter((t) => t.reasonRecorded).length,

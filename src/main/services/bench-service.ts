@@ -414,13 +414,13 @@ export class BenchService {
     const recipeName = input.recipe ?? detail.recommended;
     if (!recipeName)
       throw new StudioError(
-        `run ${input.runId} recommended no recipe; name one with recipe`,
+        `recipe: run ${input.runId} recommended no recipe; name one with recipe`,
         'bad-input',
       );
     const row = this.deps.bench.recipes(input.runId).find((r) => r.recipe === recipeName);
     if (!row || row.status !== 'ok') {
       throw new StudioError(
-        `recipe "${recipeName}" did not complete in run ${input.runId}`,
+        `recipe: "${recipeName}" did not complete in run ${input.runId}`,
         'bad-input',
       );
     }

@@ -249,21 +249,24 @@ export class LibraryService {
       .prepare(`SELECT model, result_json, params_json FROM runs WHERE id = ? AND kind = 'bench'`)
       .get(runId) as { model: string; result_json: string | null; params_json: string } | undefined;
     if (!run)
-      throw new StudioError(`run ${runId} is not a benchmark run in the history`, 'not-found');
+      throw new StudioError(
+        `runId: run ${runId} is not a benchmark run in the history`,
+        'not-found',
+      );
     const result = run.result_json
       ? (JSON.parse(run.result_json) as { recommended?: string | null })
       : {};
     const name = recipeName ?? result.recommended ?? undefined;
     if (!name)
       throw new StudioError(
-        `run ${runId} recommended no recipe (keep the baseline); name one to preview it`,
+        `recipe: run ${runId} recommended no recipe (keep the baseline); name one to preview it`,
         'bad-input',
       );
     const row = db
       .prepare(`SELECT recipe_json, status FROM recipe_results WHERE run_id = ? AND recipe = ?`)
       .get(runId, name) as { recipe_json: string; status: string } | undefined;
     if (!row || row.status !== 'ok')
-      throw new StudioError(`recipe "${name}" did not complete in run ${runId}`, 'bad-input');
+      throw new StudioError(`recipe: "${name}" did not complete in run ${runId}`, 'bad-input');
     const recipe = RecipeSchema.parse(JSON.parse(row.recipe_json));
     const params = JSON.parse(run.params_json) as { ep?: string };
     const current = db
