@@ -148,6 +148,16 @@ def latents(n_images, scaling):
     return cache
 
 
+def save(args, wrapped, params, opt, step, ck_path):
+    """The resumable state and the LoRA as it stands (kohya layout, with a card in the metadata)."""
+    save_atomic({"params": [p.detach().clone() for p in params], "opt": opt.state_dict(), "step": step}, ck_path)
+    meta = {"format": "kohya", "base_model": "tiny-shapes", "rank": str(args.rank), "alpha": str(args.alpha),
+            "steps": str(step), "batch": str(args.batch), "solver": f"DDIM {SOLVER_STEPS}",
+            "w_range": f"{args.w_min}-{args.w_max}", "scheduler": "lcm", "guidance": "1.0"}
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    save_safetensors(lora_state(wrapped), args.out, meta)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=1500)
@@ -256,14 +266,9 @@ def main():
         if step % 25 == 0:
             print(f"step {step} loss {np.mean(losses[-25:]):.5f} {(time.time() - t0) / max(1, len(losses)):.2f}s/step",
                   flush=True)
-        if step % 100 == 0 or step == args.steps:
-            save_atomic({"params": [p.detach().clone() for p in params], "opt": opt.state_dict(), "step": step}, ck_path)
-            meta = {"format": "kohya", "base_model": "tiny-shapes", "rank": str(args.rank),
-                    "alpha": str(args.alpha), "steps": str(step), "solver": f"DDIM {SOLVER_STEPS}",
-                    "w_range": f"{args.w_min}-{args.w_max}", "scheduler": "lcm", "guidance": "1.0"}
-            os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-            save_safetensors(lora_state(wrapped), args.out, meta)
-    save_atomic({"params": [p.detach().clone() for p in params], "opt": opt.state_dict(), "step": step}, ck_path)
+        if step % 100 == 0:
+            save(args, wrapped, params, opt, step, ck_path)
+    save(args, wrapped, params, opt, step, ck_path)
     print(f"stopped at step {step} after {(time.time() - t0) / 60:.1f} min -> {args.out}", flush=True)
 
 
