@@ -76,7 +76,7 @@ export function BeforeAfter({ image }: { image: GalleryImage }): React.JSX.Eleme
         data-testid="image-viewport"
       >
         {!after.src || (paired && !before.src) ? (
-          <Loader size="sm" aria-label="loading the images" />
+          <Loader size="sm" role="status" aria-label="loading the images" />
         ) : paired && view === 'split' && before.src ? (
           <div style={{ width: w, height: h }}>
             <ReactCompareSlider
@@ -115,7 +115,7 @@ export function BeforeAfter({ image }: { image: GalleryImage }): React.JSX.Eleme
               data-testid="heatmap"
             />
           ) : (
-            <Loader size="sm" aria-label="loading the heatmap" />
+            <Loader size="sm" role="status" aria-label="loading the heatmap" />
           )
         ) : (
           <img

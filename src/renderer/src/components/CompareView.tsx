@@ -65,7 +65,7 @@ export function CompareView({ a, b }: { a: number; b: number }): React.JSX.Eleme
         {data.error} — pick two finished benchmark runs.
       </Alert>
     );
-  if (!data.data) return <Loader size="sm" aria-label="comparing" />;
+  if (!data.data) return <Loader size="sm" role="status" aria-label="comparing" />;
   const [c, runA, runB] = data.data;
   const exportSvg = (): Promise<void> =>
     studio.exportComparison({ runA: a, runB: b }).then(download);

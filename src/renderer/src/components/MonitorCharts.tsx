@@ -10,7 +10,7 @@ import {
   YAxis,
 } from 'recharts';
 import type { MonitorSample } from '../../../shared/schemas';
-import { MONITOR_WINDOW_MS, type ActivitySpan } from './live-monitor';
+import { jobSpans, MONITOR_WINDOW_MS, type ActivitySpan } from './live-monitor';
 
 const SPAN_COLOR: Record<ActivitySpan['kind'], string> = {
   generate: 'var(--mantine-color-teal-5)',
@@ -41,6 +41,7 @@ function Chart({
   data,
   series,
   spans,
+  jobs,
   now,
   domain,
   height,
@@ -50,6 +51,7 @@ function Chart({
   data: ReturnType<typeof chartData>;
   series: Series[];
   spans: ActivitySpan[];
+  jobs: ActivitySpan[];
   now: number;
   domain?: [number, number];
   height: number;
@@ -62,8 +64,11 @@ function Chart({
         <Text fw={500}>{title}</Text>
         <Group gap="sm">
           {series.map((s) => (
-            <Text key={s.key} size="xs" style={{ color: s.color }}>
-              ━ {s.label}
+            <Text key={s.key} size="xs">
+              <span style={{ color: s.color }} aria-hidden="true">
+                ━{' '}
+              </span>
+              {s.label}
             </Text>
           ))}
         </Group>
@@ -93,15 +98,17 @@ function Chart({
               border: '1px solid var(--mantine-color-default-border)',
             }}
           />
-          {spans.map((s) => (
+          {/* One labelled area per job (a generation, a benchmark), its cases and builds as
+              lighter, unlabelled areas inside it: labels stay readable however short each case. */}
+          {jobs.map((s) => (
             <ReferenceArea
               key={s.key}
               x1={Math.max(minX, Math.round((s.start - now) / 1000) - 0.5)}
               x2={Math.min(0, Math.round(((s.open ? now : s.end) - now) / 1000) + 0.5)}
               fill={SPAN_COLOR[s.kind]}
-              fillOpacity={0.15}
+              fillOpacity={0.12}
               stroke={SPAN_COLOR[s.kind]}
-              strokeOpacity={0.4}
+              strokeOpacity={0.5}
               ifOverflow="hidden"
               label={{
                 value: s.label,
@@ -109,6 +116,16 @@ function Chart({
                 fontSize: 10,
                 fill: 'var(--mantine-color-text)',
               }}
+            />
+          ))}
+          {spans.map((s) => (
+            <ReferenceArea
+              key={s.key}
+              x1={Math.max(minX, Math.round((s.start - now) / 1000) - 0.5)}
+              x2={Math.min(0, Math.round(((s.open ? now : s.end) - now) / 1000) + 0.5)}
+              fill={SPAN_COLOR[s.kind]}
+              fillOpacity={0.1}
+              ifOverflow="hidden"
             />
           ))}
           {series.map((s) => (
@@ -146,6 +163,7 @@ export function MonitorCharts({
   // The newest sample is "now" (no samples: nothing to draw, spans sit at the right edge).
   const now = samples.at(-1)?.t ?? spans.at(-1)?.end ?? 0;
   const data = chartData(samples, now);
+  const jobs = jobSpans(spans);
   const gpu = samples.some((s) => s.gpuPercent !== null);
   const vram = samples.some((s) => s.vramUsedMb !== null);
   return (
@@ -156,6 +174,7 @@ export function MonitorCharts({
         data={data}
         now={now}
         spans={spans}
+        jobs={jobs}
         height={height}
         domain={[0, 100]}
         series={[
@@ -171,6 +190,7 @@ export function MonitorCharts({
         data={data}
         now={now}
         spans={spans}
+        jobs={jobs}
         height={height}
         series={[
           { key: 'ram', label: 'RAM used', color: 'var(--mantine-color-blue-5)' },

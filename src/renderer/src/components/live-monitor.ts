@@ -27,6 +27,29 @@ let state: MonitorState = { samples: [], spans: [] };
 const listeners = new Set<() => void>();
 let started = false;
 let users = 0;
+let sampling = false;
+let idleTimer: ReturnType<typeof setInterval> | undefined;
+
+/** A span with no event for this long is taken as finished (its closing event never came). */
+const STALE_MS = 15_000;
+
+/**
+ * The studio's 1 Hz sampler runs while a monitor is shown or something runs on the engine (so a
+ * generation's or a case's peak is known even if the Monitor was not open), and stops after.
+ */
+function updateSampling(): void {
+  const now = Date.now();
+  const busy = state.spans.some((s) => s.open && now - s.end < STALE_MS);
+  const wanted = users > 0 || busy;
+  if (wanted === sampling) return;
+  sampling = wanted;
+  void studio.setMonitoring({ on: wanted }).catch(() => undefined);
+  if (wanted && !idleTimer) idleTimer = setInterval(updateSampling, 5000);
+  if (!wanted && idleTimer) {
+    clearInterval(idleTimer);
+    idleTimer = undefined;
+  }
+}
 
 function publish(next: MonitorState): void {
   const cutoff = Date.now() - MONITOR_WINDOW_MS;
@@ -55,6 +78,7 @@ function touch(
   if (i >= 0) spans[i] = { ...spans[i], end: now, open: !close };
   else spans.push({ key, job, kind, label, start: now, end: now, open: !close });
   publish({ ...state, spans });
+  updateSampling();
 }
 
 /** Listens once for the studio's events; spans are recorded even while no monitor is shown. */
@@ -89,6 +113,7 @@ function start(): void {
 /** Closes whatever is still open (a run ended without a closing event: cancelled or failed). */
 export function closeOpenSpans(): void {
   publish({ ...state, spans: state.spans.map((s) => ({ ...s, open: false })) });
+  updateSampling();
 }
 
 function subscribe(listener: () => void): () => void {
@@ -97,17 +122,17 @@ function subscribe(listener: () => void): () => void {
 }
 
 /**
- * The live samples and activity spans. While at least one component uses it, the studio's 1 Hz
- * sampler runs; the last user to leave stops it.
+ * The live samples and activity spans. While at least one component uses it (or something runs),
+ * the studio's 1 Hz sampler runs.
  */
 export function useLiveMonitor(): MonitorState & { error?: string } {
   start();
   useEffect(() => {
     users++;
-    if (users === 1) void studio.setMonitoring({ on: true }).catch(() => undefined);
+    updateSampling();
     return () => {
       users--;
-      if (users === 0) void studio.setMonitoring({ on: false }).catch(() => undefined);
+      updateSampling();
     };
   }, []);
   return useSyncExternalStore(subscribe, () => state);
@@ -118,18 +143,38 @@ export function startActivityTracking(): void {
   start();
 }
 
+/** Each job's spans merged into one: a generation, or a benchmark with all its cases and builds. */
+export function jobSpans(spans: ActivitySpan[]): ActivitySpan[] {
+  const jobs = new Map<string, ActivitySpan>();
+  for (const s of spans) {
+    const j = jobs.get(s.job);
+    jobs.set(
+      s.job,
+      j
+        ? {
+            ...j,
+            start: Math.min(j.start, s.start),
+            end: Math.max(j.end, s.end),
+            open: j.open || s.open,
+          }
+        : {
+            ...s,
+            key: `job:${s.job}`,
+            kind: s.kind === 'generate' ? 'generate' : 'bench',
+            label: s.kind === 'generate' ? 'generation' : 'benchmark',
+          },
+    );
+  }
+  return [...jobs.values()];
+}
+
 /** The latest job's spans merged into one (the "last run"), or null before anything ran. */
 export function lastRun(spans: ActivitySpan[]): ActivitySpan | null {
-  const last = spans.at(-1);
+  const last = jobSpans(spans).at(-1);
   if (!last) return null;
-  const mine = spans.filter((s) => s.job === last.job);
   return {
     ...last,
-    key: `run:${last.job}`,
     label: last.kind === 'generate' ? 'the last generation' : 'the last benchmark',
-    start: Math.min(...mine.map((s) => s.start)),
-    end: Math.max(...mine.map((s) => s.end)),
-    open: mine.some((s) => s.open),
   };
 }
 

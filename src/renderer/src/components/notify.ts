@@ -1,5 +1,12 @@
 import { notifications } from '@mantine/notifications';
 
+/** Shared by every notification: a labelled close button and full-contrast text (WCAG AA). */
+const BASE = {
+  withBorder: true,
+  closeButtonProps: { 'aria-label': 'Close this message' },
+  styles: { description: { color: 'var(--mantine-color-text)' } },
+} as const;
+
 export const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
 /**
@@ -14,10 +21,16 @@ export function notifyError(title: string, error: unknown, hint?: string): void 
     message: hint ? `${message} — ${hint}` : message,
     color: 'red',
     autoClose: 12_000,
-    withBorder: true,
+    ...BASE,
   });
 }
 
 export function notifyDone(title: string, message: string): void {
-  notifications.show({ title, message, color: 'green', autoClose: 6_000, withBorder: true });
+  notifications.show({
+    title,
+    message,
+    color: 'green',
+    autoClose: 6_000,
+    ...BASE,
+  });
 }

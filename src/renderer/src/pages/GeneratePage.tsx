@@ -35,6 +35,7 @@ import { useReloadOnShow } from '../components/useReloadOnShow';
 import { StoredImage } from '../components/StoredImage';
 import { notifyError } from '../components/notify';
 import { navigate } from '../components/navigate';
+import { closeOpenSpans } from '../components/live-monitor';
 
 /** Outside the component: a job id is made per click, never during render. */
 const newJobId = (): string => `ui-${crypto.randomUUID()}`;
@@ -140,6 +141,8 @@ export function GeneratePage({ active }: PageProps): React.JSX.Element {
       }
     } finally {
       setJobId(undefined);
+      // A cancelled or failed generation sends no closing event: end its span on the monitor.
+      closeOpenSpans();
     }
   };
 

@@ -222,7 +222,12 @@ export function HistoryPage({ active }: PageProps): React.JSX.Element {
                 <Table.Td>
                   {run.summary}
                   {run.error && (
-                    <Text size="xs" c="red">
+                    <Text
+                      size="xs"
+                      style={{
+                        color: 'light-dark(var(--mantine-color-red-9), var(--mantine-color-red-4))',
+                      }}
+                    >
                       {run.error}
                     </Text>
                   )}

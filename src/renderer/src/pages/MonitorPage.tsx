@@ -30,7 +30,12 @@ export function MonitorPage(_props: PageProps): React.JSX.Element {
         </Text>
       </Group>
       <Card withBorder data-testid="monitor-peak" padding="sm">
-        {run && peak ? (
+        {run && !peak ? (
+          <Text size="sm">
+            {run.label === 'the last generation' ? 'The last generation' : 'The last benchmark'} ran
+            for {((run.end - run.start) / 1000).toFixed(0)} s, too briefly for a 1 Hz sample.
+          </Text>
+        ) : run && peak ? (
           <Text size="sm">
             Peak during {run.label}
             {run.open ? ' (still running)' : ''}: CPU {peak.cpu.toFixed(0)}%
@@ -49,7 +54,7 @@ export function MonitorPage(_props: PageProps): React.JSX.Element {
       </Card>
       <MonitorCharts samples={samples} spans={spans} />
       <Card withBorder>
-        {hw.loading && <Loader size="sm" aria-label="detecting hardware" />}
+        {hw.loading && <Loader size="sm" role="status" aria-label="detecting hardware" />}
         {hw.error && <Alert color="red">{hw.error}</Alert>}
         {hw.data && <HardwareSummary hw={hw.data} />}
       </Card>

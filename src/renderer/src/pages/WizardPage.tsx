@@ -185,7 +185,7 @@ export function WizardPage({ active }: PageProps): React.JSX.Element {
       >
         <Stepper.Step label="Hardware" description="What this PC has">
           <Card withBorder data-testid="hardware-step">
-            {hw.loading && <Loader size="sm" aria-label="detecting hardware" />}
+            {hw.loading && <Loader size="sm" role="status" aria-label="detecting hardware" />}
             {hw.error && (
               <Alert color="red" title="Could not read the hardware">
                 {hw.error} — the wizard can still run on the CPU; continue.

@@ -52,6 +52,8 @@ export function ApplyProfile({ run }: { run: RunDetail }): React.JSX.Element {
   };
 
   const shown = recipe && preview?.recipe === recipe ? preview : undefined;
+  const outcome = run.recipes.find((r) => r.name === recipe);
+  const degraded = outcome?.verdict === 'degraded';
   return (
     <Card withBorder data-testid="apply-profile">
       <Stack gap="xs">
@@ -59,7 +61,8 @@ export function ApplyProfile({ run }: { run: RunDetail }): React.JSX.Element {
         {!run.recommended && (
           <Text size="sm" c="dimmed">
             Nothing beat the baseline beyond the noise, so the wizard recommends keeping your
-            settings. You can still apply a recipe that passed the quality check.
+            settings. You can still apply a measured recipe: one that failed the quality check says
+            so below.
           </Text>
         )}
         <Group align="end">
@@ -80,6 +83,13 @@ export function ApplyProfile({ run }: { run: RunDetail }): React.JSX.Element {
           </Button>
         </Group>
         {previewError && <Alert color="yellow">{previewError}</Alert>}
+        {degraded && outcome && (
+          <Alert color="yellow" data-testid="profile-quality-warning">
+            {outcome.name} failed the quality check against the baseline (SSIM{' '}
+            {outcome.ssim?.toFixed(3) ?? '–'}, PSNR {outcome.psnr?.toFixed(1) ?? '–'} dB): its
+            images differ visibly from what you get today. Compare them in the Gallery first.
+          </Alert>
+        )}
         {shown && (
           <div data-testid="profile-changes">
             <Text size="sm">
