@@ -77,6 +77,11 @@ async function shot(name: string): Promise<void> {
   for (const close of await page.getByRole('button', { name: 'Close this message' }).all()) {
     await close.click().catch(() => undefined);
   }
+  await page
+    .locator('.mantine-Notification-root')
+    .first()
+    .waitFor({ state: 'detached', timeout: 3000 })
+    .catch(() => undefined);
   // A viewport as tall as the page, so the fixed header and navbar stay where a person sees them
   // (a full-page capture would paint them halfway down).
   const height = await page.evaluate(() => document.documentElement.scrollHeight);

@@ -63,6 +63,14 @@ function Chart({
       <Group justify="space-between">
         <Text fw={500}>{title}</Text>
         <Group gap="sm">
+          {(['generate', 'bench', 'build'] as const).map((k) => (
+            <Text key={k} size="xs">
+              <span style={{ color: SPAN_COLOR[k] }} aria-hidden="true">
+                ▮{' '}
+              </span>
+              {k === 'generate' ? 'generation' : k === 'bench' ? 'benchmark case' : 'variant build'}
+            </Text>
+          ))}
           {series.map((s) => (
             <Text key={s.key} size="xs">
               <span style={{ color: s.color }} aria-hidden="true">
@@ -110,12 +118,17 @@ function Chart({
               stroke={SPAN_COLOR[s.kind]}
               strokeOpacity={0.5}
               ifOverflow="hidden"
-              label={{
-                value: s.label,
-                position: 'insideTopLeft',
-                fontSize: 10,
-                fill: 'var(--mantine-color-text)',
-              }}
+              // Only jobs wide enough for their label get one (colour says the kind; see above).
+              label={
+                (s.end - s.start) / MONITOR_WINDOW_MS >= 0.08
+                  ? {
+                      value: s.label,
+                      position: 'insideTopLeft',
+                      fontSize: 10,
+                      fill: 'var(--mantine-color-text)',
+                    }
+                  : undefined
+              }
             />
           ))}
           {spans.map((s) => (
