@@ -353,6 +353,7 @@ describe('studio in Chromium', () => {
           if (id === 'gallery') await visible('gallery').locator('img').first().waitFor();
           if (id === 'history') await visible('history-table').waitFor();
           found.push(...(await axeViolations()).map((v) => `${scheme} ${id}: ${v}`));
+          if (scheme === 'light' && id === 'history') await shot('history-light');
         }
       }
       expect(found).toEqual([]);
