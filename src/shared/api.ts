@@ -191,6 +191,18 @@ export const studioMethods = {
       transformMs: z.number(),
     }),
   },
+  /** The optimizer's recipes, for pickers: name, what it does, where it pays. */
+  listOptimizeRecipes: {
+    input: z.object({}).strict().prefault({}),
+    output: z.array(
+      z.object({
+        name: z.string(),
+        description: z.string(),
+        pays: z.enum(['cpu', 'gpu', 'any']),
+        components: z.record(z.string(), z.array(z.string())),
+      }),
+    ),
+  },
   /** Stops an optimization in progress; its partial output is removed. */
   cancelOptimize: {
     input: z

@@ -27,6 +27,7 @@ export const METHOD_NAMES = [
   'previewProfile',
   'optimizeModel',
   'cancelOptimize',
+  'listOptimizeRecipes',
   'registerModel',
   'unregisterModel',
   'planModelDownload',

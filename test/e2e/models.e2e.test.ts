@@ -115,4 +115,27 @@ describe('Models page in Chromium', () => {
     expect(consoleErrors.filter((e) => !/status of 409/.test(e))).toEqual([]);
     expect(consoleErrors.filter((e) => /status of 409/.test(e))).toHaveLength(1);
   });
+
+  it('optimizes tiny-shapes to int8 with progress, shows the checked result, lists the variant', async () => {
+    await page.goto(host.url);
+    await page.keyboard.press('Alt+7');
+    const card = page.getByTestId('optimize-card');
+    await card.waitFor();
+    await page.getByTestId('optimize-model').click();
+    await page.getByRole('option', { name: 'tiny-shapes', exact: true }).click();
+    await page.getByTestId('optimize-recipe').click();
+    await page.getByRole('option', { name: 'int8', exact: true }).click();
+    await card.getByText(/Conv weights and embedding tables stored int8/).waitFor();
+    await page.getByTestId('optimize-start').click();
+    const result = page.getByTestId('optimize-result');
+    await result.waitFor({ timeout: 60_000 });
+    const unet = result.getByRole('row', { name: /^unet / });
+    await unet.getByText('int8-matmul + int8-weights-dq').waitFor();
+    const cosine = Number(await unet.getByRole('cell').nth(3).textContent());
+    expect(cosine).toBeGreaterThan(0.99);
+    await page
+      .getByTestId('model-row-tiny-shapes--int8')
+      .getByText(/^optimized/)
+      .waitFor();
+  });
 });

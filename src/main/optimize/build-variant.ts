@@ -14,6 +14,9 @@ import {
 import { dirname, join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import { StudioError } from '../../shared/errors';
+import { MANIFEST, partialDir } from './variant-files';
+
+export { MANIFEST, partialDir };
 import { modelFingerprint } from '../models/fingerprint';
 import { appVersion, ortVersion } from '../versions';
 import { OnnxModel, EXTERNAL_DATA_FILE } from './onnx-model';
@@ -29,7 +32,6 @@ import {
   type MappedKey,
 } from './lora-merge';
 
-export const MANIFEST = 'latent-studio.json';
 const ONNX_COMPONENTS = ['text_encoder', 'text_encoder_2', 'unet', 'vae_decoder', 'vae_encoder'];
 
 export interface BuildProgress {
@@ -112,9 +114,6 @@ function dirBytes(dir: string): number {
   }
   return total;
 }
-
-/** The partial folder a build writes into before it is renamed into place. */
-export const partialDir = (outDir: string): string => `${resolve(outDir)}.partial`;
 
 /**
  * Writes an optimized copy of a model folder: each component's recipe transforms run on the

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { mkdirSync, readFileSync, existsSync, realpathSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
 import { OptimizeService } from './optimize-service';
+import { OPTIMIZE_RECIPES } from '../optimize/recipes';
 import { StudioError } from '../../shared/errors';
 import { appVersion, ortVersion } from '../versions';
 import type { EventName, EventPayload, StudioHandlers } from '../../shared/api';
@@ -143,6 +144,13 @@ export function createStudio(options: { home: string; secrets?: SecretCodec }): 
     getHubTokenStatus: async () => ({ source: hubToken.source(), canStore: hubToken.canStore }),
     optimizeModel: async (input) => optimizeService.optimize(input),
     cancelOptimize: async (input) => ({ cancelled: optimizeService.cancel(input.jobId) }),
+    listOptimizeRecipes: async () =>
+      OPTIMIZE_RECIPES.map((r) => ({
+        name: r.name,
+        description: r.description,
+        pays: r.pays,
+        components: { ...r.components },
+      })),
     setMonitoring: async (input) => {
       if (input.on && !sampler.running)
         sampler.start((sample) => events.emit('monitorSample', sample));

@@ -17,6 +17,7 @@ import { studio } from '../api/client';
 import type { PageProps } from './page-props';
 import { useAsync } from '../components/useAsync';
 import { useReloadOnShow } from '../components/useReloadOnShow';
+import { OptimizeCard } from '../components/OptimizeCard';
 import type { DownloadPlan, DownloadProgress, FitReport } from '../../../shared/hub-schemas';
 import type { ModelSummary } from '../../../shared/schemas';
 
@@ -356,6 +357,8 @@ export function ModelsPage({ active }: PageProps): React.JSX.Element {
           </Table.Tbody>
         </Table>
       </Card>
+
+      <OptimizeCard models={(models.data ?? []).map((m) => m.name)} onDone={models.reload} />
 
       <Card withBorder>
         <Title order={4}>Catalogue</Title>
