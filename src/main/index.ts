@@ -3,6 +3,7 @@ import {
   BrowserWindow,
   dialog,
   ipcMain,
+  safeStorage,
   session,
   shell,
   utilityProcess,
@@ -106,8 +107,10 @@ async function pick(event: IpcMainInvokeEvent, kind: unknown): Promise<PickResul
 
 /** Opens the studio; a damaged database is offered to be moved aside (renamed, never deleted). */
 function openStudio(home: string): Studio {
+  // A Hub token typed into the app is kept only through the OS keychain (safeStorage).
+  const secrets = safeStorage;
   try {
-    return createStudio({ home });
+    return createStudio({ home, secrets });
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     const choice = dialog.showMessageBoxSync({
@@ -124,7 +127,7 @@ function openStudio(home: string): Studio {
       throw error;
     }
     moveDatabaseAside(join(home, 'studio.db'));
-    return createStudio({ home });
+    return createStudio({ home, secrets });
   }
 }
 

@@ -88,6 +88,11 @@ vi.mock('electron', () => {
     },
     shell: { openExternal: vi.fn() },
     utilityProcess: { fork: vi.fn() },
+    safeStorage: {
+      isEncryptionAvailable: () => false,
+      encryptString: vi.fn(),
+      decryptString: vi.fn(),
+    },
     BrowserWindow,
   };
 });
