@@ -568,27 +568,45 @@ export function buildCli(): Command {
     .option('--limit <n>', 'how many', num('--limit'), 50)
     .option('--recipe <name>', "show one recipe's trend instead")
     .option('--model <dir|name>', 'the model for --recipe', 'tiny-shapes')
+    .option(
+      '--delete <runId>',
+      'delete a finished run, its figures and its images',
+      num('--delete'),
+    )
     .option('--json', 'print one JSON object')
-    .action(async (opts: CommonOptions & { limit: number; recipe?: string; model: string }) => {
-      if (opts.recipe) {
-        const recipe = opts.recipe;
-        const trend = await withStudio((s) => call(s, 'getTrend', { model: opts.model, recipe }));
-        if (opts.json) return printJson({ recipe, model: opts.model, trend });
-        for (const t of trend) {
+    .action(
+      async (
+        opts: CommonOptions & { limit: number; recipe?: string; model: string; delete?: number },
+      ) => {
+        if (opts.delete !== undefined) {
+          const runId = opts.delete;
+          const result = await withStudio((s) => call(s, 'deleteRun', { runId }));
+          if (!result.deleted)
+            throw new Error(`run ${runId} does not exist; see history for run ids`);
+          if (opts.json) return printJson({ runId, ...result });
+          console.log(`deleted run #${runId} and ${result.imagesRemoved} image file(s)`);
+          return;
+        }
+        if (opts.recipe) {
+          const recipe = opts.recipe;
+          const trend = await withStudio((s) => call(s, 'getTrend', { model: opts.model, recipe }));
+          if (opts.json) return printJson({ recipe, model: opts.model, trend });
+          for (const t of trend) {
+            console.log(
+              `#${String(t.runId).padEnd(5)} ${t.startedAt}  ${t.latencyMean.toFixed(1).padStart(8)} ms  SSIM ${t.ssim?.toFixed(3) ?? '-'}`,
+            );
+          }
+          return;
+        }
+        const runs = await withStudio((s) => call(s, 'getHistory', { limit: opts.limit }));
+        if (opts.json) return printJson({ runs });
+        for (const r of runs) {
           console.log(
-            `#${String(t.runId).padEnd(5)} ${t.startedAt}  ${t.latencyMean.toFixed(1).padStart(8)} ms  SSIM ${t.ssim?.toFixed(3) ?? '-'}`,
+            `#${String(r.id).padEnd(5)} ${r.kind.padEnd(9)} ${r.status.padEnd(12)} ${r.startedAt}  ${r.model}  ${r.summary}${r.error ? `  (${r.error})` : ''}`,
           );
         }
-        return;
-      }
-      const runs = await withStudio((s) => call(s, 'getHistory', { limit: opts.limit }));
-      if (opts.json) return printJson({ runs });
-      for (const r of runs) {
-        console.log(
-          `#${String(r.id).padEnd(5)} ${r.kind.padEnd(9)} ${r.status.padEnd(12)} ${r.startedAt}  ${r.model}  ${r.summary}${r.error ? `  (${r.error})` : ''}`,
-        );
-      }
-    });
+      },
+    );
 
   return program;
 }

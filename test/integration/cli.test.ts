@@ -60,6 +60,21 @@ describe('cli', () => {
       expect(j.timings[k]).toBeGreaterThanOrEqual(0);
   });
 
+  it('history --delete removes a run and its images, and says so when there is no such run', () => {
+    const runs = (cli('history', '--json').json() as { runs: { id: number; images: string[] }[] })
+      .runs;
+    const run = runs.find((r) => r.images.length > 0);
+    if (!run) throw new Error('the generate test above leaves a run with an image');
+    expect(run.images.every((p) => existsSync(p))).toBe(true);
+    const r = cli('history', '--delete', String(run.id), '--json');
+    expect(r.code).toBe(0);
+    expect(r.json()).toEqual({ runId: run.id, deleted: true, imagesRemoved: run.images.length });
+    expect(run.images.some((p) => existsSync(p))).toBe(false);
+    const again = cli('history', '--delete', String(run.id));
+    expect(again.code).not.toBe(0);
+    expect(again.stderr).toMatch(/does not exist/);
+  });
+
   it('rejects unknown commands and options with usage help and a non-zero exit', () => {
     const a = cli('paint');
     expect(a.code).not.toBe(0);
