@@ -46,6 +46,9 @@ type Proposal = Awaited<ReturnType<typeof studio.proposeRecipes>>;
 
 const newJobId = (): string => `wizard-${crypto.randomUUID()}`;
 
+const formatDuration = (ms: number): string =>
+  ms < 90_000 ? `${Math.max(1, Math.round(ms / 1000))} s` : `${Math.round(ms / 60_000)} min`;
+
 const PRIORITY_WORDS: Record<Priority, string> = {
   quality: 'the best-looking image that is still faster',
   balance: 'the knee of the speed/quality curve',
@@ -76,6 +79,7 @@ export function WizardPage({ active }: PageProps): React.JSX.Element {
   const [ep, setEp] = useState<string | null>(null);
   const [proposal, setProposal] = useState<Proposal>();
   const [proposalError, setProposalError] = useState<string>();
+  const [trend, setTrend] = useState<{ model: string; ms?: number }>();
   const [selected, setSelected] = useState<string[]>([]);
   const [jobId, setJobId] = useState<string>();
   const [rows, setRows] = useState<RecipeProgress[]>([]);
@@ -103,6 +107,18 @@ export function WizardPage({ active }: PageProps): React.JSX.Element {
       live = false;
     };
   }, [model, priority, objective]);
+
+  useEffect(() => {
+    if (!model || step !== 2) return;
+    let live = true;
+    studio.getTrend({ model, recipe: 'baseline' }).then(
+      (t) => live && setTrend({ model, ms: t.at(-1)?.latencyMean }),
+      () => live && setTrend({ model }),
+    );
+    return () => {
+      live = false;
+    };
+  }, [model, step]);
 
   useEffect(
     () =>
@@ -168,6 +184,14 @@ export function WizardPage({ active }: PageProps): React.JSX.Element {
       closeOpenSpans();
     }
   };
+
+  // The size of the plan, and its time at the baseline's last measured latency on this model.
+  const images =
+    selected.length *
+    (typeof maxCases === 'number' ? maxCases : 5) *
+    ((typeof repeats === 'number' ? repeats : 2) + 1) *
+    2;
+  const baselineMs = trend?.model === model ? trend.ms : undefined;
 
   const running = jobId !== undefined;
   const canPlan = !!model && !!proposal;
@@ -318,12 +342,11 @@ export function WizardPage({ active }: PageProps): React.JSX.Element {
                   {typeof maxCases === 'number' ? maxCases : 'every'} prompt
                   {maxCases === 1 ? '' : 's'} × {typeof repeats === 'number' ? repeats : 2} repeat
                   {repeats === 1 ? '' : 's'}, plus a warm-up per recipe and, on the CPU, the
-                  baseline again beside each candidate: about{' '}
-                  {selected.length *
-                    (typeof maxCases === 'number' ? maxCases : 5) *
-                    ((typeof repeats === 'number' ? repeats : 2) + 1) *
-                    2}{' '}
-                  images; variants the optimizer must build first add their build time.
+                  baseline again beside each candidate: about {images} images
+                  {baselineMs !== undefined
+                    ? ` — about ${formatDuration(images * baselineMs)} at the baseline's last measured ${Math.round(baselineMs)} ms per image (fewer steps run faster)`
+                    : ' (the time is known after the first run of this model)'}
+                  ; variants the optimizer must build first add their build time.
                 </Text>
                 <Group justify="space-between" mt="sm">
                   <Button variant="default" onClick={() => setStep(1)}>
