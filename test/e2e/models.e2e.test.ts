@@ -61,6 +61,7 @@ afterAll(async () => {
 describe('Models page in Chromium', () => {
   it('checks a repo, downloads it with progress, cancels, resumes, and deletes it', async () => {
     await page.goto(host.url);
+    await page.getByText('Alt+7', { exact: true }).waitFor();
     await page.keyboard.press('Alt+7');
     await page.getByRole('heading', { name: 'Models', exact: true }).waitFor();
     await page.getByTestId('catalogue').getByText('onnxruntime/sd-turbo').waitFor();
@@ -118,7 +119,10 @@ describe('Models page in Chromium', () => {
 
   it('optimizes tiny-shapes to int8 with progress, shows the checked result, lists the variant', async () => {
     await page.goto(host.url);
+    // The shortcut works once the app has rendered its navigation (which lists it).
+    await page.getByText('Alt+7', { exact: true }).waitFor();
     await page.keyboard.press('Alt+7');
+    await page.getByRole('heading', { name: 'Models', exact: true }).waitFor();
     const card = page.getByTestId('optimize-card');
     await card.waitFor();
     await page.getByTestId('optimize-model').click();
