@@ -93,8 +93,17 @@ export function RecipeTable({ recipes }: { recipes: RecipeOutcome[] }): React.JS
             <Table.Td>{num(r.cpuPercent)}</Table.Td>
             <Table.Td>{num(r.ssim, 3)}</Table.Td>
             <Table.Td>{num(r.psnr, 1)}</Table.Td>
-            <Table.Td>
-              <Badge color={VERDICT_COLOR[r.verdict] ?? 'gray'}>{r.verdict}</Badge>
+            <Table.Td style={{ whiteSpace: 'nowrap' }}>
+              <Badge
+                color={VERDICT_COLOR[r.verdict] ?? 'gray'}
+                // The verdict must be read whole ("degraded", not "DEGRAD…") in a narrow column.
+                styles={{
+                  root: { maxWidth: 'none', overflow: 'visible', flexShrink: 0 },
+                  label: { overflow: 'visible', textOverflow: 'clip' },
+                }}
+              >
+                {r.verdict}
+              </Badge>
             </Table.Td>
           </Table.Tr>
         ))}
