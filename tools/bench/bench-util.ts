@@ -44,3 +44,23 @@ export function benchRequest(
 
 /** Pipeline hooks for runs nobody watches. */
 export const quietHooks = { onProgress: (): void => {}, isCancelled: (): boolean => false };
+
+/** The 16-prompt tiny-shapes grid (the forge's evaluation prompts): full sentences and short ones. */
+export const GRID_PROMPTS: readonly string[] = [
+  'a red circle on a blue background',
+  'a green square on a white background',
+  'a yellow star on a purple background',
+  'a blue triangle on an orange background',
+  'a white circle on a black background',
+  'a purple square on a yellow background',
+  'an orange star on a green background',
+  'a black triangle on a white background',
+  'a blue circle on a red background',
+  'a red square on a green background',
+  'a white star on a blue background',
+  'a yellow triangle on a black background',
+  'red circle',
+  'green star',
+  'blue square',
+  'orange triangle',
+];

@@ -10,7 +10,7 @@ import { buildVariant } from '../../src/main/optimize/build-variant';
 import { compareImages } from '../../src/main/bench/quality';
 import { adherenceSummary, shapeAdherence } from '../../src/main/bench/adherence';
 import type { SchedulerName } from '../../src/shared/schemas';
-import { arg } from './bench-util';
+import { arg, GRID_PROMPTS } from './bench-util';
 
 /**
  * `npx tsx tools/bench/lcm-lora-bench.ts [--threads 1] [--repeats 3] [--grid docs/lcm-lora-grid]`:
@@ -24,24 +24,7 @@ import { arg } from './bench-util';
  * share of images whose shape, shape colour and background colour all match the prompt). Prints
  * one JSON object; --grid writes a 4-row sample grid (default, 2, 4, 8 steps) of the first prompts.
  */
-const PROMPTS = [
-  'a red circle on a blue background',
-  'a green square on a white background',
-  'a yellow star on a purple background',
-  'a blue triangle on an orange background',
-  'a white circle on a black background',
-  'a purple square on a yellow background',
-  'an orange star on a green background',
-  'a black triangle on a white background',
-  'a blue circle on a red background',
-  'a red square on a green background',
-  'a white star on a blue background',
-  'a yellow triangle on a black background',
-  'red circle',
-  'green star',
-  'blue square',
-  'orange triangle',
-];
+const PROMPTS = GRID_PROMPTS;
 const threads = Number(arg('threads', '1'));
 const repeats = Number(arg('repeats', '3'));
 const loraFile = arg('lora', 'resources/loras/tiny-shapes-lcm.safetensors');

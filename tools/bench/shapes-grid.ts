@@ -7,7 +7,7 @@ import { DEFAULT_RUN_CONFIG } from '../../src/main/engine/run-config';
 import { runPipeline } from '../../src/main/engine/pipeline';
 import { ModelRegistry } from '../../src/main/models/model-registry';
 import { studioHome } from '../../src/main/paths';
-import { arg } from './bench-util';
+import { arg, GRID_PROMPTS } from './bench-util';
 
 /**
  * `npx tsx tools/bench/shapes-grid.ts --out docs/tiny-shapes-engine-grid`: 16 prompts through the
@@ -15,24 +15,7 @@ import { arg } from './bench-util';
  * Markdown file naming each cell's prompt. The check that the shipped ONNX files, not just the torch
  * model that made them, follow the prompt.
  */
-const PROMPTS = [
-  'a red circle on a blue background',
-  'a green square on a white background',
-  'a yellow star on a purple background',
-  'a blue triangle on an orange background',
-  'a white circle on a black background',
-  'a purple square on a yellow background',
-  'an orange star on a green background',
-  'a black triangle on a white background',
-  'a blue circle on a red background',
-  'a red square on a green background',
-  'a white star on a blue background',
-  'a yellow triangle on a black background',
-  'red circle',
-  'green star',
-  'blue square',
-  'orange triangle',
-];
+const PROMPTS = GRID_PROMPTS;
 const out = arg('out', 'docs/tiny-shapes-engine-grid');
 const steps = Number(arg('steps', '25'));
 const seed = Number(arg('seed', '100'));

@@ -7,11 +7,6 @@ import {
   GraphProtoSchema,
   ModelProtoSchema,
   OperatorSetIdProtoSchema,
-  TensorShapeProto_DimensionSchema,
-  TensorShapeProtoSchema,
-  TypeProto_TensorSchema,
-  TypeProtoSchema,
-  ValueInfoProtoSchema,
   type TensorProto,
   type ValueInfoProto,
 } from 'onnx-buf';
@@ -19,6 +14,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { convertToFp16, inferElementTypes, type Fp16Report } from './fp16';
 import { attr, makeNode, makeTensor, OnnxModel } from './onnx-model';
 import { checkComponent } from './self-check';
+import { valueInfo } from '../../../test/helpers/onnx-build';
 import { bytesPerElement, DT, dimsOf, elementCount, halfToFloat, viewAs } from './tensor-data';
 
 const ROOT = resolve(__dirname, '../../..');
@@ -163,33 +159,12 @@ describe.each(cases)('fp16 on $label', ({ label, modelDir, component }) => {
   });
 });
 
-function valueInfo(name: string, elemType: number, dims: number[]): ValueInfoProto {
-  return create(ValueInfoProtoSchema, {
-    name,
-    type: create(TypeProtoSchema, {
-      value: {
-        case: 'tensorType',
-        value: create(TypeProto_TensorSchema, {
-          elemType,
-          shape: create(TensorShapeProtoSchema, {
-            dim: dims.map((d) =>
-              create(TensorShapeProto_DimensionSchema, {
-                value: { case: 'dimValue', value: BigInt(d) },
-              }),
-            ),
-          }),
-        }),
-      },
-    }),
-  });
-}
-
 /** x[1,4] → MatMul(W[4,256]) → Reshape [1,1,16,16] → Resize ×2 (scales an fp32 initializer). */
 function writeSyntheticModel(weights: Float32Array): string {
   const graph = create(GraphProtoSchema, {
     name: 'synthetic',
-    input: [valueInfo('x', DT.FLOAT, [1, 4])],
-    output: [valueInfo('y', DT.FLOAT, [1, 1, 32, 32])],
+    input: [valueInfo('x', [1, 4], DT.FLOAT)],
+    output: [valueInfo('y', [1, 1, 32, 32], DT.FLOAT)],
     initializer: [
       makeTensor('w', DT.FLOAT, [4, 256], weights),
       makeTensor('shape', DT.INT64, [4], BigInt64Array.from([1n, 1n, 16n, 16n])),
