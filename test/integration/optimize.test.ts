@@ -19,45 +19,15 @@ import {
 import { ensureVariant, variantStorePath } from '../../src/main/optimize/variant-store';
 import { runOptimizeJob } from '../../src/main/optimize/optimize-client';
 import { compareImages } from '../../src/main/bench/quality';
-import { readModelInfo } from '../../src/main/engine/model-loader';
-import { ModelSessions } from '../../src/main/engine/model-sessions';
-import { DEFAULT_RUN_CONFIG } from '../../src/main/engine/run-config';
-import { runPipeline } from '../../src/main/engine/pipeline';
 import { bundledModelsDir } from '../../src/main/paths';
 import { dispatch } from '../../src/main/services/dispatch';
 import { useTempStudio } from '../helpers/temp-studio';
 import { colourAdherence } from '../helpers/shape-colour';
+import { painter } from '../helpers/painter';
 
 const fixture = resolve('test/fixtures/models/sd15-diffusers-script');
 const tiny = join(bundledModelsDir(), 'tiny-shapes');
 const ctx = useTempStudio();
-
-/** Images from one model folder through the studio's own engine (20 DDIM steps, 64x64). */
-function painter(dir: string) {
-  let sessions: ModelSessions | undefined;
-  return {
-    async image(prompt: string, seed: number): Promise<PNG> {
-      sessions ??= new ModelSessions(await readModelInfo(dir), DEFAULT_RUN_CONFIG);
-      const r = await runPipeline(
-        sessions,
-        {
-          modelDir: dir,
-          prompt,
-          negativePrompt: '',
-          seed,
-          batch: 1,
-          ep: 'cpu',
-          steps: 20,
-          guidance: 7.5,
-          previewEvery: 0,
-        },
-        { onProgress: () => {}, isCancelled: () => false },
-      );
-      return PNG.sync.read(Buffer.from(r.images[0].png));
-    },
-    release: () => sessions?.releaseAll(),
-  };
-}
 
 const pngBytes = (p: PNG): Buffer => PNG.sync.write(p);
 const manifestOf = (dir: string): VariantManifest =>

@@ -1,13 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { PNG } from 'pngjs';
 import * as ort from 'onnxruntime-node';
 import { bundledModelsDir } from '../../src/main/paths';
 import { readModelInfo } from '../../src/main/engine/model-loader';
 import { ModelSessions } from '../../src/main/engine/model-sessions';
 import { DEFAULT_RUN_CONFIG } from '../../src/main/engine/run-config';
-import { runPipeline } from '../../src/main/engine/pipeline';
 import { colourAdherence } from '../helpers/shape-colour';
+import { painter } from '../helpers/painter';
 
 /**
  * The bundled model is real: its components run on a real prompt, and its images follow the prompt's
@@ -15,35 +14,19 @@ import { colourAdherence } from '../helpers/shape-colour';
  * background, over several shapes, backgrounds and seeds.
  */
 const dir = join(bundledModelsDir(), 'tiny-shapes');
+const paint = painter(dir);
 let sessions: ModelSessions;
 
 beforeAll(async () => {
   sessions = new ModelSessions(await readModelInfo(dir), DEFAULT_RUN_CONFIG);
 });
-afterAll(() => sessions.releaseAll());
+afterAll(async () => {
+  await sessions.releaseAll();
+  await paint.release();
+});
 
-async function png(prompt: string, seed: number): Promise<Uint8Array> {
-  const r = await runPipeline(
-    sessions,
-    {
-      modelDir: dir,
-      prompt,
-      negativePrompt: '',
-      seed,
-      batch: 1,
-      ep: 'cpu',
-      steps: 20,
-      guidance: 7.5,
-      previewEvery: 0,
-    },
-    { onProgress: () => {}, isCancelled: () => false },
-  );
-  return r.images[0].png;
-}
-
-async function image(prompt: string, seed: number): Promise<PNG> {
-  return PNG.sync.read(Buffer.from(await png(prompt, seed)));
-}
+const png = paint.png;
+const image = paint.image;
 
 describe('tiny-shapes', () => {
   it('runs its three components on a real prompt: shapes and finite values', async () => {
