@@ -187,6 +187,30 @@ describe('optimize: graph-all, the API, refusals', () => {
     expect(existsSync(partialDir(out))).toBe(false);
   });
 
+  it('two callers wanting one variant share one build; a second build into the same folder is refused', async () => {
+    const source = join(ctx.home, 'shared-src');
+    cpSync(fixture, source, { recursive: true });
+    let builds = 0;
+    const [a, b] = await Promise.all([
+      ensureVariant(ctx.home, source, 'int4', (p) => {
+        if (p.phase === 'done') builds++;
+      }),
+      ensureVariant(ctx.home, source, 'int4', (p) => {
+        if (p.phase === 'done') builds++;
+      }),
+    ]);
+    expect(a).toBe(b);
+    expect(builds).toBe(1);
+
+    const out = join(ctx.home, 'one-writer');
+    const first = runOptimizeJob({ sourceDir: fixture, recipe: 'int8', outDir: out, force: true });
+    await expect(
+      runOptimizeJob({ sourceDir: fixture, recipe: 'int8', outDir: out, force: true }),
+    ).rejects.toThrow(/being written by another optimization/);
+    await first;
+    expect(manifestOf(out).recipe).toBe('int8');
+  });
+
   it('the variant store builds once, reuses, and rebuilds when the source changes', async () => {
     const source = join(ctx.home, 'src-model');
     cpSync(fixture, source, { recursive: true });

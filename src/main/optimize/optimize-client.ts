@@ -1,4 +1,5 @@
 import { rmSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { StudioError } from '../../shared/errors';
 import { describeExit, startWorker } from '../workers/worker-process';
 import type { FromOptimizer, OptimizeJob } from '../workers/optimize-worker';
@@ -20,6 +21,28 @@ export function runOptimizeJob(
   job: OptimizeJob,
   onProgress: (p: BuildProgress) => void = () => {},
   signal?: AbortSignal,
+): Promise<OptimizeResult> {
+  // Two builds into one folder would share its `.partial` folder and overwrite each other.
+  const out = resolve(job.outDir);
+  if (writing.has(out)) {
+    return Promise.reject(
+      new StudioError(
+        `${out} is being written by another optimization; wait for it`,
+        'unavailable',
+      ),
+    );
+  }
+  writing.add(out);
+  return startJob(job, onProgress, signal).finally(() => writing.delete(out));
+}
+
+/** Output folders a build of this process is writing now. */
+const writing = new Set<string>();
+
+function startJob(
+  job: OptimizeJob,
+  onProgress: (p: BuildProgress) => void,
+  signal: AbortSignal | undefined,
 ): Promise<OptimizeResult> {
   return new Promise((resolve, reject) => {
     const child = startWorker('optimize-worker', { serviceName: 'Latent Studio optimizer' });

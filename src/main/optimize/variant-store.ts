@@ -72,15 +72,24 @@ export async function ensureVariant(
 ): Promise<string> {
   findOptimizeRecipe(recipe);
   const dir = variantStorePath(home, modelDir, recipe);
+  // A second caller wanting the same variant (a benchmark and a generate) waits for that build.
+  const pending = building.get(dir);
+  if (pending) return pending;
   const reason = staleReason(dir, modelDir, recipe);
   if (!reason) return dir;
-  await runOptimizeJob(
+  const build = runOptimizeJob(
     { sourceDir: resolve(modelDir), recipe, outDir: dir, force: true },
     (p) => onProgress({ ...p, reason }),
     signal,
-  );
-  return dir;
+  )
+    .then(() => dir)
+    .finally(() => building.delete(dir));
+  building.set(dir, build);
+  return build;
 }
+
+/** Variant builds in flight in this process, by folder. */
+const building = new Map<string, Promise<string>>();
 
 /**
  * The cache identity of a model + LoRAs (+ a recipe stacked after them): the LoRA files' content
