@@ -141,5 +141,8 @@ describe('Models page in Chromium', () => {
       .getByTestId('model-row-tiny-shapes--int8')
       .getByText(/^optimized/)
       .waitFor();
+    // UPDATE_SCREENSHOTS=1: the Models page as a person sees it after an optimization.
+    if (process.env.UPDATE_SCREENSHOTS === '1')
+      await page.screenshot({ path: resolve('docs/screenshots/models.png'), fullPage: true });
   });
 });
