@@ -47,6 +47,20 @@ export type BenchRequest = z.input<typeof BenchRequestSchema>;
 
 const LatencySchema = z.object({ mean: z.number(), std: z.number(), median: z.number() });
 
+/**
+ * Prompt adherence of a recipe's images (bench/adherence.ts, the model forge's metric), over the
+ * cases whose prompt the shapes vocabulary understands (it names a shape or a colour).
+ */
+export const AdherenceSchema = z.object({
+  /** Share of those cases whose image passed every check the prompt asks (shape, colour, background). */
+  allCorrect: z.number().min(0).max(1),
+  /** Share of the single checks passed. */
+  checksPassed: z.number().min(0).max(1),
+  /** Cases judged. */
+  cases: z.number().int().min(1),
+});
+export type RecipeAdherence = z.infer<typeof AdherenceSchema>;
+
 export const RecipeOutcomeSchema = z.object({
   name: z.string(),
   title: z.string(),
@@ -60,6 +74,8 @@ export const RecipeOutcomeSchema = z.object({
   ssim: z.number().nullable(),
   psnr: z.number().nullable(),
   speedup: z.number().nullable(),
+  /** Null where no case's prompt is understood by the shapes vocabulary (absent on older runs). */
+  adherence: AdherenceSchema.nullable().optional(),
   /** 95% interval of the paired speed-up (case by case against the baseline); null: too few runs. */
   speedupCi: z.tuple([z.number(), z.number()]).nullable().optional(),
   /** Session creation in the first (warm-up) run, ms: start-up cost. */
@@ -185,6 +201,9 @@ export const CompareResultSchema = z.object({
       memoryDeltaMb: z.number().nullable(),
       ssimA: z.number().nullable(),
       ssimB: z.number().nullable(),
+      /** Share of cases drawn as the prompt asks (adherence.allCorrect), where measured. */
+      adherenceA: z.number().nullable().optional(),
+      adherenceB: z.number().nullable().optional(),
       cases: z.array(
         z.object({
           caseIndex: z.number().int(),

@@ -139,8 +139,15 @@ function template(shape: Shape): { w: number; h: number; m: Uint8Array } {
   return t;
 }
 
+/** RGBA pixels as pngjs decodes them (a `PNG`, or quality.ts's `DecodedImage`). */
+export interface RgbaImage {
+  width: number;
+  height: number;
+  data: Uint8Array;
+}
+
 /** The forge's analysis of one image (RGBA as decoded by pngjs). */
-export function analyseShapeImage(png: PNG): Detected {
+export function analyseShapeImage(png: RgbaImage): Detected {
   const { width: w, height: h, data } = png;
   const border: number[][] = [[], [], []];
   for (let y = 0; y < h; y++)
@@ -201,11 +208,19 @@ export interface AdherenceResult {
   detected: Detected;
 }
 
-/** Adherence of one image to its prompt; undefined when the prompt names no shape or colour. */
-export function shapeAdherence(prompt: string, png: Uint8Array | PNG): AdherenceResult | undefined {
+/**
+ * Adherence of one image to its prompt; undefined when the prompt names no shape or colour.
+ * Takes encoded PNG bytes, or pixels already decoded (the quality worker decodes once).
+ */
+export function shapeAdherence(
+  prompt: string,
+  png: Uint8Array | RgbaImage,
+): AdherenceResult | undefined {
   const target = promptTarget(prompt);
   if (!target) return undefined;
-  const detected = analyseShapeImage(png instanceof PNG ? png : PNG.sync.read(Buffer.from(png)));
+  const detected = analyseShapeImage(
+    png instanceof Uint8Array ? PNG.sync.read(Buffer.from(png)) : png,
+  );
   const pairs: [string | undefined, string | undefined][] = [
     [target.shape, detected.shape],
     [target.fg, detected.fg],
@@ -217,12 +232,14 @@ export function shapeAdherence(prompt: string, png: Uint8Array | PNG): Adherence
 }
 
 /** Over many images: the share with every check passed, and the share of single checks passed. */
-export function adherenceSummary(results: readonly (AdherenceResult | undefined)[]): {
+export function adherenceSummary(
+  results: readonly (Pick<AdherenceResult, 'checks' | 'passed' | 'all'> | undefined)[],
+): {
   images: number;
   allCorrect: number;
   checksPassed: number;
 } {
-  const r = results.filter((x): x is AdherenceResult => x !== undefined);
+  const r = results.filter((x) => x !== undefined);
   const checks = r.reduce((a, x) => a + x.checks, 0);
   return {
     images: r.length,

@@ -1,6 +1,8 @@
-import type { Priority, RecipeOutcome } from '../../shared/bench-schemas';
+import type { Priority, RecipeAdherence, RecipeOutcome } from '../../shared/bench-schemas';
 import { StudioError } from '../../shared/errors';
 import type { CaseRun, RecipeRun } from './measure';
+import type { CaseAdherence } from '../workers/quality-worker';
+import { adherenceSummary } from './adherence';
 import { PSNR_ACCEPTABLE_DB, SSIM_ACCEPTABLE, qualityVerdict } from './quality';
 import { qualityClient, type QualityClient } from './quality-client';
 import type { Recipe } from './recipes';
@@ -37,6 +39,37 @@ export function fitVerdict(
 export type SpeedVerdict = 'faster' | 'no-gain' | 'slower';
 
 /**
+ * The verdict of a distilled recipe that fails the pixel comparison but is meaningfully faster
+ * and draws the prompts as well as the baseline: never picked automatically, applied knowingly.
+ */
+export const DIFFERENT_PIXELS = 'different-pixels';
+
+/**
+ * Ours: a distilled recipe draws the prompts "as well as the baseline" when its share of images
+ * with every check right (shape, colour, background) is at most this much below the baseline's:
+ * one case in 16 (the size of the shapes grid), since a single borderline detection at 64 px (a
+ * fat star read as a circle) should not decide the tier, while two lost cases in 16 are a pattern.
+ */
+export const ADHERENCE_TOLERANCE = 1 / 16;
+
+/** Adherence over a recipe's cases (null where no prompt was understood). */
+export function summariseAdherence(cases: readonly CaseAdherence[]): RecipeAdherence | null {
+  if (cases.length === 0) return null;
+  const s = adherenceSummary(cases);
+  return { allCorrect: s.allCorrect, checksPassed: s.checksPassed, cases: s.images };
+}
+
+/** Whether `a` loses at most ADHERENCE_TOLERANCE of fully correct cases against the baseline. */
+export function adheresLikeBaseline(
+  a: RecipeAdherence | null | undefined,
+  base: RecipeAdherence | null | undefined,
+): boolean {
+  if (!a || !base) return false;
+  // A loss of exactly the tolerance passes ("at most"); the epsilon absorbs float rounding of k/n.
+  return base.allCorrect - a.allCorrect <= ADHERENCE_TOLERANCE + 1e-9;
+}
+
+/**
  * Faster only when the paired interval lies above 1 and the gain reaches MIN_SPEEDUP; slower only
  * when it lies below 1; anything else (including no interval at all) is no gain.
  */
@@ -46,20 +79,43 @@ export function speedVerdict(speedup: number, ci: [number, number] | null): Spee
   return 'no-gain';
 }
 
-/** A candidate's verdict: quality first (a fast broken image is not a gain), then speed. */
+/**
+ * A candidate's verdict: quality first (a fast broken image is not a gain), then speed. One
+ * exception, for distilled students only: they draw their own pixels by design, so one that fails
+ * the pixel comparison yet is `faster` and draws the prompts as well as the baseline (adherence
+ * within ADHERENCE_TOLERANCE) is `different-pixels` rather than rejected. A distilled recipe that
+ * passes SSIM/PSNR is judged like any other; one that is not faster keeps its quality verdict.
+ */
 export function verdictFor(m: {
   isBaseline: boolean;
   speedup: number | null;
   ci: [number, number] | null;
   ssim: number | null;
   psnr: number | null;
+  strategy?: string;
+  adherence?: RecipeAdherence | null;
+  baseAdherence?: RecipeAdherence | null;
 }): string {
   if (m.isBaseline) return 'baseline';
   if (m.ssim === null || m.psnr === null || m.speedup === null) return 'unmeasured';
   const quality = qualityVerdict(m.ssim, m.psnr);
-  if (quality !== 'acceptable') return quality;
-  return speedVerdict(m.speedup, m.ci);
+  const speed = speedVerdict(m.speedup, m.ci);
+  if (quality === 'acceptable') return speed;
+  if (
+    m.strategy === 'distillation' &&
+    speed === 'faster' &&
+    // NaN figures mean a broken comparison, not a different drawing.
+    Number.isFinite(m.ssim) &&
+    Number.isFinite(m.psnr) &&
+    adheresLikeBaseline(m.adherence, m.baseAdherence)
+  )
+    return DIFFERENT_PIXELS;
+  return quality;
 }
+
+/** "15/16" cases with every check right. */
+export const adherenceText = (a: RecipeAdherence | null | undefined): string =>
+  a ? `${Math.round(a.allCorrect * a.cases)}/${a.cases}` : '?';
 
 export interface JudgedRecipe {
   name: string;
@@ -74,11 +130,20 @@ export interface JudgedRecipe {
   error?: string | null;
   /** Shown to explain a figure, never recommended. */
   explanatory?: boolean;
+  adherence?: RecipeAdherence | null;
 }
 
 const x2 = (v: number | null | undefined): string => (v == null ? '?' : `${v.toFixed(2)}x`);
 const ciText = (ci: [number, number] | null): string =>
   ci ? `95% interval ${ci[0].toFixed(2)}-${ci[1].toFixed(2)}` : 'no interval: too few runs';
+
+/**
+ * Why a `different-pixels` recipe is shown and not picked, with its numbers: speed-up and
+ * interval, adherence against the baseline's, and the pixel figures that failed.
+ */
+export function differentPixelsNote(r: JudgedRecipe, base: JudgedRecipe): string {
+  return `${r.name} draws the prompts as well as the baseline (every check right in ${adherenceText(r.adherence)} cases, baseline ${adherenceText(base.adherence)}; at most ${ADHERENCE_TOLERANCE * 16} case in 16 may be lost) and is ${x2(r.speedup)} faster (${ciText(r.speedupCi)}), but its pixels differ from the baseline's (SSIM ${r.ssim?.toFixed(3) ?? '?'}, PSNR ${r.psnr?.toFixed(1) ?? '?'} dB; thresholds SSIM > ${SSIM_ACCEPTABLE}, PSNR > ${PSNR_ACCEPTABLE_DB} dB), so it is never recommended automatically: apply it knowingly (Apply anyway, or bench --save-profile ${r.name} --acknowledge-quality).`;
+}
 
 /** The knee of the speed/quality Pareto front (see pickWinner). */
 function knee(front: JudgedRecipe[]): JudgedRecipe {
@@ -173,6 +238,7 @@ export function pickWinner(
     parts.push(
       `Not faster: ${noGain.map((r) => `${r.name} (${r.verdict}, ${x2(r.speedup)}, ${ciText(r.speedupCi)})`).join('; ')}.`,
     );
+  for (const r of list([DIFFERENT_PIXELS])) parts.push(differentPixelsNote(r, base));
   const rejected = list(['degraded', 'over-optimized']);
   if (rejected.length > 0)
     parts.push(
@@ -198,16 +264,28 @@ export async function judgeCase(
   c: CaseRun,
   reference: Uint8Array | undefined,
   quality: QualityClient = qualityClient,
-): Promise<{ ssim: number; psnr: number; heatmap: Uint8Array } | null> {
-  const { inspection, metrics, heatmap } = await quality.judge(c.png, reference);
+): Promise<{
+  /** Against the baseline's image; null for the baseline itself. */
+  quality: { ssim: number; psnr: number; heatmap: Uint8Array } | null;
+  /** Against the case's prompt; null where the shapes vocabulary does not understand it. */
+  adherence: CaseAdherence | null;
+}> {
+  const { inspection, metrics, heatmap, adherence } = await quality.judge(
+    c.png,
+    reference,
+    c.testCase.prompt,
+  );
   if (inspection.problem) {
     throw new StudioError(
       `case ${c.caseIndex + 1} ("${c.testCase.prompt}") produced a ${inspection.problem} image (mean ${inspection.mean.toFixed(1)}): a numerical failure, not a faster result`,
       'failed',
     );
   }
-  if (!reference || !metrics || !heatmap) return null;
-  return { ssim: metrics.ssim, psnr: metrics.psnr, heatmap };
+  return {
+    quality:
+      reference && metrics && heatmap ? { ssim: metrics.ssim, psnr: metrics.psnr, heatmap } : null,
+    adherence,
+  };
 }
 
 /**
@@ -220,6 +298,10 @@ export function judgeRecipe(j: {
   run: RecipeRun;
   cases: CaseRun[];
   quality: { ssim: number; psnr: number }[];
+  /** Each case's prompt adherence, where its prompt was understood. */
+  adherence?: readonly CaseAdherence[];
+  /** The baseline's adherence in this run (what a distilled recipe is held to). */
+  baseAdherence?: RecipeAdherence | null;
   /** Null for the baseline itself. */
   baseCases: CaseRun[] | null;
   /** Each single recipe's speed-up alone (for stacks). */
@@ -240,6 +322,7 @@ export function judgeRecipe(j: {
   const psnr = quality.length ? Math.min(...quality.map((q) => q.psnr)) : null;
   const speedup = paired ? paired.speedup : 1;
   const speedupCi = paired?.ci ?? null;
+  const adherence = summariseAdherence(j.adherence ?? []);
   const stagesMs: Record<string, number> = {};
   for (const c of cases)
     for (const [k, v] of Object.entries(c.stages))
@@ -257,10 +340,20 @@ export function judgeRecipe(j: {
     psnr,
     speedup,
     speedupCi,
+    adherence,
     loadMs: run.loadMs,
     firstImageMs: run.firstImageMs,
     ...(run.restartLoadMs !== undefined ? { restartLoadMs: run.restartLoadMs } : {}),
-    verdict: verdictFor({ isBaseline: !baseCases, speedup, ci: speedupCi, ssim, psnr }),
+    verdict: verdictFor({
+      isBaseline: !baseCases,
+      speedup,
+      ci: speedupCi,
+      ssim,
+      psnr,
+      strategy: recipe.strategy,
+      adherence,
+      baseAdherence: j.baseAdherence,
+    }),
     ...(run.topOps ? { topOps: run.topOps } : {}),
     ...(recipe.stack
       ? { tier: recipe.stack.tier, contributions: contributions(recipe, speedup, j.alone) }

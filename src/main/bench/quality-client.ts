@@ -4,7 +4,7 @@ import type { FromQuality, JudgeAnswer, ToQuality } from '../workers/quality-wor
 import type { QualityMetrics } from './quality';
 
 type Request =
-  | { type: 'judge'; png: Uint8Array; reference?: Uint8Array }
+  | { type: 'judge'; png: Uint8Array; reference?: Uint8Array; prompt?: string }
   | { type: 'compare'; baseline: Uint8Array; candidate: Uint8Array };
 
 interface Pending {
@@ -27,9 +27,17 @@ export class QualityClient {
   private nextId = 1;
   private idle: NodeJS.Timeout | undefined;
 
-  /** Inspects a generated PNG (black / uniform) and, given the baseline PNG, compares the two. */
-  async judge(png: Uint8Array, reference?: Uint8Array): Promise<JudgeAnswer> {
-    const m = await this.request({ type: 'judge', png, ...(reference ? { reference } : {}) });
+  /**
+   * Inspects a generated PNG (black / uniform); given the baseline PNG, compares the two; given
+   * the prompt, checks that the image draws it (where the shapes vocabulary understands it).
+   */
+  async judge(png: Uint8Array, reference?: Uint8Array, prompt?: string): Promise<JudgeAnswer> {
+    const m = await this.request({
+      type: 'judge',
+      png,
+      ...(reference ? { reference } : {}),
+      ...(prompt ? { prompt } : {}),
+    });
     if (m.type !== 'judged') throw new StudioError('the quality worker answered out of turn');
     return m.answer;
   }

@@ -85,6 +85,7 @@ export class RecipeRecord {
         restartLoadMs: o.restartLoadMs,
         tier: o.tier,
         contributions: o.contributions,
+        adherence: o.adherence,
       },
     });
     const findings = diagnose({

@@ -11,6 +11,7 @@ import { isAcceleratorProvider } from './diagnosis';
 import { fitVerdict, judgeCase, judgeRecipe, pickWinner } from './judge';
 import { measureRecipe, type CaseRun, type MeasureSetup } from './measure';
 import type { Recipe } from './recipes';
+import type { CaseAdherence } from '../workers/quality-worker';
 import { RecipeRecord } from './record';
 import { stats } from './stats';
 import type { TestSet } from './test-sets';
@@ -71,6 +72,8 @@ export async function runBenchmark(
   let recipeCount = plan.recipes.length;
   const measured: Measured[] = [];
   let baseCases: CaseRun[] = [];
+  /** The baseline's prompt adherence: what a distilled recipe is held to. */
+  let baseAdherence: RecipeOutcome['adherence'] = null;
   /** Each single recipe's speed-up alone, for the stacks' contributions. */
   const alone = new Map<string, number | null>();
 
@@ -91,14 +94,17 @@ export async function runBenchmark(
       });
     const cases: CaseRun[] = [];
     const quality: { ssim: number; psnr: number }[] = [];
+    const adherence: CaseAdherence[] = [];
     try {
       const setup = measureSetup(plan, hooks, progress);
       if (plan.interleave && !isBaseline) setup.reference = baseline;
       // Start-up with warm caches: the baseline's, and each recipe's that caches its optimized model.
       setup.restartLoad = isBaseline || recipe.runConfig.optimizedModelCache === true;
       const run = await measureRecipe(setup, recipe, async (c) => {
-        const q = await judgeCase(c, isBaseline ? undefined : baseCases[c.caseIndex]?.png);
+        const judged = await judgeCase(c, isBaseline ? undefined : baseCases[c.caseIndex]?.png);
+        const q = judged.quality;
         if (q) quality.push(q);
+        if (judged.adherence) adherence.push(judged.adherence);
         const images = record.writeImages(c.caseIndex, c.png, q?.heatmap ?? null);
         record.addCase(c, stats(c.latencies), images, {
           ssim: q?.ssim ?? null,
@@ -111,6 +117,8 @@ export async function runBenchmark(
         run,
         cases,
         quality,
+        adherence,
+        baseAdherence,
         baseCases: isBaseline ? null : baseCases,
         alone,
       });
@@ -135,7 +143,10 @@ export async function runBenchmark(
 
   for (const [position, recipe] of plan.recipes.entries()) {
     const m = await runOne(recipe, position);
-    if (position === 0) baseCases = m.cases;
+    if (position === 0) {
+      baseCases = m.cases;
+      baseAdherence = m.outcome.adherence ?? null;
+    }
     alone.set(recipe.name, m.outcome.speedup);
     measured.push(m);
   }
@@ -167,6 +178,7 @@ export async function runBenchmark(
       psnr: o.psnr,
       error: o.error ?? null,
       explanatory: explanatory.has(o.name),
+      adherence: o.adherence ?? null,
     })),
     baseline.name,
     plan.priority,
