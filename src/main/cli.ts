@@ -8,6 +8,7 @@ import type { EventPayload, MethodName, MethodOutput } from '../shared/api';
 import { EXECUTION_PROVIDERS, SCHEDULER_NAMES } from '../shared/schemas';
 import { createStudio, type Studio } from './services/studio';
 import { dispatch, errorPayload } from './services/dispatch';
+import { adherenceText } from './bench/judge';
 import { studioHome } from './paths';
 import { downloadFromCli, formatBytes } from './hub/download-cli';
 
@@ -342,11 +343,20 @@ export function buildCli(): Command {
       'profile one extra run per recipe with ORT and report the top operators',
     )
     .option(
-      '--save-profile',
-      "save the recommended recipe as the model's default profile (used by generate)",
+      '--save-profile [recipe]',
+      "save the recommended recipe (or the one named) as the model's default profile (used by generate)",
+    )
+    .option(
+      '--acknowledge-quality',
+      'with --save-profile: save the named recipe even though its images failed the quality check (e.g. a distilled recipe that draws the prompts with different pixels)',
     )
     .option('--json', 'print one JSON object as the last line')
     .action(async (opts: CommonOptions & Record<string, unknown>) => {
+      // Checked before a run of minutes, not after it.
+      if (opts.acknowledgeQuality && typeof opts.saveProfile !== 'string')
+        throw new Error(
+          '--acknowledge-quality: name the recipe to save with it, e.g. --save-profile lcm-lora --acknowledge-quality',
+        );
       const result = await withStudio(async (studio) => {
         const bar = progressBar(
           'benchmark [{bar}] {value}/{total} cases  {recipe} {phase}',
@@ -392,9 +402,16 @@ export function buildCli(): Command {
             interleave: opts.interleave !== false,
             ep: opts.ep,
           });
+          // `--save-profile NAME` saves that recipe (refused when its quality failed, unless
+          // --acknowledge-quality); a bare `--save-profile` saves the recommendation, if any.
+          const named = typeof opts.saveProfile === 'string' ? opts.saveProfile : undefined;
           const profile =
-            opts.saveProfile && r.recommended
-              ? await call(studio, 'saveProfile', { runId: r.runId })
+            opts.saveProfile && (named ?? r.recommended)
+              ? await call(studio, 'saveProfile', {
+                  runId: r.runId,
+                  ...(named ? { recipe: named } : {}),
+                  acknowledgeQuality: opts.acknowledgeQuality === true,
+                })
               : undefined;
           return { ...r, profile: profile?.name ?? null };
         } finally {
@@ -412,12 +429,14 @@ export function buildCli(): Command {
           : '      -      ';
         const q =
           r.ssim !== null ? `SSIM ${r.ssim.toFixed(3)} PSNR ${(r.psnr ?? 0).toFixed(1)}` : '';
+        // Images that drew every check the prompt asks, of the cases the vocabulary understands.
+        const a = r.adherence ? `  prompt ${adherenceText(r.adherence)}` : '';
         const sp =
           r.speedup !== null
             ? `${r.speedup.toFixed(2)}x${r.speedupCi ? ` [${r.speedupCi[0].toFixed(2)}-${r.speedupCi[1].toFixed(2)}]` : ''}`
             : '';
         console.log(
-          `  ${r.name.padEnd(18)} ${r.status.padEnd(7)} ${l} ${sp.padStart(18)}  ${String(r.peakRssMb?.toFixed(0) ?? '-').padStart(5)} MB  load ${r.loadMs?.toFixed(0) ?? '-'}${r.restartLoadMs !== undefined ? `/${r.restartLoadMs.toFixed(0)}` : ''} ms  ${q}  ${r.verdict}${r.error ? `  (${r.error})` : ''}`,
+          `  ${r.name.padEnd(18)} ${r.status.padEnd(7)} ${l} ${sp.padStart(18)}  ${String(r.peakRssMb?.toFixed(0) ?? '-').padStart(5)} MB  load ${r.loadMs?.toFixed(0) ?? '-'}${r.restartLoadMs !== undefined ? `/${r.restartLoadMs.toFixed(0)}` : ''} ms  ${q}${a}  ${r.verdict}${r.error ? `  (${r.error})` : ''}`,
         );
         for (const c of r.contributions ?? [])
           console.log(

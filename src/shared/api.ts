@@ -104,6 +104,11 @@ export const studioMethods = {
         recipe: z.string().min(1).optional(),
         name: z.string().min(1).max(100).optional(),
         makeDefault: z.boolean().default(true),
+        /**
+         * Save a recipe whose images failed the quality check against the baseline (a distilled
+         * recipe's different pixels, a degraded one): refused unless the caller says it knows.
+         */
+        acknowledgeQuality: z.boolean().default(false),
       })
       .strict(),
     output: z.object({

@@ -28,7 +28,8 @@ import { existsSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { bestProvider, workingProviders } from '../hardware/best-provider';
 import { isAcceleratorProvider } from '../bench/diagnosis';
-import { fitVerdict } from '../bench/judge';
+import { adherenceText, fitVerdict } from '../bench/judge';
+import { PSNR_ACCEPTABLE_DB, SSIM_ACCEPTABLE, qualityVerdict } from '../bench/quality';
 import { modelDefaults, type Profile } from '../profiles/profile';
 import type { EngineLock } from './engine-lock';
 import { canBuildVariant } from '../bench/variants';
@@ -372,6 +373,8 @@ export class BenchService {
             ra?.peakRssMb != null && rb?.peakRssMb != null ? rb.peakRssMb - ra.peakRssMb : null,
           ssimA: ra?.ssim ?? null,
           ssimB: rb?.ssim ?? null,
+          adherenceA: ra?.adherence?.allCorrect ?? null,
+          adherenceB: rb?.adherence?.allCorrect ?? null,
           cases: (ra?.cases ?? []).map((ca) => {
             const cb = rb?.cases.find((c) => c.caseIndex === ca.caseIndex);
             return {
@@ -424,6 +427,19 @@ export class BenchService {
         'bad-input',
       );
     }
+    // A recipe whose images fail the pixel comparison changes what the person gets: applied only
+    // knowingly (the wizard's "Apply anyway", the CLI's --acknowledge-quality), never by default.
+    if (row.position > 0 && !input.acknowledgeQuality) {
+      const quality =
+        row.ssim !== null && row.psnr !== null ? qualityVerdict(row.ssim, row.psnr) : 'unmeasured';
+      if (quality !== 'acceptable') {
+        const adherence = detail.recipes.find((r) => r.name === recipeName)?.adherence;
+        throw new StudioError(
+          `acknowledgeQuality: "${recipeName}" did not pass the quality check in run ${input.runId} (${quality}: SSIM ${row.ssim?.toFixed(3) ?? '?'}, PSNR ${row.psnr?.toFixed(1) ?? '?'} dB against the baseline; needs SSIM > ${SSIM_ACCEPTABLE} and PSNR > ${PSNR_ACCEPTABLE_DB} dB${adherence ? `; every prompt check right in ${adherenceText(adherence)} cases` : ''}), so its images differ from what you get today; to apply it anyway pass acknowledgeQuality: true (CLI: --acknowledge-quality)`,
+          'bad-input',
+        );
+      }
+    }
     const name = input.name ?? `${detail.model}-${recipeName}`;
     // The recipe as measured: its changes relative to the settings the run measured at (under
     // `model` settings, the model's defaults, which is what generate starts from).
@@ -460,6 +476,7 @@ function pickExtra(extra: Record<string, unknown>): Partial<RecipeOutcome> {
     restartLoadMs: true,
     tier: true,
     contributions: true,
+    adherence: true,
   }).safeParse(extra);
   return parsed.success ? parsed.data : {};
 }
