@@ -241,8 +241,10 @@ export function buildCli(): Command {
         const stop = studio.events.subscribe((event, payload) => {
           if (!bar || event !== 'generateProgress') return;
           const p = payload as EventPayload<'generateProgress'>;
-          if (p.step === 0 && p.stage === 'load') bar.start(p.totalSteps, 0, { stage: p.stage });
-          bar.update(p.step, { stage: p.stage });
+          // A LoRA merge (first use) counts in percent, then the bar restarts for the steps.
+          if (p.step === 0 && (p.stage === 'load' || p.stage === 'merge'))
+            bar.start(p.totalSteps, 0, { stage: p.stage });
+          bar.update(p.step, { stage: p.stage === 'merge' ? 'merging LoRA (%)' : p.stage });
         });
         try {
           return await call(studio, 'generate', {

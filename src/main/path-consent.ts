@@ -4,6 +4,7 @@ import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'nod
 import { z } from 'zod';
 import type { MethodName, StudioHandlers } from '../shared/api';
 import { StudioError } from '../shared/errors';
+import { isLoraId } from '../shared/lora-schemas';
 
 /**
  * Paths only with consent. A page (the renderer, or whatever script reaches the web host) must not
@@ -36,13 +37,19 @@ export interface KnownNames {
 }
 
 const modelName = (value: string, known: KnownNames): boolean => known.isKnownModel(value);
+/**
+ * A LoRA id from listLoras (`lora:bundled/<file>`, `lora:home/<file>`) names a file in the studio's
+ * own LoRA folders; the service resolves it there and refuses anything that would leave them.
+ */
+const loraId = (value: string): boolean => isLoraId(value);
 
 export const PATH_FIELDS: readonly PathField[] = [
   { method: 'registerModel', field: 'path', kind: 'folder' },
   { method: 'optimizeModel', field: 'out', kind: 'output' },
   { method: 'optimizeModel', field: 'model', kind: 'folder', isName: modelName },
   { method: 'generate', field: 'model', kind: 'folder', isName: modelName },
-  { method: 'generate', field: 'loras.*.path', kind: 'file' },
+  { method: 'generate', field: 'loras.*.path', kind: 'file', isName: loraId },
+  { method: 'optimizeModel', field: 'loras.*.path', kind: 'file', isName: loraId },
   { method: 'runBenchmark', field: 'model', kind: 'folder', isName: modelName },
   {
     method: 'runBenchmark',

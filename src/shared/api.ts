@@ -37,6 +37,7 @@ import {
   FitRequestSchema,
   HubTokenStatusSchema,
 } from './hub-schemas';
+import { ListLorasRequestSchema, LoraSummarySchema } from './lora-schemas';
 import {
   DeleteRunRequestSchema,
   DeleteRunResultSchema,
@@ -269,6 +270,13 @@ export const studioMethods = {
   },
   /** Where the Hub token comes from (never the token itself). */
   getHubTokenStatus: { input: z.object({}).strict().prefault({}), output: HubTokenStatusSchema },
+  /**
+   * The LoRAs that can be picked for a model: bundled ones whose card names it, and the person's own
+   * in `<home>/loras/` (carded for this model or its family, or bare `.safetensors`), each with an
+   * `id` a generate request's `loras[].path` may carry instead of a file path, and its card's
+   * recommended scale, scheduler, steps and guidance.
+   */
+  listLoras: { input: ListLorasRequestSchema, output: z.array(LoraSummarySchema) },
 } as const satisfies Record<MethodName, MethodSpec>;
 
 export const studioEvents = {

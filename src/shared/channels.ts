@@ -39,6 +39,7 @@ export const METHOD_NAMES = [
   'getCatalogue',
   'setHubToken',
   'getHubTokenStatus',
+  'listLoras',
 ] as const;
 export const EVENT_NAMES = [
   'generateProgress',

@@ -214,9 +214,12 @@ export type HistoryEntry = z.infer<typeof HistoryEntrySchema>;
 
 export const ProgressEventSchema = z.object({
   jobId: z.string(),
-  stage: z.enum(['load', 'encode', 'denoise', 'decode', 'done']),
+  /** `merge`: the request's LoRAs are being merged into a cached variant (first use only). */
+  stage: z.enum(['merge', 'load', 'encode', 'denoise', 'decode', 'done']),
   step: z.number().int(),
   totalSteps: z.number().int(),
+  /** What is happening, in words, where the stage alone does not say (the merge's progress). */
+  message: z.string().optional(),
   /** A cheap RGB approximation of the current latents, as a PNG data: URL. */
   previewDataUrl: z.string().optional(),
 });

@@ -7,7 +7,8 @@ import type { BuildProgress } from './build-variant';
 import { MANIFEST } from './variant-files';
 import { runOptimizeJob } from './optimize-client';
 import { findOptimizeRecipe } from './recipes';
-import { sha256File, type LoraSpec } from './lora-merge';
+import type { LoraSpec } from './lora-merge';
+import { loraHashes } from './lora-hash';
 
 const ManifestHead = z.looseObject({
   kind: z.literal('latent-studio-variant'),
@@ -96,8 +97,14 @@ const building = new Map<string, Promise<string>>();
  * hashes and scales in order, so renaming or moving a file reuses its variant, and editing it (or
  * changing a scale) builds a new one.
  */
-export function loraVariantName(loras: readonly LoraSpec[], recipe = 'lora'): string {
-  const id = loras.map((l) => `${sha256File(l.path)}:${l.scale}`).join('|');
+export function loraVariantName(
+  loras: readonly LoraSpec[],
+  recipe = 'lora',
+  /** Where hashes are remembered across processes (see lora-hash); absent: this process only. */
+  home?: string,
+): string {
+  // Hashed once per file version, not on every generate.
+  const id = loras.map((l) => `${loraHashes.sha256(l.path, home)}:${l.scale}`).join('|');
   const hash = createHash('sha256').update(`${recipe}|${id}`).digest('hex').slice(0, 12);
   return recipe === 'lora' ? `lora-${hash}` : `${recipe}+lora-${hash}`;
 }
@@ -120,7 +127,7 @@ export async function ensureLoraVariant(
   const dir = join(
     home,
     'models',
-    `${basename(resolve(modelDir))}--${loraVariantName(specs, recipe)}`,
+    `${basename(resolve(modelDir))}--${loraVariantName(specs, recipe, home)}`,
   );
   const reason = staleReason(dir, modelDir, recipe);
   if (!reason) return dir;

@@ -10,6 +10,7 @@ import type { BenchRepo } from '../store/bench-repo';
 import { recipeRunConfig } from '../bench/recipes';
 import { prepareVariant } from '../bench/variants';
 import { ensureLoraVariant } from '../optimize/variant-store';
+import { resolveLoraRefs } from '../optimize/lora-library';
 import { OPTIMIZE_RECIPES } from '../optimize/recipes';
 import { modelDefaults, parseProfile, profileSampling } from '../profiles/profile';
 import type { HardwareService } from '../hardware/hardware-service';
@@ -38,8 +39,12 @@ export class GenerateService {
     },
   ) {}
 
-  async generate(input: ParsedInput<'generate'>): Promise<MethodOutput<'generate'>> {
-    const model = this.deps.models.resolve(input.model);
+  async generate(request: ParsedInput<'generate'>): Promise<MethodOutput<'generate'>> {
+    const model = this.deps.models.resolve(request.model);
+    // LoRA ids from listLoras become files in the studio's LoRA folders before anything runs.
+    const input = request.loras
+      ? { ...request, loras: resolveLoraRefs(request.loras, this.deps.home) }
+      : request;
     const release = this.deps.lock.acquire('generate');
     try {
       return await this.generateLocked(input, model);
@@ -223,12 +228,27 @@ export class GenerateService {
         `the profile's ${profileVariant} variant cannot take a LoRA; ran the source model with the LoRA merged`,
       );
     }
-    this.deps.events.emit('generateProgress', { jobId, stage: 'load', step: 0, totalSteps: 0 });
+    // The first generate with a LoRA builds its merged variant (seconds to minutes on a big
+    // model): say so with the optimizer's own progress, so the page does not look frozen. A cached
+    // variant answers at once and the first engine event follows.
+    const merge = (step: number, message: string): void =>
+      this.deps.events.emit('generateProgress', {
+        jobId,
+        stage: 'merge',
+        step,
+        totalSteps: 100,
+        message,
+      });
+    merge(0, 'looking for the merged LoRA variant…');
     return ensureLoraVariant(
       this.deps.home,
       modelDir,
       loras,
-      undefined,
+      (p) =>
+        merge(
+          Math.round(p.fraction * 100),
+          `merging LoRA… ${p.message}${p.reason === 'not built yet' ? '' : ` (rebuilt: ${p.reason})`}`,
+        ),
       undefined,
       stackable ? profileVariant : 'lora',
     );

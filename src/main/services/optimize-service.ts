@@ -5,6 +5,7 @@ import type { ModelRegistry } from '../models/model-registry';
 import { runOptimizeJob } from '../optimize/optimize-client';
 import { findOptimizeRecipe } from '../optimize/recipes';
 import { loraVariantName, variantStorePath } from '../optimize/variant-store';
+import { resolveLoraRefs } from '../optimize/lora-library';
 import type { StudioEvents } from './studio';
 
 /** `optimizeModel` / `cancelOptimize`: one build per output folder, each in its own worker. */
@@ -19,8 +20,16 @@ export class OptimizeService {
   async optimize(input: ParsedInput<'optimizeModel'>): Promise<MethodOutput<'optimizeModel'>> {
     const source = this.deps.models.resolve(input.model);
     findOptimizeRecipe(input.recipe);
-    const loras = input.loras?.map((l) => ({ path: resolve(l.path), scale: l.scale }));
-    const storeName = loras?.length ? loraVariantName(loras, input.recipe) : input.recipe;
+    // LoRA ids from listLoras name files in the studio's LoRA folders.
+    const loras = input.loras
+      ? resolveLoraRefs(input.loras, this.deps.home).map((l) => ({
+          path: resolve(l.path),
+          scale: l.scale,
+        }))
+      : undefined;
+    const storeName = loras?.length
+      ? loraVariantName(loras, input.recipe, this.deps.home)
+      : input.recipe;
     const out = resolve(input.out ?? variantStorePath(this.deps.home, source.dir, storeName));
     if ([...this.jobs.values()].some((j) => j.out === out)) {
       throw new StudioError(

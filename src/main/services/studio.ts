@@ -20,6 +20,7 @@ import { HubService } from '../hub/hub-service';
 import { LibraryService } from './library-service';
 import { ModelLibrary } from '../hub/model-library';
 import { HubTokenStore, type SecretCodec } from '../hub/token-store';
+import { listLoras } from '../optimize/lora-library';
 
 export interface StudioEvents {
   emit<E extends EventName>(event: E, payload: EventPayload<E>): void;
@@ -142,6 +143,7 @@ export function createStudio(options: { home: string; secrets?: SecretCodec }): 
       return { source: hubToken.source(), canStore: hubToken.canStore };
     },
     getHubTokenStatus: async () => ({ source: hubToken.source(), canStore: hubToken.canStore }),
+    listLoras: async (input) => listLoras(home, models.resolve(input.model)),
     optimizeModel: async (input) => optimizeService.optimize(input),
     cancelOptimize: async (input) => ({ cancelled: optimizeService.cancel(input.jobId) }),
     listOptimizeRecipes: async () =>

@@ -1,0 +1,110 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { tempHome } from '../../../test/helpers/temp-home';
+import { LoraSummarySchema } from '../../shared/lora-schemas';
+import { listLoras, resolveLoraRef } from './lora-library';
+
+const TINY = { name: 'tiny-shapes', dir: resolve('resources/models/tiny-shapes') };
+// An SD 1.x export that is not tiny-shapes.
+const SD15 = { name: 'sd15', dir: resolve('test/fixtures/models/sd15-optimum-float') };
+const SDXL = { name: 'sdxl', dir: resolve('test/fixtures/models/sdxl') };
+
+let home: ReturnType<typeof tempHome>;
+let loras: string;
+beforeEach(() => {
+  home = tempHome();
+  loras = join(home.dir, 'loras');
+  mkdirSync(loras);
+});
+afterEach(() => home.cleanup());
+
+const card = (file: string, fields: Record<string, unknown>): void =>
+  writeFileSync(join(loras, file.replace(/\.safetensors$/, '.json')), JSON.stringify(fields));
+
+describe('listLoras', () => {
+  it('offers the bundled LCM-LoRA for tiny-shapes with its card, and not for another model', () => {
+    const list = listLoras(home.dir, TINY);
+    const lcm = list.find((l) => l.id === 'lora:bundled/tiny-shapes-lcm.safetensors');
+    expect(lcm).toMatchObject({
+      name: 'tiny-shapes-lcm',
+      source: 'bundled',
+      kind: 'lcm-lora',
+      match: 'model',
+      card: { scale: 1, scheduler: 'lcm', steps: 4, guidance: 1 },
+    });
+    expect(lcm?.sizeBytes).toBeGreaterThan(1_000_000);
+    for (const l of list) LoraSummarySchema.parse(l);
+    expect(listLoras(home.dir, SD15).some((l) => l.source === 'bundled')).toBe(false);
+  });
+
+  it("lists the person's own LoRAs: by model, by family, bare; never a card for another model", () => {
+    for (const f of ['mine.safetensors', 'for-sd1.safetensors', 'for-sdxl.safetensors'])
+      writeFileSync(join(loras, f), 'x');
+    writeFileSync(join(loras, 'other-model.safetensors'), 'x');
+    writeFileSync(join(loras, 'notes.txt'), 'not a LoRA');
+    card('for-sd1.safetensors', {
+      name: 'Pixel style',
+      kind: 'style',
+      file: 'for-sd1.safetensors',
+      family: 'sd1',
+      scale: 0.8,
+    });
+    card('for-sdxl.safetensors', {
+      name: 'XL thing',
+      kind: 'style',
+      file: 'for-sdxl.safetensors',
+      family: 'sdxl',
+    });
+    card('other-model.safetensors', {
+      name: 'other',
+      kind: 'style',
+      file: 'other-model.safetensors',
+      baseModel: 'some-other-model',
+    });
+    const sd15 = listLoras(home.dir, SD15);
+    expect(sd15.map((l) => [l.id, l.match, l.kind])).toEqual([
+      ['lora:home/for-sd1.safetensors', 'family', 'style'],
+      ['lora:home/mine.safetensors', 'unknown', null],
+    ]);
+    expect(sd15[0].card).toEqual({ scale: 0.8 });
+    expect(sd15[1].card).toBeNull();
+    const sdxl = listLoras(home.dir, SDXL).map((l) => l.id);
+    expect(sdxl).toEqual(['lora:home/for-sdxl.safetensors', 'lora:home/mine.safetensors']);
+  });
+
+  it('skips a broken card and a card whose file leaves the folder (its file shows bare)', () => {
+    writeFileSync(join(loras, 'a.safetensors'), 'x');
+    writeFileSync(join(loras, 'a.json'), '{ not json');
+    card('b.safetensors', { name: 'escape', kind: 'style', file: '../b.safetensors' });
+    writeFileSync(join(home.dir, 'b.safetensors'), 'outside');
+    expect(listLoras(home.dir, SD15).map((l) => [l.id, l.card])).toEqual([
+      ['lora:home/a.safetensors', null],
+    ]);
+  });
+});
+
+describe('resolveLoraRef', () => {
+  it('turns ids into files in the studio folders and leaves paths alone', () => {
+    writeFileSync(join(loras, 'mine.safetensors'), 'x');
+    expect(resolveLoraRef('lora:home/mine.safetensors', home.dir)).toBe(
+      join(loras, 'mine.safetensors'),
+    );
+    expect(resolveLoraRef('lora:bundled/tiny-shapes-lcm.safetensors', home.dir)).toBe(
+      resolve('resources/loras/tiny-shapes-lcm.safetensors'),
+    );
+    expect(resolveLoraRef('/some/where/x.safetensors', home.dir)).toBe('/some/where/x.safetensors');
+  });
+
+  it.each([
+    ['lora:home/../studio.db', /is not a LoRA id/],
+    ['lora:home/..', /is not a LoRA id/],
+    ['lora:elsewhere/x.safetensors', /is not a LoRA id/],
+    ['lora:home', /is not a LoRA id/],
+    ['lora:home/sub/x.safetensors', /is not a LoRA id/],
+    ['lora:home/missing.safetensors', /no LoRA missing\.safetensors in/],
+  ])('refuses %s', (id, message) => {
+    expect(() => resolveLoraRef(id, home.dir, 'loras.0.path')).toThrow(message);
+    expect(() => resolveLoraRef(id, home.dir, 'loras.0.path')).toThrow(/^loras\.0\.path: /);
+  });
+});
