@@ -151,7 +151,12 @@ export const OPTIMIZE_RECIPES: readonly OptimizeRecipe[] = [
   },
 ];
 
+/**
+ * A recipe by name. A name of several recipes joined by `+` (`attention+int8`, in any order) is
+ * their composition (see composeOptimizeRecipes), named canonically.
+ */
 export function findOptimizeRecipe(name: string): OptimizeRecipe {
+  if (name.includes('+')) return composeOptimizeRecipes(name.split('+'));
   const found = OPTIMIZE_RECIPES.find((r) => r.name === name);
   if (!found) {
     throw new StudioError(
@@ -165,4 +170,107 @@ export function findOptimizeRecipe(name: string): OptimizeRecipe {
 /** The tolerance of a chain of transforms: the loosest of its steps. */
 export function chainTolerance(transforms: readonly Transform[]): number {
   return Math.min(1, ...transforms.map((t) => MIN_COSINE[t]));
+}
+
+/**
+ * What a transform does to a component, which decides what composes with it:
+ * - `graph`: rewrites nodes, leaves every weight as it is (attention fusion);
+ * - `weights`: decides how weights are stored (quantization, float16): two of these on the same
+ *   component would each rewrite what the other wrote (int8 and int4 both own the MatMul weights);
+ * - `baked`: ONNX Runtime's own rewrite of the source file, which keeps nothing another transform
+ *   wrote (graph-all);
+ * - `lora`: merged with its files (ensureLoraVariant), never named as a part of a recipe.
+ */
+export const TRANSFORM_KIND: Record<Transform, 'graph' | 'weights' | 'baked' | 'lora'> = {
+  attention: 'graph',
+  'int8-matmul': 'weights',
+  'int4-matmul': 'weights',
+  'int8-weights-dq': 'weights',
+  'int8-dynamic': 'weights',
+  fp16: 'weights',
+  'fp16-storage': 'weights',
+  'ort-all': 'baked',
+  lora: 'lora',
+};
+
+const ROLES: readonly ComponentRole[] = ['text_encoder', 'unet', 'vae_decoder', 'vae_encoder'];
+
+const isWeightsRecipe = (r: OptimizeRecipe): boolean =>
+  Object.values(r.components).some((ts) => ts?.some((t) => TRANSFORM_KIND[t] === 'weights'));
+
+/**
+ * Why these single recipes cannot be applied to one model together, or undefined when they can.
+ * Graph rewrites compose with anything; at most one recipe may decide how a component's weights are
+ * stored; graph-all (written by ONNX Runtime from the source file) and lora compose with nothing.
+ */
+export function compositionRefusal(names: readonly string[]): string | undefined {
+  const parts = [...new Set(names)];
+  for (const n of parts) {
+    if (n.includes('+')) return `${n} is itself a composition; name its parts`;
+    if (!OPTIMIZE_RECIPES.some((r) => r.name === n)) return `unknown optimize recipe "${n}"`;
+  }
+  if (parts.length < 2) return undefined;
+  const recipes = parts.map((n) => findOptimizeRecipe(n));
+  for (const r of recipes) {
+    const kinds = Object.values(r.components).flatMap((ts) => ts?.map((t) => TRANSFORM_KIND[t]));
+    if (r.name === 'lora')
+      return 'lora is merged with its LoRA files (a LoRA variant), not composed by name';
+    if (kinds.includes('baked'))
+      return `${r.name} cannot be combined with ${parts.filter((p) => p !== r.name).join(', ')}: ONNX Runtime writes it from the source file, so nothing another transform wrote would be kept`;
+  }
+  for (const role of ROLES) {
+    const owners = recipes
+      .map((r) => ({
+        r,
+        ts: (r.components[role] ?? []).filter((t) => TRANSFORM_KIND[t] === 'weights'),
+      }))
+      .filter((o) => o.ts.length > 0);
+    if (owners.length > 1) {
+      const [a, b] = owners;
+      return `${a.r.name} and ${b.r.name} cannot be combined: both decide how the ${role}'s weights are stored (${a.ts.join(', ')} / ${b.ts.join(', ')}); quantize the weights once`;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Several single recipes applied to one model as one recipe. The name is canonical, so any order
+ * of the same parts is the same variant in the store: graph rewrites first, then the one recipe
+ * that stores weights, each group by name (`attention+int8`). Per component the transforms run in
+ * that order too: attention fusion matches the float MatMul -> Softmax -> MatMul pattern, which a
+ * quantizer would have rewritten (the `mixed` recipe orders them the same way). The version is the
+ * sum of the parts' versions: versions only go up, so any part's bump rebuilds the composition. A
+ * refused combination throws a `bad-input` error with the reason.
+ */
+export function composeOptimizeRecipes(names: readonly string[]): OptimizeRecipe {
+  const refusal = compositionRefusal(names);
+  if (refusal) throw new StudioError(refusal, 'bad-input');
+  const parts = [...new Set(names)]
+    .map((n) => findOptimizeRecipe(n))
+    .sort(
+      (a, b) =>
+        Number(isWeightsRecipe(a)) - Number(isWeightsRecipe(b)) || a.name.localeCompare(b.name),
+    );
+  if (parts.length === 1) return parts[0];
+  const components: OptimizeRecipe['components'] = {};
+  for (const role of ROLES) {
+    const chain: Transform[] = [];
+    for (const kind of ['graph', 'weights'] as const)
+      for (const p of parts)
+        for (const t of p.components[role] ?? [])
+          if (TRANSFORM_KIND[t] === kind && !chain.includes(t)) chain.push(t);
+    if (chain.length > 0) components[role] = chain;
+  }
+  const pays = parts.some((p) => p.pays === 'gpu')
+    ? 'gpu'
+    : parts.some((p) => p.pays === 'cpu')
+      ? 'cpu'
+      : 'any';
+  return {
+    name: parts.map((p) => p.name).join('+'),
+    version: parts.reduce((v, p) => v + p.version, 0),
+    description: `composed, in this order: ${parts.map((p) => `${p.name} (${p.description})`).join('; then ')}`,
+    components,
+    pays,
+  };
 }

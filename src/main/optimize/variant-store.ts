@@ -71,15 +71,16 @@ export async function ensureVariant(
   onProgress: (p: BuildProgress & { reason: string }) => void = () => {},
   signal?: AbortSignal,
 ): Promise<string> {
-  findOptimizeRecipe(recipe);
-  const dir = variantStorePath(home, modelDir, recipe);
+  // The canonical name: `int8+attention` and `attention+int8` are one variant in the store.
+  const name = findOptimizeRecipe(recipe).name;
+  const dir = variantStorePath(home, modelDir, name);
   // A second caller wanting the same variant (a benchmark and a generate) waits for that build.
   const pending = building.get(dir);
   if (pending) return pending;
-  const reason = staleReason(dir, modelDir, recipe);
+  const reason = staleReason(dir, modelDir, name);
   if (!reason) return dir;
   const build = runOptimizeJob(
-    { sourceDir: resolve(modelDir), recipe, outDir: dir, force: true },
+    { sourceDir: resolve(modelDir), recipe: name, outDir: dir, force: true },
     (p) => onProgress({ ...p, reason }),
     signal,
   )
