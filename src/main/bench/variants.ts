@@ -1,8 +1,8 @@
 import { studioHome } from '../paths';
 import { ensureVariant } from '../optimize/variant-store';
-import { OPTIMIZE_RECIPES } from '../optimize/recipes';
+import { compositionRefusal, findOptimizeRecipe } from '../optimize/recipes';
 import { ensureLoraVariant } from '../optimize/variant-store';
-import { findLcmLora } from '../optimize/bundled-loras';
+import { findLcmLora, type LoraCard } from '../optimize/bundled-loras';
 import { detectFamily } from '../models/model-folder';
 import { StudioError } from '../../shared/errors';
 
@@ -17,16 +17,75 @@ export interface VariantProgress {
   fraction: number;
 }
 
-/** Variants the optimizer can build for any model (a recipe's `variant` other than `source`). */
+/**
+ * Variants that are the model with a LoRA merged in (what distillation recipes run on), and where
+ * each finds its LoRA for a model: its card (bundled for the model, or a person's own for its
+ * family). A new distilled recipe adds its variant here.
+ */
+export const LORA_VARIANTS: Readonly<
+  Record<
+    string,
+    (modelDir: string, family: string | undefined, home: string) => LoraCard | undefined
+  >
+> = {
+  [LCM_LORA_VARIANT]: findLcmLora,
+};
+
+/** A variant name taken apart: the LoRA merged first (if any), then the optimizer recipe (if any). */
+export interface VariantParts {
+  lora?: string;
+  /** A single or composed optimizer recipe, canonical (`attention+int8`). */
+  optimize?: string;
+}
+
+/**
+ * A variant name split into its parts, or the reason it cannot be built as one model. `+` joins
+ * parts (`lcm-lora+attention+int8`); at most one LoRA variant, since each is a different student
+ * with its own sampling; the optimizer parts must compose (compositionRefusal).
+ */
+export function variantParts(variant: string): VariantParts | { refused: string } {
+  if (variant === 'source') return {};
+  const names = [...new Set(variant.split('+').filter((n) => n !== 'source'))];
+  const loras = names.filter((n) => n in LORA_VARIANTS);
+  if (loras.length > 1)
+    return {
+      refused: `${loras.join(' and ')} cannot be combined: each is a distilled student with its own sampling, and a stack takes one sampling change`,
+    };
+  const optimize = names.filter((n) => !(n in LORA_VARIANTS));
+  const refusal = compositionRefusal(optimize);
+  if (refusal) return { refused: refusal };
+  return {
+    ...(loras.length ? { lora: loras[0] } : {}),
+    ...(optimize.length ? { optimize: findOptimizeRecipe(optimize.join('+')).name } : {}),
+  };
+}
+
+/**
+ * The canonical name of the variant that applies all these variants to one model (`source` parts
+ * drop out): the LoRA first, since it is merged first, then the canonical optimizer composition.
+ * Any order of the same parts gives the same name, hence the same folder in the variant store.
+ * Throws a `bad-input` error with the reason when they cannot be combined.
+ */
+export function composeVariant(variants: readonly string[]): string {
+  const joined = variants.filter((v) => v !== 'source').join('+');
+  if (!joined) return 'source';
+  const parts = variantParts(joined);
+  if ('refused' in parts) throw new StudioError(parts.refused, 'bad-input');
+  return [parts.lora, parts.optimize].filter((p) => p !== undefined).join('+');
+}
+
+/** Variants the optimizer can build for this model (a recipe's `variant` other than `source`). */
 export function canBuildVariant(
   variant: string,
   modelDir?: string,
   family?: string,
   home: string = studioHome(),
 ): boolean {
-  if (variant === LCM_LORA_VARIANT)
-    return modelDir !== undefined && findLcmLora(modelDir, family, home) !== undefined;
-  return variant === 'source' || OPTIMIZE_RECIPES.some((r) => r.name === variant);
+  if (variant === 'source') return true;
+  const parts = variantParts(variant);
+  if ('refused' in parts) return false;
+  if (parts.lora === undefined) return true;
+  return modelDir !== undefined && LORA_VARIANTS[parts.lora](modelDir, family, home) !== undefined;
 }
 
 /**
@@ -34,6 +93,17 @@ export function canBuildVariant(
  * on demand by the optimizer (in its worker, with progress) and cached in the variant store
  * (`<home>/models/<model>--<variant>`) for the next run. A cached variant whose source changed is
  * rebuilt, never used.
+ *
+ * A variant with a LoRA and optimizer parts (`lcm-lora+attention+int8`, a distilled stack) is
+ * built in two cached steps: the LoRA merged into the float32 weights (the same folder the LoRA's
+ * own recipe runs on), then the optimizer recipe applied to that merged model. Merging first keeps
+ * the LoRA exact: W + scale·(alpha/rank)·up·down is computed in float32 and the quantizer then
+ * sees the final weights, so the only error is the quantizer's, as for any model. The other way
+ * round, the merge would find packed MatMulNBits blocks instead of the float weights its keys map
+ * to, and merging there would mean dequantize, add, requantize: the small LoRA delta rounded to the
+ * quantization step. The second step's self-check compares against the merged model with the
+ * recipe's own tolerance: the same check as any variant (against the unmerged source it could only
+ * ask for finite outputs).
  */
 export async function prepareVariant(
   modelDir: string,
@@ -43,38 +113,41 @@ export async function prepareVariant(
   signal?: AbortSignal,
 ): Promise<string> {
   if (variant === 'source') return modelDir;
-  const report = (p: { fraction: number; message: string; reason: string }): void =>
-    onProgress({
-      variant,
-      fraction: p.fraction,
-      message: `building the ${variant} variant (${p.reason}): ${p.message}`,
-    });
-  if (variant === LCM_LORA_VARIANT) {
-    const card = findLcmLora(modelDir, safeFamily(modelDir), home);
+  const parts = variantParts(variant);
+  if ('refused' in parts) throw new StudioError(parts.refused, 'bad-input');
+  const both = parts.lora !== undefined && parts.optimize !== undefined;
+  const canonical = [parts.lora, parts.optimize].filter((n) => n !== undefined).join('+');
+  const report =
+    (what: string, from: number, span: number) =>
+    (p: { fraction: number; message: string; reason: string }): void =>
+      onProgress({
+        variant,
+        fraction: from + span * p.fraction,
+        message: `building the ${what} variant (${p.reason}): ${p.message}`,
+      });
+  let base = modelDir;
+  if (parts.lora !== undefined) {
+    const card = LORA_VARIANTS[parts.lora](modelDir, safeFamily(modelDir), home);
     if (!card) {
       throw new StudioError(
-        `no LCM-LoRA is known for ${modelDir}: put one with a card (kind "lcm-lora", its family) in ${home}/loras/`,
+        `no LoRA for the ${parts.lora} variant is known for ${modelDir}: put one with a card (kind "${parts.lora}", its family) in ${home}/loras/`,
         'not-found',
       );
     }
-    return ensureLoraVariant(
+    base = await ensureLoraVariant(
       home,
       modelDir,
       [{ path: card.path, scale: card.scale }],
-      report,
+      report(parts.lora, 0, both ? 0.5 : 1),
       signal,
     );
   }
+  if (parts.optimize === undefined) return base;
   return ensureVariant(
     home,
-    modelDir,
-    variant,
-    (p) =>
-      onProgress({
-        variant,
-        fraction: p.fraction,
-        message: `building the ${variant} variant (${p.reason}): ${p.message}`,
-      }),
+    base,
+    parts.optimize,
+    report(canonical, both ? 0.5 : 0, both ? 0.5 : 1),
     signal,
   );
 }
