@@ -15,7 +15,7 @@ import type { CaseAdherence } from '../workers/quality-worker';
 import { RecipeRecord } from './record';
 import { stats } from './stats';
 import type { TestSet } from './test-sets';
-import { planStacks } from './tiers';
+import { joinsStacks, planStacks } from './tiers';
 
 /**
  * The benchmark run: measure (measure.ts) each recipe, judge it (judge.ts, quality.ts, stats.ts)
@@ -153,12 +153,14 @@ export async function runBenchmark(
 
   // Tiers: compose the single strategies that passed and measure each stack as a candidate.
   const byName = new Map(plan.recipes.map((r) => [r.name, r]));
+  const stackSkips: BenchResult['skipped'] = [];
   if (plan.stack && measured[0].outcome.status === 'ok') {
     const passed = measured
       .map((m) => ({ recipe: byName.get(m.outcome.name), o: m.outcome }))
-      .filter((p) => p.recipe && p.o.verdict === 'faster' && !p.recipe.explanatory)
+      .filter((p) => p.recipe !== undefined && joinsStacks(p.recipe, p.o))
       .map((p) => ({ recipe: p.recipe as Recipe, speedup: p.o.speedup ?? 1 }));
-    const stacks = planStacks(passed);
+    const { stacks, skipped } = planStacks(passed);
+    stackSkips.push(...skipped);
     recipeCount += stacks.length;
     for (const stack of stacks) measured.push(await runOne(stack, measured.length));
   }
@@ -193,7 +195,7 @@ export async function runBenchmark(
     recipes: outcomes,
     recommended: winner,
     explanation,
-    skipped: plan.skipped,
+    skipped: [...plan.skipped, ...stackSkips],
     priority: plan.priority,
     settings: plan.settings,
     ep: plan.ep,

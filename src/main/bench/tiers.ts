@@ -1,64 +1,153 @@
 import type { RecipeOutcome } from '../../shared/bench-schemas';
+import { DIFFERENT_PIXELS } from './judge';
 import { RecipeSchema, type Recipe, type Tier } from './recipes';
+import { composeVariant, variantParts } from './variants';
 
 /**
  * Stacked tiers: after the single strategies are measured, the ones that passed are composed,
  * basic -> intermediate -> advanced, and each stack is measured as its own candidate.
  * - basic: session, graph and memory settings (runConfig only, same weights, same sampling);
  * - intermediate: basic + the best passing scheduler recipe (fewer steps);
- * - advanced: intermediate + the best passing model variant (quantization, attention fusion...).
+ * - advanced: intermediate + every passing model variant that composes (attention fusion and the
+ *   fastest quantization, built as one combined variant, e.g. `attention+int8`);
+ * - distilled (an advanced stack too): basic + the same variants + the best passing distillation
+ *   recipe, whose LoRA is merged under them and whose scheduler/steps/guidance replace the
+ *   scheduler recipe's: a stack holds one sampling change.
  * A tier is proposed only when it composes at least two strategies and differs from the tier below.
  */
 
-const TIER_OF: Record<string, Tier | undefined> = {
-  session: 'basic',
-  graph: 'basic',
-  memory: 'basic',
-  scheduler: 'intermediate',
-  quantization: 'advanced',
-};
+/** What a single recipe changes, which decides where it goes in a stack. */
+export type StackRole = 'settings' | 'sampling' | 'variant' | 'distillation';
+
+/**
+ * By what a recipe changes rather than its strategy label: `attention` is a graph strategy but a
+ * model variant, `fp16-storage` a memory strategy but a variant; a distillation recipe changes
+ * both the weights (its LoRA) and the sampling, as one.
+ */
+export function stackRole(recipe: Recipe): StackRole | undefined {
+  if (recipe.strategy === 'baseline' || recipe.strategy === 'stack' || recipe.stack)
+    return undefined;
+  if (recipe.strategy === 'distillation') return 'distillation';
+  if (recipe.variant !== 'source') return 'variant';
+  if (Object.keys(recipe.sampling).length > 0) return 'sampling';
+  return 'settings';
+}
 
 export interface PassedSingle {
   recipe: Recipe;
   speedup: number;
 }
 
-/** Composes recipes: later parts override earlier session fields; sampling and variant come from the one part that sets them. */
-export function composeRecipes(tier: Tier, parts: readonly Recipe[]): Recipe {
-  const variant = parts.find((p) => p.variant !== 'source')?.variant ?? 'source';
-  const sampling = parts.find((p) => Object.keys(p.sampling).length > 0)?.sampling ?? {};
+/**
+ * Whether a measured single joins the stacks: it is `faster` (acceptable quality, interval above 1,
+ * a real gain). A distilled student draws its own pixels by design, so it joins when the judge
+ * found it faster and drawing the prompts as well as the baseline (`different-pixels`); the stack
+ * is measured and judged again as its own candidate. Explanatory recipes never join.
+ */
+export function joinsStacks(recipe: Recipe, outcome: Pick<RecipeOutcome, 'verdict'>): boolean {
+  if (recipe.explanatory || stackRole(recipe) === undefined) return false;
+  return (
+    outcome.verdict === 'faster' ||
+    (recipe.strategy === 'distillation' && outcome.verdict === DIFFERENT_PIXELS)
+  );
+}
+
+/**
+ * Composes recipes: later parts override earlier session fields; the model variant is all the
+ * parts' variants combined into one (composeVariant: a refused combination throws); the sampling
+ * comes from the one part that changes it (two would each undo the other's steps).
+ */
+export function composeRecipes(
+  tier: Tier,
+  parts: readonly Recipe[],
+  name = `stack-${tier}`,
+): Recipe {
+  const sampling = parts.filter((p) => Object.keys(p.sampling).length > 0);
+  if (sampling.length > 1)
+    throw new Error(
+      `a stack takes one sampling change, not ${sampling.map((p) => p.name).join(' and ')}`,
+    );
+  const distilled = parts.some((p) => p.strategy === 'distillation');
   return RecipeSchema.parse({
-    name: `stack-${tier}`,
+    name,
     version: 1,
     title: `Stacked: ${parts.map((p) => p.name).join(' + ')}`,
-    strategy: 'stack',
-    description: `The ${tier} tier: ${parts.map((p) => p.title).join('; ')}, measured together.`,
-    variant,
+    // A stack with a distilled student draws the student's pixels: the judge must hold it to
+    // prompt adherence as it does its single (verdictFor keys that on the strategy).
+    strategy: distilled ? 'distillation' : 'stack',
+    description: `The ${tier} tier${distilled ? ' (distilled)' : ''}: ${parts.map((p) => p.title).join('; ')}, measured together.`,
+    variant: composeVariant(parts.map((p) => p.variant)),
     runConfig: Object.assign({}, ...parts.map((p) => p.runConfig)) as Recipe['runConfig'],
-    sampling,
+    sampling: sampling[0]?.sampling ?? {},
     stack: { tier, of: parts.map((p) => p.name) },
   });
 }
 
+export interface StackPlan {
+  stacks: Recipe[];
+  /** Combinations refused, and why (recorded in the run's skipped list). */
+  skipped: { recipe: string; reason: string }[];
+}
+
+const x = (v: number): string => `${v.toFixed(2)}x`;
+
 /**
- * The stacks to measure from the singles that passed (verdict `faster`, not explanatory). Per
- * tier, every passing basic setting joins (the fastest first, so it wins a conflicting field);
- * of schedulers and variants only the fastest, since two of them cannot apply at once.
+ * The stacks to measure from the singles that passed (joinsStacks). Every passing setting joins
+ * (the fastest last, so it wins a conflicting field); of schedulers and of distilled students only
+ * the fastest, since a stack holds one sampling change; of variants, every one that composes with
+ * the faster ones already taken (attention fusion with a quantization; never two quantizations of
+ * the same weights), each refusal recorded with its reason.
  */
-export function planStacks(passed: readonly PassedSingle[]): Recipe[] {
-  const byTier = (tier: Tier) =>
-    passed
-      .filter((p) => TIER_OF[p.recipe.strategy] === tier)
-      .sort((a, b) => b.speedup - a.speedup)
-      .map((p) => p.recipe);
+export function planStacks(passed: readonly PassedSingle[]): StackPlan {
+  const skipped: StackPlan['skipped'] = [];
+  const byRole = (role: StackRole) =>
+    passed.filter((p) => stackRole(p.recipe) === role).sort((a, b) => b.speedup - a.speedup);
   // Fastest first in the list, but applied last so its fields win.
-  const basic = byTier('basic').reverse();
-  const scheduler = byTier('intermediate').slice(0, 1);
-  const variant = byTier('advanced').slice(0, 1);
+  const basic = byRole('settings')
+    .map((p) => p.recipe)
+    .reverse();
+  const scheduler = byRole('sampling')
+    .slice(0, 1)
+    .map((p) => p.recipe);
+
+  const variants: PassedSingle[] = [];
+  for (const v of byRole('variant')) {
+    const refused = refusal([...variants, v].map((p) => p.recipe.variant));
+    if (!refused) {
+      variants.push(v);
+      continue;
+    }
+    const kept = variants.map((p) => `${p.recipe.name} ${x(p.speedup)}`).join(', ');
+    skipped.push({
+      recipe: [...variants, v].map((p) => p.recipe.name).join('+'),
+      reason: `not stacked: ${refused}; the stacks keep the faster ${kept} (${v.recipe.name} alone: ${x(v.speedup)})`,
+    });
+  }
+
+  const students = byRole('distillation');
+  for (const s of students.slice(1)) {
+    skipped.push({
+      recipe: `${students[0].recipe.name}+${s.recipe.name}`,
+      reason: `not stacked: a stack takes one sampling change and ${students[0].recipe.name} is faster alone (${x(students[0].speedup)} against ${x(s.speedup)})`,
+    });
+  }
+  let student: PassedSingle | undefined = students[0];
+  if (student) {
+    const refused = refusal([student.recipe.variant, ...variants.map((p) => p.recipe.variant)]);
+    if (refused) {
+      skipped.push({
+        recipe: 'stack-distilled',
+        reason: `not stacked: ${student.recipe.name} on ${variants.map((p) => p.recipe.name).join('+')}: ${refused}`,
+      });
+      student = undefined;
+    }
+  }
+
+  const variantRecipes = variants.map((p) => p.recipe);
   const tiers: [Tier, Recipe[]][] = [
     ['basic', basic],
     ['intermediate', [...basic, ...scheduler]],
-    ['advanced', [...basic, ...scheduler, ...variant]],
+    ['advanced', [...basic, ...scheduler, ...variantRecipes]],
   ];
   const stacks: Recipe[] = [];
   let below = 0;
@@ -66,7 +155,16 @@ export function planStacks(passed: readonly PassedSingle[]): Recipe[] {
     if (parts.length >= 2 && parts.length > below) stacks.push(composeRecipes(tier, parts));
     if (parts.length > below) below = parts.length;
   }
-  return stacks;
+  // The distilled form of the advanced tier: the student's sampling instead of the scheduler's.
+  const distilled = student ? [...basic, ...variantRecipes, student.recipe] : [];
+  if (distilled.length >= 2) stacks.push(composeRecipes('advanced', distilled, 'stack-distilled'));
+  return { stacks, skipped };
+}
+
+/** Why these variants cannot be one model, or undefined. */
+function refusal(variants: readonly string[]): string | undefined {
+  const parts = variantParts(variants.filter((v) => v !== 'source').join('+') || 'source');
+  return 'refused' in parts ? parts.refused : undefined;
 }
 
 /** Each composed strategy's speed-up alone and its share of the stack's, in log terms. */
