@@ -49,7 +49,7 @@ const LatencySchema = z.object({ mean: z.number(), std: z.number(), median: z.nu
 
 /**
  * Prompt adherence of a recipe's images (bench/adherence.ts, the model forge's metric), over the
- * cases whose prompt the shapes vocabulary understands (it names a shape or a colour).
+ * cases whose prompt the shapes vocabulary understands (it names a shape: `isShapesPrompt`).
  */
 export const AdherenceSchema = z.object({
   /** Share of those cases whose image passed every check the prompt asks (shape, colour, background). */

@@ -26,7 +26,8 @@ function cli(...args: string[]): unknown {
 }
 
 // DESIGN: verdicts `does-not-fit` / `no-gain` / `slower` / `over-optimized` / `faster` /
-// `recommended`, plus the baseline's own, quality's `degraded`, and `failed`.
+// `recommended`, plus the baseline's own, quality's `degraded`, `failed`, and a distilled recipe's
+// `different-pixels` (faster, draws the prompts as well as the baseline, its pixels differ).
 const Verdict = z.enum([
   'baseline',
   'recommended',
@@ -37,8 +38,10 @@ const Verdict = z.enum([
   'over-optimized',
   'does-not-fit',
   'failed',
+  'different-pixels',
 ]);
 const num = z.number().refine(Number.isFinite, 'a finite number');
+const share = num.refine((v) => v >= 0 && v <= 1, 'a share between 0 and 1');
 const Recipe = z
   .object({
     name: z.string(),
@@ -60,6 +63,12 @@ const Recipe = z
     firstImageMs: num.nullable().optional(),
     restartLoadMs: num.optional(),
     tier: z.enum(['basic', 'intermediate', 'advanced']).optional(),
+    // Prompt adherence where the shapes vocabulary understands the prompts (else null).
+    adherence: z
+      .object({ allCorrect: share, checksPassed: share, cases: z.number().int().positive() })
+      .strict()
+      .nullable()
+      .optional(),
     contributions: z
       .array(
         z
@@ -175,6 +184,8 @@ describe('CLI JSON contracts', () => {
               memoryDeltaMb: num.nullable(),
               ssimA: num.nullable(),
               ssimB: num.nullable(),
+              adherenceA: share.nullable().optional(),
+              adherenceB: share.nullable().optional(),
               cases: z.array(
                 z
                   .object({

@@ -3,6 +3,7 @@ import { PNG } from 'pngjs';
 import {
   adherenceSummary,
   analyseShapeImage,
+  isShapesPrompt,
   PALETTE,
   promptTarget,
   shapeAdherence,
@@ -51,6 +52,13 @@ describe('promptTarget', () => {
     });
     expect(promptTarget('a green square')).toEqual({ shape: 'square', fg: 'green' });
     expect(promptTarget('an astronaut riding a horse')).toBeUndefined();
+  });
+
+  it('counts a prompt as the shapes vocabulary only when it names a shape', () => {
+    expect(isShapesPrompt('a blue triangle on an orange background')).toBe(true);
+    expect(isShapesPrompt('a star')).toBe(true);
+    expect(isShapesPrompt('a portrait of a woman with blue eyes')).toBe(false);
+    expect(isShapesPrompt('a starry night')).toBe(false);
   });
 });
 

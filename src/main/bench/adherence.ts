@@ -46,6 +46,15 @@ export function promptTarget(prompt: string): PromptTarget | undefined {
   return target;
 }
 
+/**
+ * Whether a prompt is in the shapes vocabulary, so its adherence means something: it must name a
+ * shape. A colour word alone is not enough: "a portrait of a woman with blue eyes" (the classic
+ * benchmark set) would otherwise be checked for a blue shape on a real photo.
+ */
+export function isShapesPrompt(prompt: string): boolean {
+  return promptTarget(prompt)?.shape !== undefined;
+}
+
 export interface Detected {
   bg: string;
   fg?: string;

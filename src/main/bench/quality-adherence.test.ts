@@ -51,6 +51,9 @@ describe('adherence in the quality worker', () => {
     expect(wrong.adherence?.passed).toBeLessThanOrEqual(1);
     const unknown = await quality.judge(png, undefined, 'an astronaut riding a horse');
     expect(unknown.adherence).toBeNull();
+    // A colour word without a shape (the classic set's "blue eyes") is not the shapes vocabulary.
+    const colourOnly = await quality.judge(png, undefined, 'a portrait of a woman with blue eyes');
+    expect(colourOnly.adherence).toBeNull();
     expect((await quality.judge(png)).adherence).toBeNull();
   });
 

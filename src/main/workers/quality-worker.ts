@@ -7,7 +7,7 @@ import {
   type ImageInspection,
   type QualityMetrics,
 } from '../bench/quality';
-import { shapeAdherence } from '../bench/adherence';
+import { isShapesPrompt, shapeAdherence } from '../bench/adherence';
 import { parentChannel } from './parent-channel';
 
 /**
@@ -33,7 +33,7 @@ export interface JudgeAnswer {
   heatmap: Uint8Array | null;
   /**
    * Against the prompt, when one was given and the shapes vocabulary understands it (a prompt
-   * that names no shape or colour, or a broken image: null).
+   * that names no shape, or a broken image: null).
    */
   adherence: CaseAdherence | null;
 }
@@ -64,7 +64,10 @@ function answer(message: ToQuality): FromQuality {
         answer: { inspection, metrics: null, heatmap: null, adherence: null },
       };
     }
-    const understood = message.prompt ? shapeAdherence(message.prompt, image) : undefined;
+    const understood =
+      message.prompt && isShapesPrompt(message.prompt)
+        ? shapeAdherence(message.prompt, image)
+        : undefined;
     const adherence = understood
       ? { checks: understood.checks, passed: understood.passed, all: understood.all }
       : null;
