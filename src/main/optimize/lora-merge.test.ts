@@ -1,12 +1,22 @@
 import { describe, expect, it } from 'vitest';
 import * as ort from 'onnxruntime-node';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildVariant } from './build-variant';
-import { indexSites, mergeLoras, parseLoraKeys, readLoras } from './lora-merge';
-import { OnnxModel } from './onnx-model';
+import { indexSites, mergeLoras, parseLoraKeys, readLoras, type MergeReport } from './lora-merge';
+import { attr, makeNode, makeTensor, OnnxModel } from './onnx-model';
 import { encodeSafetensors } from './safetensors';
+import { DT, floatToHalf, halfToFloat } from './tensor-data';
+import { randomFloats, valueInfo, writeModel } from '../../../test/helpers/onnx-build';
 
 const FIX = 'test/fixtures/lora';
 const TINY = 'resources/models/tiny-shapes';
@@ -152,6 +162,23 @@ describe('mergeLoras', () => {
     );
     expect(maxAbsDiff(merged.y, y)).toBeLessThan(1e-4);
     expect(maxAbsDiff(merged.q, q)).toBeLessThan(1e-4);
+    // Keys without alpha in the file merged with alpha = rank, and say so.
+    const model = OnnxModel.read(join(FIX, 'small', 'model.onnx'));
+    const report = mergeLoras(
+      model,
+      'unet',
+      readLoras([{ path: join(FIX, 'small', 'peft-lora.safetensors'), scale: meta.scale }]),
+    );
+    model.close();
+    expect(
+      report.mapped
+        .filter((m) => m.alphaDefault)
+        .map((m) => [m.key, m.alpha])
+        .sort(),
+    ).toEqual([
+      ['unet.base_model.model.blocks.1.to_q', 2],
+      ['unet.base_model.model.temb', 2],
+    ]);
     // The LoRA moved the outputs: the unmerged model is far from the reference.
     const plain = await run(join(FIX, 'small', 'model.onnx'), feeds);
     expect(maxAbsDiff(plain.y, y)).toBeGreaterThan(0.05);
@@ -177,22 +204,56 @@ describe('mergeLoras', () => {
       timestep: new ort.Tensor('float32', timestep, [2]),
       encoder_hidden_states: new ort.Tensor('float32', ctx, meta.encoder_hidden_states),
     };
-    const model = OnnxModel.read(join(TINY, 'unet', 'model.onnx'));
-    const report = mergeLoras(
-      model,
-      'unet',
-      readLoras([{ path: join(FIX, 'tiny-shapes-random.safetensors'), scale: meta.scale }]),
-    );
-    expect(report.mapped).toHaveLength(meta.modules);
-    expect(report.weightsChanged).toBe(meta.modules);
-    const out = join(tmp(), 'merged');
-    mkdirSync(out);
-    model.write(out);
-    model.close();
-    const merged = await run(join(out, 'model.onnx'), feeds);
+    const loras = readLoras([
+      { path: join(FIX, 'tiny-shapes-random.safetensors'), scale: meta.scale },
+    ]);
+    const mergeTo = (dtype: 'source' | 'float32'): { dir: string; report: MergeReport } => {
+      const model = OnnxModel.read(join(TINY, 'unet', 'model.onnx'));
+      const report = mergeLoras(model, 'unet', loras, { dtype });
+      const dir = join(tmp(), 'merged');
+      mkdirSync(dir);
+      model.write(dir);
+      model.close();
+      return { dir, report };
+    };
+    // PyTorch merged in float32 and kept float32 weights: compare the merge's arithmetic with the
+    // weights written as float32 too.
+    const f32 = mergeTo('float32');
+    expect(f32.report.mapped).toHaveLength(meta.modules);
+    expect(f32.report.weightsChanged).toBe(meta.modules);
+    expect(f32.report.stats).toMatchObject({ kernel: 'onnxruntime', done: meta.modules });
+    expect(f32.report.stats.fallbackReason).toBeUndefined();
+    const merged = await run(join(f32.dir, 'model.onnx'), feeds);
     expect(maxAbsDiff(merged.out_sample, expected)).toBeLessThan(1e-4);
     const plain = await run(join(TINY, 'unet', 'model.onnx'), feeds);
-    expect(maxAbsDiff(plain.out_sample, expected)).toBeGreaterThan(0.01);
+    const loraEffect = maxAbsDiff(plain.out_sample, expected);
+    expect(loraEffect).toBeGreaterThan(0.01);
+
+    // By default the fp16-stored weights stay fp16 (same tensors, same Casts, same size), rounded
+    // once after the float32 merge: within fp16 rounding of the float32 merge, far below the
+    // LoRA's own effect.
+    const f16 = mergeTo('source');
+    const source = OnnxModel.read(join(TINY, 'unet', 'model.onnx'));
+    const written = OnnxModel.read(join(f16.dir, 'model.onnx'));
+    const types = (m: OnnxModel): string[] =>
+      m.graph.initializer.map((t) => `${t.name}:${t.dataType}`).sort();
+    expect(types(written)).toEqual(types(source));
+    expect(
+      written.graph.initializer.filter((t) => t.dataType === DT.FLOAT16).length,
+    ).toBeGreaterThan(meta.modules);
+    expect(written.graph.node.map((n) => n.opType)).toEqual(source.graph.node.map((n) => n.opType));
+    source.close();
+    written.close();
+    const bytes = (dir: string): number =>
+      readdirSync(dir).reduce((sum, f) => sum + statSync(join(dir, f)).size, 0);
+    const sourceBytes = statSync(join(TINY, 'unet', 'model.onnx')).size;
+    expect(bytes(f16.dir)).toBeLessThanOrEqual(sourceBytes * 1.05);
+    expect(bytes(f32.dir)).toBeGreaterThan(sourceBytes * 1.3);
+    const half = await run(join(f16.dir, 'model.onnx'), feeds);
+    const fp16Diff = maxAbsDiff(half.out_sample, merged.out_sample);
+    expect(fp16Diff).toBeGreaterThan(0);
+    expect(fp16Diff).toBeLessThan(2e-3);
+    expect(fp16Diff).toBeLessThan(loraEffect / 5);
   });
 
   it('refuses keys that map to nothing, listing them, and leaves the model untouched', () => {
@@ -258,6 +319,96 @@ describe('mergeLoras', () => {
     expect(() => readLoras([{ path: join(FIX, 'small', 'model.onnx'), scale: 1 }])).toThrow(
       /not a valid \.safetensors file/,
     );
+  });
+});
+
+describe('mergeLoras on shared and fp16 weights', () => {
+  // One fp16 weight behind one Cast feeds two MatMuls; the LoRA targets only the first.
+  const W = randomFloats(8 * 6, 3);
+  const halfW = Uint16Array.from(W, (v) => floatToHalf(v));
+  const file = writeModel(join(tmp(), 'shared'), {
+    nodes: [
+      makeNode('Cast', ['w'], ['w_f'], '/Cast', [attr('to', DT.FLOAT)]),
+      makeNode('MatMul', ['x', 'w_f'], ['qa'], '/a/to_q/MatMul'),
+      makeNode('MatMul', ['x', 'w_f'], ['qb'], '/b/to_k/MatMul'),
+    ],
+    initializers: [makeTensor('w', DT.FLOAT16, [8, 6], halfW)],
+    inputs: [valueInfo('x', [1, 8])],
+    outputs: [valueInfo('qa', [1, 6]), valueInfo('qb', [1, 6])],
+  });
+  const down = randomFloats(2 * 8, 4);
+  const up = randomFloats(6 * 2, 5);
+  const lora = join(tmp(), 'a.safetensors');
+  writeFileSync(
+    lora,
+    encodeSafetensors({
+      'lora_unet_a_to_q.lora_down.weight': { shape: [2, 8], data: down },
+      'lora_unet_a_to_q.lora_up.weight': { shape: [6, 2], data: up },
+      'lora_unet_a_to_q.alpha': { shape: [], data: Float32Array.from([1]) },
+    }),
+  );
+  const x = randomFloats(8, 6);
+  const feeds = { x: new ort.Tensor('float32', x, [1, 8]) };
+
+  it('gives the LoRA site its own fp16 copy behind its own Cast and leaves the other user alone', async () => {
+    const model = OnnxModel.read(file);
+    const report = mergeLoras(model, 'unet', readLoras([{ path: lora, scale: 1 }]));
+    expect(report.mapped.map((m) => [m.node, m.alpha, m.alphaDefault])).toEqual([
+      ['/a/to_q/MatMul', 1, undefined],
+    ]);
+    const out = join(tmp(), 'merged');
+    mkdirSync(out);
+    model.write(out);
+    model.close();
+    const written = OnnxModel.read(join(out, 'model.onnx'));
+    expect(written.graph.initializer.map((t) => [t.name, t.dataType])).toEqual([
+      ['w', DT.FLOAT16],
+      [expect.stringMatching(/^w_lora/), DT.FLOAT16],
+    ]);
+    expect(written.graph.node.map((n) => n.opType)).toEqual(['Cast', 'Cast', 'MatMul', 'MatMul']);
+    written.close();
+    const merged = await run(join(out, 'model.onnx'), feeds);
+    const plain = await run(file, feeds);
+    expect(Array.from(merged.qb)).toEqual(Array.from(plain.qb));
+    // qa = x · (W16 + (1/2) · (up · down)ᵀ), with the merged weight rounded to fp16 once.
+    const w16 = Float32Array.from(halfW, (h) => halfToFloat(h));
+    const qa = new Float32Array(6);
+    for (let o = 0; o < 6; o++) {
+      for (let i = 0; i < 8; i++) {
+        const delta = 0.5 * (up[o * 2] * down[i] + up[o * 2 + 1] * down[8 + i]);
+        qa[o] += x[i] * halfToFloat(floatToHalf(w16[i * 6 + o] + delta));
+      }
+    }
+    expect(maxAbsDiff(merged.qa, qa)).toBeLessThan(1e-5);
+    expect(maxAbsDiff(merged.qa, plain.qa)).toBeGreaterThan(0.05);
+  });
+
+  it('refuses a LoRA whose down matrix has no rank dimension, and a non-numeric alpha', () => {
+    const bad = join(tmp(), 'norank.safetensors');
+    writeFileSync(
+      bad,
+      encodeSafetensors({
+        'lora_unet_a_to_q.lora_down.weight': { shape: [8], data: down.slice(0, 8) },
+        'lora_unet_a_to_q.lora_up.weight': { shape: [6], data: up.slice(0, 6) },
+      }),
+    );
+    const model = OnnxModel.read(file);
+    expect(() => mergeLoras(model, 'unet', readLoras([{ path: bad, scale: 1 }]))).toThrow(
+      /lora_unet_a_to_q .* has no rank: down \[8\] and up \[6\]/,
+    );
+    const alpha = join(tmp(), 'alpha.safetensors');
+    writeFileSync(
+      alpha,
+      encodeSafetensors({
+        'lora_unet_a_to_q.lora_down.weight': { shape: [2, 8], data: down },
+        'lora_unet_a_to_q.lora_up.weight': { shape: [6, 2], data: up },
+        'lora_unet_a_to_q.alpha': { shape: [2], data: Float32Array.from([1, 2]) },
+      }),
+    );
+    expect(() => mergeLoras(model, 'unet', readLoras([{ path: alpha, scale: 1 }]))).toThrow(
+      /lora_unet_a_to_q.alpha .* is not a single finite number .*alpha = rank/,
+    );
+    model.close();
   });
 });
 

@@ -4,7 +4,8 @@ import { basename, resolve } from 'node:path';
 import type { NodeProto, TensorProto } from 'onnx-buf';
 import { StudioError } from '../../shared/errors';
 import { LORA_SCALE_RANGE } from '../../shared/schemas';
-import { intAttr, type OnnxModel } from './onnx-model';
+import { attr, intAttr, makeNode, type OnnxModel } from './onnx-model';
+import { openUpDownKernel, type UpDownKernel } from './lora-product';
 import { SafetensorsFile } from './safetensors';
 import { bytesOf, dimsOf, DT, elementCount, floatToHalf, halfToFloat } from './tensor-data';
 
@@ -19,7 +20,12 @@ import { bytesOf, dimsOf, DT, elementCount, floatToHalf, halfToFloat } from './t
  *   and the older `<attn>.processor.to_q_lora.down.weight` attention-processor form); no prefix means
  *   the UNet.
  * Defaults: a missing `alpha` means alpha = rank (factor 1, what PEFT files without an adapter
- * config mean); the rank is the down matrix's first dimension.
+ * config mean; the manifest marks such keys `alphaDefault`); the rank is the down matrix's first
+ * dimension, and a down or up matrix without one refuses the merge.
+ *
+ * Merged weights keep the source's dtype: computed in float32, rounded once to float16 when the
+ * source stores float16 (directly, or behind the `Cast(to=float)` of fp16-stored exports), so a
+ * merged variant is the size of its source.
  *
  * ONNX side: torch exports name nodes by module path (`/down_blocks.0/attentions.0/…/to_q/MatMul`),
  * while Linear weights feeding a MatMul are often anonymous (`onnx::MatMul_1522`) and stored
@@ -236,6 +242,8 @@ export interface MappedKey {
   shape: number[];
   rank: number;
   alpha: number;
+  /** True when the file has no alpha for this key and alpha = rank was used. */
+  alphaDefault?: boolean;
 }
 
 export interface LoraPlanEntry {
@@ -312,6 +320,33 @@ interface Pending {
 export interface MergeReport {
   mapped: (MappedKey & { file: string })[];
   weightsChanged: number;
+  /** Filled in while the model is written (the merged weights are computed then). */
+  stats: MergeStats;
+}
+
+export interface MergeStats {
+  /** The up·down kernel used (`onnxruntime`, or `js` when ONNX Runtime's could not start). */
+  kernel?: string;
+  fallbackReason?: string;
+  /** Weights computed so far, of `weightsChanged`. */
+  done: number;
+  /** Time in the up·down products alone. */
+  productMs: number;
+}
+
+export interface MergeOptions {
+  /**
+   * The up·down kernel; by default ONNX Runtime's GEMM (else the JavaScript loop), opened on the
+   * first merged weight and closed after the last. A kernel passed in stays open.
+   */
+  kernel?: UpDownKernel;
+  /**
+   * `source` (default): merged weights in the source's dtype. `float32`: always float32 (an fp16
+   * weight behind a Cast loses the Cast), for comparing with a float32 reference merge.
+   */
+  dtype?: 'source' | 'float32';
+  /** Called after each merged weight is computed (during `model.write`). */
+  onWeight?: (done: number, total: number) => void;
 }
 
 /**
@@ -324,6 +359,7 @@ export function mergeLoras(
   model: OnnxModel,
   component: LoraComponent,
   loras: readonly LoraPlanEntry[],
+  options: MergeOptions = {},
 ): MergeReport {
   const index = indexSites(model);
   const perSite = new Map<WeightSite, Pending[]>();
@@ -349,6 +385,12 @@ export function mergeLoras(
         const st = fileOf(lora.file);
         const down = st.entry(m.down);
         const up = st.entry(m.up);
+        if (down.shape.length < 2 || up.shape.length < 2 || down.shape[0] < 1) {
+          throw new StudioError(
+            `LoRA key ${m.key} (${basename(lora.file)}) has no rank: down [${down.shape.join(', ')}] and up [${up.shape.join(', ')}] must be [rank, in…] and [out, rank…] with rank ≥ 1; nothing was merged`,
+            'bad-input',
+          );
+        }
         const rank = down.shape[0];
         const downFanIn = elementCount(down.shape.slice(1));
         const upOut = up.shape[0];
@@ -366,7 +408,10 @@ export function mergeLoras(
         if (m.alpha) {
           const a = st.floats(m.alpha);
           if (a.length !== 1 || !Number.isFinite(a[0]))
-            throw new StudioError(`LoRA key ${m.alpha} is not a single number`, 'bad-input');
+            throw new StudioError(
+              `LoRA key ${m.alpha} (${basename(lora.file)}) is not a single finite number (alpha: leave it out to mean alpha = rank); nothing was merged`,
+              'bad-input',
+            );
           alpha = a[0];
         }
         const list = perSite.get(site) ?? [];
@@ -386,6 +431,7 @@ export function mergeLoras(
           shape: dimsOf(site.tensor),
           rank,
           alpha,
+          ...(m.alpha ? {} : { alphaDefault: true }),
         });
       }
     }
@@ -405,122 +451,141 @@ export function mergeLoras(
   for (const list of perSite.values())
     for (const p of new Set(list.map((x) => x.file))) remaining.set(p, (remaining.get(p) ?? 0) + 1);
   for (const [path, f] of files) if (!remaining.has(path)) f.close();
+  const stats: MergeStats = { done: 0, productMs: 0 };
+  const total = perSite.size;
+  let kernel = options.kernel;
+  const merge: SiteMerge = {
+    files,
+    dtype: options.dtype ?? 'source',
+    product: (w, site, p) => {
+      if (!kernel) kernel = openUpDownKernel();
+      const st = files.get(p.file) as SafetensorsFile;
+      const down = st.floats(p.down);
+      const up = st.floats(p.up);
+      const t0 = performance.now();
+      const r = kernel.addUpDown(w, site.layout, up, down, site.out, p.rank, site.fanIn, p.factor);
+      stats.productMs += performance.now() - t0;
+      stats.kernel = kernel.name;
+      stats.fallbackReason = kernel.fallbackReason;
+      return r;
+    },
+    finished: (list) => {
+      for (const p of new Set(list.map((x) => x.file))) {
+        const left = (remaining.get(p) ?? 1) - 1;
+        remaining.set(p, left);
+        if (left === 0) files.get(p)?.close();
+      }
+      stats.done++;
+      if (stats.done === total && kernel && !options.kernel) kernel.close();
+      options.onWeight?.(stats.done, total);
+    },
+  };
   let rewired = false;
-  for (const [site, list] of perSite)
-    rewired = applyToSite(model, site, list, files, remaining) || rewired;
+  for (const [site, list] of perSite) rewired = applyToSite(model, site, list, merge) || rewired;
   // Casts (and their float16 sources) that fed merged weights are left unused: drop them.
   if (rewired) model.prune();
-  return { mapped, weightsChanged: perSite.size };
+  return { mapped, weightsChanged: perSite.size, stats };
 }
 
+interface SiteMerge {
+  files: Map<string, SafetensorsFile>;
+  dtype: 'source' | 'float32';
+  /** w + factor · up · down for one LoRA (the result may be a new array). */
+  product: (w: Float32Array, site: WeightSite, p: Pending) => Float32Array;
+  finished: (list: Pending[]) => void;
+}
+
+/**
+ * Registers the merged weight of one site as a lazy initializer. Returns true when the graph was
+ * rewired (and needs pruning).
+ */
 function applyToSite(
   model: OnnxModel,
   site: WeightSite,
   list: Pending[],
-  files: Map<string, SafetensorsFile>,
-  remaining: Map<string, number>,
+  merge: SiteMerge,
 ): boolean {
   const t = site.tensor;
   const dims = dimsOf(t);
+  const n = elementCount(dims);
   const baseLoad = model.bytesLoader(t);
   const baseType = t.dataType;
   const compute = (): Float32Array => {
-    const w = floatsOf(baseLoad(), baseType, elementCount(dims));
-    const delta = new Float32Array(site.out * site.fanIn);
-    for (const p of list) {
-      const st = files.get(p.file) as SafetensorsFile;
-      const down = st.floats(p.down);
-      const up = st.floats(p.up);
-      addUpDown(delta, up, down, site.out, p.rank, site.fanIn, p.factor);
-    }
-    if (site.layout === 'in-out') {
-      // The weight is [in, out]; delta is [out, in].
-      const outN = site.out;
-      const inN = site.fanIn;
-      for (let o = 0; o < outN; o++) {
-        const row = o * inN;
-        for (let i = 0; i < inN; i++) w[i * outN + o] += delta[row + i];
-      }
-    } else {
-      for (let i = 0; i < w.length; i++) w[i] += delta[i];
-    }
-    for (const p of new Set(list.map((x) => x.file))) {
-      const left = (remaining.get(p) ?? 1) - 1;
-      remaining.set(p, left);
-      if (left === 0) files.get(p)?.close();
-    }
+    let w = floatsOf(baseLoad(), baseType, n);
+    for (const p of list) w = merge.product(w, site, p);
+    merge.finished(list);
     return w;
   };
-  if (model.initializer(site.input) === t) {
-    // A plain initializer: rewritten in place, in its own dtype.
-    model.setLazyInitializer(t.name, baseType, dims, () => {
-      const w = compute();
-      if (baseType === DT.FLOAT16) {
-        const h = new Uint16Array(w.length);
-        for (let i = 0; i < w.length; i++) h[i] = floatToHalf(w[i]);
-        return bytesOf(h);
-      }
-      return bytesOf(w);
-    });
+  const outType = merge.dtype === 'float32' ? DT.FLOAT : baseType;
+  const encode = (): Uint8Array => {
+    const w = compute();
+    if (outType !== DT.FLOAT16) return bytesOf(w);
+    const h = new Uint16Array(w.length);
+    for (let i = 0; i < w.length; i++) h[i] = floatToHalf(w[i]);
+    return bytesOf(h);
+  };
+  const cast = model.initializer(site.input) === t ? undefined : model.producer(site.input);
+  // Rewritten in place, under its own name, when nothing but this site reads the weight (through
+  // its Cast, if any): the graph keeps its shape and the variant its size.
+  const exclusive =
+    model.consumers(t.name).length === 1 &&
+    (!cast || model.consumers(site.input).length === 1) &&
+    !model.graph.input.some((i) => i.name === t.name);
+  if (outType === baseType && exclusive) {
+    model.setLazyInitializer(t.name, baseType, dims, encode);
     return false;
   }
-  // Behind a Cast (fp16 storage): the merged weight is float32, the Cast and its source go.
-  const name = model.uniqueName(`${site.input.replace(/[^A-Za-z0-9_.]/g, '_')}_lora`);
-  model.setLazyInitializer(name, DT.FLOAT, dims, () => bytesOf(compute()));
-  model.reindex();
-  model.rewire(site.input, name);
+  const name = model.uniqueName(`${t.name.replace(/[^A-Za-z0-9_.]/g, '_')}_lora`);
+  model.setLazyInitializer(name, outType, dims, encode);
+  const at = site.node.input.indexOf(site.input);
+  if (cast && outType !== DT.FLOAT) {
+    // A weight shared with other nodes: this site gets its own copy behind its own Cast.
+    const castOut = model.uniqueName(`${name}_cast`);
+    const node = makeNode('Cast', [name], [castOut], castOut, [attr('to', DT.FLOAT)]);
+    model.graph.node.splice(model.graph.node.indexOf(site.node), 0, node);
+    site.node.input[at] = castOut;
+  } else {
+    site.node.input[at] = name;
+  }
   model.reindex();
   return true;
 }
 
-/**
- * delta[out, fanIn] += factor · up[out, rank] · down[rank, fanIn], accumulated in float64 per output
- * row. Four rank rows per pass over the row (1.5-1.8x fewer passes over memory than one at a time).
- */
-export function addUpDown(
-  delta: Float32Array,
-  up: Float32Array,
-  down: Float32Array,
-  out: number,
-  rank: number,
-  fanIn: number,
-  factor: number,
-): void {
-  const acc = new Float64Array(fanIn);
-  for (let o = 0; o < out; o++) {
-    acc.fill(0);
-    const u = o * rank;
-    let r = 0;
-    for (; r + 4 <= rank; r += 4) {
-      const [u0, u1, u2, u3] = [up[u + r], up[u + r + 1], up[u + r + 2], up[u + r + 3]];
-      const b0 = r * fanIn;
-      const b1 = b0 + fanIn;
-      const b2 = b1 + fanIn;
-      const b3 = b2 + fanIn;
-      for (let i = 0; i < fanIn; i++)
-        acc[i] += u0 * down[b0 + i] + u1 * down[b1 + i] + u2 * down[b2 + i] + u3 * down[b3 + i];
-    }
-    for (; r < rank; r++) {
-      const ur = up[u + r];
-      const b = r * fanIn;
-      for (let i = 0; i < fanIn; i++) acc[i] += ur * down[b + i];
-    }
-    const row = o * fanIn;
-    for (let i = 0; i < fanIn; i++) delta[row + i] += factor * acc[i];
+/** float16 bits → float32, all 65536 of them: a table lookup per weight instead of arithmetic. */
+let halfTable: Float32Array | undefined;
+function halfToFloatTable(): Float32Array {
+  if (!halfTable) {
+    halfTable = new Float32Array(65536);
+    for (let h = 0; h < 65536; h++) halfTable[h] = halfToFloat(h);
   }
+  return halfTable;
 }
 
+/** Bytes at offset 0 of their own buffer (a Node Buffer's `slice` would share its pool). */
+function alignedCopy(bytes: Uint8Array, length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  out.set(bytes.subarray(0, length));
+  return out;
+}
+
+/** A copy as float32 (the copy is the merge's to change or hand to the kernel's worker). */
 function floatsOf(bytes: Uint8Array, dataType: number, n: number): Float32Array {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out = new Float32Array(n);
   if (dataType === DT.FLOAT) {
-    if (bytes.byteOffset % 4 === 0) {
-      out.set(new Float32Array(bytes.buffer, bytes.byteOffset, n));
-    } else for (let i = 0; i < n; i++) out[i] = view.getFloat32(i * 4, true);
+    out.set(
+      bytes.byteOffset % 4 === 0
+        ? new Float32Array(bytes.buffer, bytes.byteOffset, n)
+        : new Float32Array(alignedCopy(bytes, n * 4).buffer),
+    );
     return out;
   }
   if (dataType === DT.FLOAT16) {
-    for (let i = 0; i < n; i++) out[i] = halfToFloat(view.getUint16(i * 2, true));
+    const table = halfToFloatTable();
+    const h =
+      bytes.byteOffset % 2 === 0
+        ? new Uint16Array(bytes.buffer, bytes.byteOffset, n)
+        : new Uint16Array(alignedCopy(bytes, n * 2).buffer);
+    for (let i = 0; i < n; i++) out[i] = table[h[i]];
     return out;
   }
   throw new StudioError(`weight of data type ${dataType} cannot take a LoRA`, 'bad-input');
