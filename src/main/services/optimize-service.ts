@@ -19,7 +19,8 @@ export class OptimizeService {
 
   async optimize(input: ParsedInput<'optimizeModel'>): Promise<MethodOutput<'optimizeModel'>> {
     const source = this.deps.models.resolve(input.model);
-    findOptimizeRecipe(input.recipe);
+    // Canonical: `int8+attention` is the `attention+int8` variant in the store.
+    const recipe = findOptimizeRecipe(input.recipe).name;
     // LoRA ids from listLoras name files in the studio's LoRA folders.
     const loras = input.loras
       ? resolveLoraRefs(input.loras, this.deps.home).map((l) => ({
@@ -27,9 +28,7 @@ export class OptimizeService {
           scale: l.scale,
         }))
       : undefined;
-    const storeName = loras?.length
-      ? loraVariantName(loras, input.recipe, this.deps.home)
-      : input.recipe;
+    const storeName = loras?.length ? loraVariantName(loras, recipe, this.deps.home) : recipe;
     const out = resolve(input.out ?? variantStorePath(this.deps.home, source.dir, storeName));
     if ([...this.jobs.values()].some((j) => j.out === out)) {
       throw new StudioError(
@@ -44,7 +43,7 @@ export class OptimizeService {
     this.jobs.set(jobId, { controller, out });
     try {
       const r = await runOptimizeJob(
-        { sourceDir: source.dir, recipe: input.recipe, outDir: out, force: input.force, loras },
+        { sourceDir: source.dir, recipe, outDir: out, force: input.force, loras },
         (p) => this.deps.events.emit('optimizeProgress', { jobId, ...p }),
         controller.signal,
       );
