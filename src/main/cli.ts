@@ -6,6 +6,7 @@ import { OPTIMIZE_RECIPES } from './optimize/recipes';
 import cliProgress from 'cli-progress';
 import type { EventPayload, MethodName, MethodOutput } from '../shared/api';
 import { EXECUTION_PROVIDERS, SCHEDULER_NAMES } from '../shared/schemas';
+import { isLoraId } from '../shared/lora-schemas';
 import { createStudio, type Studio } from './services/studio';
 import { dispatch, errorPayload } from './services/dispatch';
 import { adherenceText } from './bench/judge';
@@ -22,13 +23,15 @@ function collectLora(
   value: string,
   previous: { path: string; scale: number }[],
 ): { path: string; scale: number }[] {
+  // A LoRA id from listLoras (`lora:bundled/<file>`) is resolved by the studio, not the cwd.
+  const path = (p: string): string => (isLoraId(p) ? p : resolve(p));
   const at = value.lastIndexOf(':');
   const tail = at > 0 ? value.slice(at + 1) : '';
   if (at > 0 && tail.trim() !== '' && Number.isFinite(Number(tail)))
-    return [...previous, { path: resolve(value.slice(0, at)), scale: Number(tail) }];
+    return [...previous, { path: path(value.slice(0, at)), scale: Number(tail) }];
   if (at > 0 && /^[-+.\d]/.test(tail) && !/[\\/]/.test(tail))
     throw new InvalidArgumentError(`--lora ${value}: the scale after ":" must be a number`);
-  return [...previous, { path: resolve(value), scale: 1 }];
+  return [...previous, { path: path(value), scale: 1 }];
 }
 
 const num =

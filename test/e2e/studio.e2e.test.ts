@@ -225,6 +225,50 @@ describe('studio in Chromium', () => {
     await shot('generate');
   });
 
+  it(
+    'picks the bundled LoRA from the keyboard, takes its card settings, generates with it merged',
+    { timeout: 180_000 },
+    async () => {
+      await show('generate', 'Generate');
+      const picker = page.getByTestId('lora-picker');
+      // The list arrives with the model: wait until the bundled LoRA can be added.
+      const add = picker.getByRole('combobox', { name: 'LoRAs' });
+      await expect.poll(() => add.isEnabled()).toBe(true);
+      await add.focus();
+      await page.keyboard.type('tiny-shapes-lcm');
+      await page.keyboard.press('ArrowDown');
+      await page.keyboard.press('Enter');
+      const row = picker.getByTestId('lora-tiny-shapes-lcm');
+      await row.getByText(/the card recommends lcm · 4 steps · guidance 1/).waitFor();
+      // A scale outside the schema's range is refused before anything runs.
+      await row.getByTestId('lora-scale').fill('9');
+      await row.getByText('must be between -4 and 4 (1 = as trained)').waitFor();
+      expect(await page.getByTestId('generate').isDisabled()).toBe(true);
+      // The card's settings in one keypress: scale, scheduler, steps, guidance.
+      await row.getByTestId('lora-use-card').focus();
+      await page.keyboard.press('Enter');
+      expect(await row.getByTestId('lora-scale').inputValue()).toBe('1');
+      expect(await page.getByTestId('steps').inputValue()).toBe('4');
+      // The form around the picker (other pages, hidden, have their own Scheduler field).
+      const form = picker.locator('xpath=..');
+      expect(await form.getByLabel('Guidance').inputValue()).toBe('1');
+      expect(await form.getByRole('combobox', { name: 'Scheduler' }).inputValue()).toBe('lcm');
+      await page.getByTestId('prompt').fill('a red circle on a blue background');
+      await page.getByTestId('prompt').press('Control+Enter');
+      // The first use merges the LoRA: the status says so instead of sitting at "starting…".
+      await page.getByTestId('generate-status').getByText(/LoRA/).waitFor({ timeout: 30_000 });
+      await page
+        .getByTestId('generate-note')
+        .getByText(/LoRA .*tiny-shapes-lcm\.safetensors merged at scale 1/)
+        .waitFor({ timeout: 120_000 });
+      expect(await page.getByTestId('result-image').getAttribute('src')).toMatch(
+        /^data:image\/png;base64,/,
+      );
+      await page.getByTestId('timings').getByText('4 · lcm · 1').waitFor();
+      await shot('generate-lora');
+    },
+  );
+
   it('opens a before/after pair in the Gallery, moves the slider, shows the heatmap at 1:1 pixels', async () => {
     await show('gallery', 'Gallery');
     const pair = page.locator('[data-testid^="thumb-b"][data-paired="yes"]').first();

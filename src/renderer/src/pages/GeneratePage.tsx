@@ -36,6 +36,8 @@ import { StoredImage } from '../components/StoredImage';
 import { notifyError } from '../components/notify';
 import { navigate } from '../components/navigate';
 import { closeOpenSpans } from '../components/live-monitor';
+import { LoraPicker, loraScaleError, type PickedLora } from '../components/LoraPicker';
+import type { LoraCardSettings } from '../../../shared/lora-schemas';
 
 /** Outside the component: a job id is made per click, never during render. */
 const newJobId = (): string => `ui-${crypto.randomUUID()}`;
@@ -63,6 +65,8 @@ function cliCommand(r: GenerateResult, prompt: string, request: GenerateRequest)
     request.batch && request.batch > 1 ? `--batch ${request.batch}` : '',
     request.ep ? `--ep ${request.ep}` : '',
     request.profile ? `--profile ${q(request.profile)}` : '',
+    // LoRA ids work on the command line too (the studio resolves them).
+    ...(request.loras ?? []).map((l) => `--lora ${q(`${l.path}:${l.scale ?? 1}`)}`),
     '--out image.png',
   ]
     .filter(Boolean)
@@ -87,6 +91,13 @@ export function GeneratePage({ active }: PageProps): React.JSX.Element {
   const [height, setHeight] = useState<string | null>(null);
   const [batch, setBatch] = useState<number | string>(1);
   const [profile, setProfile] = useState<string | null>(null);
+  const [loras, setLoras] = useState<PickedLora[]>([]);
+  // LoRAs are listed per model: a model change drops the ones picked for the previous model.
+  const [lorasFor, setLorasFor] = useState(model);
+  if (lorasFor !== model) {
+    setLorasFor(model);
+    setLoras([]);
+  }
   const [jobId, setJobId] = useState<string>();
   const [progress, setProgress] = useState<ProgressEvent>();
   const [result, setResult] = useState<GenerateResult>();
@@ -106,8 +117,18 @@ export function GeneratePage({ active }: PageProps): React.JSX.Element {
   const modelProfiles = (profiles.data ?? []).filter((p) => p.model === model);
   const defaultProfile = modelProfiles.find((p) => p.isDefault);
 
+  const loraInvalid = loras.some((l) => loraScaleError(l.scale) !== undefined);
+
+  /** The card's recommended sampling, into the fields (each stays editable afterwards). */
+  const applyCard = (card: LoraCardSettings): void => {
+    const parsed = SchedulerNameSchema.safeParse(card.scheduler);
+    if (parsed.success) setScheduler(parsed.data);
+    if (card.steps !== undefined) setSteps(card.steps);
+    if (card.guidance !== undefined) setGuidance(card.guidance);
+  };
+
   const generate = async (): Promise<void> => {
-    if (busy || !model) return;
+    if (busy || !model || loraInvalid) return;
     const id = newJobId();
     const req: GenerateRequest = {
       model,
@@ -122,6 +143,9 @@ export function GeneratePage({ active }: PageProps): React.JSX.Element {
       height: height ? Number(height) : undefined,
       batch: num(batch) ?? 1,
       profile: profile ?? undefined,
+      loras: loras.length
+        ? loras.map((l) => ({ path: l.lora.id, scale: num(l.scale) ?? 1 }))
+        : undefined,
       jobId: id,
     };
     setJobId(id);
@@ -219,6 +243,13 @@ export function GeneratePage({ active }: PageProps): React.JSX.Element {
               value={negative}
               onChange={(e) => setNegative(e.currentTarget.value)}
             />
+            <LoraPicker
+              model={model}
+              picked={loras}
+              onChange={setLoras}
+              onUseCard={applyCard}
+              disabled={busy}
+            />
             <Group grow>
               <NumberInput
                 label="Steps"
@@ -300,16 +331,22 @@ export function GeneratePage({ active }: PageProps): React.JSX.Element {
                 Cancel
               </Button>
             ) : (
-              <Button onClick={() => void generate()} disabled={!model} data-testid="generate">
+              <Button
+                onClick={() => void generate()}
+                disabled={!model || loraInvalid}
+                data-testid="generate"
+              >
                 Generate
               </Button>
             )}
             {busy && (
               <Stack gap={4}>
                 <Progress value={percent} animated aria-label="generation progress" />
-                <Text size="sm" c="dimmed" data-testid="generate-status">
+                <Text size="sm" c="dimmed" data-testid="generate-status" aria-live="polite">
                   {progress
-                    ? `${progress.stage} ${progress.step}/${progress.totalSteps}`
+                    ? progress.stage === 'merge'
+                      ? (progress.message ?? 'merging LoRA…')
+                      : `${progress.stage} ${progress.step}/${progress.totalSteps}`
                     : 'starting…'}
                 </Text>
               </Stack>
