@@ -70,6 +70,10 @@ export const RecipeOutcomeSchema = z.object({
   stagesMs: z.record(z.string(), z.number()).nullable(),
   peakRssMb: z.number().nullable(),
   peakGpuMb: z.number().nullable().optional(),
+  /**
+   * Engine process CPU: its CPU time (user + system, measured inside the engine) over the time it
+   * was running the recipe's cases, as % of the physical cores. Not system load.
+   */
   cpuPercent: z.number().nullable(),
   ssim: z.number().nullable(),
   psnr: z.number().nullable(),

@@ -356,7 +356,7 @@ describe('studio in Chromium', () => {
     await show('monitor', 'Monitor');
     await page
       .getByTestId('monitor-now')
-      .getByText(/CPU \d+%/)
+      .getByText(/system CPU \(all cores\) \d+%/)
       .waitFor({ timeout: 30_000 });
     await page
       .getByTestId('monitor-peak')

@@ -22,8 +22,9 @@ export const HOST_BOUND_CPU_PERCENT = 50;
 export const VAE_HEAVY_SHARE = 0.4;
 /** Ours: the text encoder runs once per prompt; above this share, caching embeddings pays. */
 export const TEXT_ENCODER_HEAVY_SHARE = 0.2;
-/** Ours: ONNX Runtime's CPU provider normally keeps every core busy; a system load below this
- * during a CPU run suggests too few intra-op threads (or a throttled/shared machine). */
+/** Ours: ONNX Runtime's CPU provider normally keeps every core busy; an engine process using less
+ * of the physical cores than this during a CPU run suggests too few intra-op threads (or a
+ * throttled/shared machine). */
 export const CPU_UNDERUSED_PERCENT = 50;
 /** Ours: peak process memory above this share of physical RAM risks swapping or an OOM kill. */
 export const NEAR_RAM_LIMIT_SHARE = 0.8;
@@ -59,7 +60,10 @@ export interface DiagnosisInput {
   peakRssMb: number;
   /** Size of the model's weights on disk, MB. */
   modelSizeMb: number;
-  /** Mean system CPU load during the measurement, 0-100. */
+  /**
+   * Engine process CPU during the measurement: its CPU time over its busy time, as % of the
+   * physical cores (0-100). Not system load: other programs do not count.
+   */
   cpuPercentDuringRun: number;
   /** Execution provider name as the engine uses it: 'cpu', 'cuda', 'dml', 'webgpu', 'coreml'... */
   provider: string;
@@ -159,7 +163,7 @@ function hostBound(input: DiagnosisInput, gpu: boolean): Finding | null {
     id: 'host-bound',
     severity: 'warning',
     title: 'Pre/post-processing-bound: the CPU is busy while the GPU runs',
-    detail: `System CPU load averaged ${fmt(input.cpuPercentDuringRun)}% while ${input.provider} ran the model: host work (tokenizing, scheduler math, copies between host and device, PNG encoding) is holding the GPU back.`,
+    detail: `The engine process kept ${fmt(input.cpuPercentDuringRun)}% of the physical cores busy while ${input.provider} ran the model: host work (tokenizing, scheduler math, copies between host and device, PNG encoding) is holding the GPU back.`,
     evidence: {
       metric: 'cpuPercentDuringRun',
       value: input.cpuPercentDuringRun,
@@ -180,7 +184,7 @@ function cpuUnderused(input: DiagnosisInput, gpu: boolean): Finding | null {
     id: 'cpu-underused',
     severity: 'info',
     title: 'The CPU provider is not using the whole CPU',
-    detail: `System CPU load averaged only ${fmt(input.cpuPercentDuringRun)}% during a CPU run; ONNX Runtime usually keeps every core busy.`,
+    detail: `The engine process used only ${fmt(input.cpuPercentDuringRun)}% of the physical cores during a CPU run; ONNX Runtime usually keeps every core busy.`,
     evidence: {
       metric: 'cpuPercentDuringRun',
       value: input.cpuPercentDuringRun,

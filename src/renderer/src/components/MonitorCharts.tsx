@@ -191,7 +191,8 @@ export function MonitorCharts({
         height={height}
         domain={[0, 100]}
         series={[
-          { key: 'cpu', label: 'CPU', color: 'var(--mantine-color-violet-5)' },
+          // os.cpus() tick deltas: every process on every logical core, not the engine alone.
+          { key: 'cpu', label: 'system CPU (all cores)', color: 'var(--mantine-color-violet-5)' },
           ...(gpu
             ? [{ key: 'gpu' as const, label: 'GPU', color: 'var(--mantine-color-teal-5)' }]
             : []),

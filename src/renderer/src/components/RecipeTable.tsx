@@ -31,7 +31,9 @@ export function RecipeTable({ recipes }: { recipes: RecipeOutcome[] }): React.JS
           <Table.Th>Start-up (ms)</Table.Th>
           <Table.Th>Peak RSS (MB)</Table.Th>
           {gpu && <Table.Th>Peak GPU (MB)</Table.Th>}
-          <Table.Th>CPU %</Table.Th>
+          <Table.Th title="The engine process's CPU time over the measured runs, as a share of the physical cores (100% = every physical core busy throughout); not the system's load">
+            engine process CPU (%)
+          </Table.Th>
           <Table.Th>SSIM</Table.Th>
           <Table.Th>PSNR (dB)</Table.Th>
           <Table.Th>Verdict</Table.Th>

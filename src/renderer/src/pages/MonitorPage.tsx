@@ -23,9 +23,13 @@ export function MonitorPage(_props: PageProps): React.JSX.Element {
     <Stack>
       <Title order={2}>Monitor</Title>
       <Group gap="xl">
-        <Text size="sm" data-testid="monitor-now">
+        <Text
+          size="sm"
+          data-testid="monitor-now"
+          title="System CPU: every process's load over all logical cores, as /proc/stat counts it; the engine's own share is part of it"
+        >
           {last
-            ? `CPU ${last.cpuPercent.toFixed(0)}% · RAM ${gib(last.ramUsedMb)} / ${gib(last.ramTotalMb)} GiB · engine process ${last.processRssMb?.toFixed(0) ?? '–'} MB · GPU ${last.gpuPercent === null ? 'not reported' : `${last.gpuPercent}%`}${last.vramUsedMb === null ? '' : ` · VRAM ${last.vramUsedMb} MB`}`
+            ? `system CPU (all cores) ${last.cpuPercent.toFixed(0)}% · RAM ${gib(last.ramUsedMb)} / ${gib(last.ramTotalMb)} GiB · engine process ${last.processRssMb?.toFixed(0) ?? '–'} MB · GPU ${last.gpuPercent === null ? 'not reported' : `${last.gpuPercent}%`}${last.vramUsedMb === null ? '' : ` · VRAM ${last.vramUsedMb} MB`}`
             : 'waiting for the first sample…'}
         </Text>
       </Group>
@@ -38,7 +42,7 @@ export function MonitorPage(_props: PageProps): React.JSX.Element {
         ) : run && peak ? (
           <Text size="sm">
             Peak during {run.label}
-            {run.open ? ' (still running)' : ''}: CPU {peak.cpu.toFixed(0)}%
+            {run.open ? ' (still running)' : ''}: system CPU (all cores) {peak.cpu.toFixed(0)}%
             {peak.rssMb !== null && ` · engine process ${peak.rssMb.toFixed(0)} MB`}
             {peak.gpu !== null && ` · GPU ${peak.gpu}%`}
             {peak.vramMb !== null && ` · VRAM ${peak.vramMb} MB`} ·{' '}
