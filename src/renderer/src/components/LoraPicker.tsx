@@ -25,6 +25,7 @@ const MAX_LORAS = 8;
 
 const KIND_WORDS: Record<string, string> = {
   'lcm-lora': 'LCM-LoRA: few steps',
+  'step-distilled': 'step-distilled: the same picture in fewer steps',
   style: 'style',
 };
 const kindWords = (kind: string | null): string =>
