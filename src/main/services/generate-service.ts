@@ -8,10 +8,9 @@ import type { ModelRegistry } from '../models/model-registry';
 import type { RunsRepo } from '../store/runs-repo';
 import type { BenchRepo } from '../store/bench-repo';
 import { recipeRunConfig } from '../bench/recipes';
-import { prepareVariant } from '../bench/variants';
+import { prepareVariant, variantParts } from '../bench/variants';
 import { ensureLoraVariant } from '../optimize/variant-store';
 import { resolveLoraRefs } from '../optimize/lora-library';
-import { OPTIMIZE_RECIPES } from '../optimize/recipes';
 import { modelDefaults, parseProfile, profileSampling } from '../profiles/profile';
 import type { HardwareService } from '../hardware/hardware-service';
 import { bestProvider } from '../hardware/best-provider';
@@ -219,10 +218,15 @@ export class GenerateService {
     profileVariant: string | undefined,
     jobId: string,
   ): Promise<string> {
+    // A composed recipe (a stack's `attention+int8`) stacks too; a profile variant that is itself
+    // a LoRA merge (a distilled stack) is left out rather than merged with another LoRA unasked.
+    const parts = profileVariant !== undefined ? variantParts(profileVariant) : undefined;
     const stackable =
-      profileVariant !== undefined &&
-      profileVariant !== 'graph-all' &&
-      OPTIMIZE_RECIPES.some((r) => r.name === profileVariant);
+      parts !== undefined &&
+      !('refused' in parts) &&
+      parts.lora === undefined &&
+      parts.optimize !== undefined &&
+      !parts.optimize.split('+').includes('graph-all');
     if (profileVariant && profileVariant !== 'source' && !stackable) {
       this.pendingWarnings.push(
         `the profile's ${profileVariant} variant cannot take a LoRA; ran the source model with the LoRA merged`,
@@ -250,7 +254,7 @@ export class GenerateService {
           `merging LoRA… ${p.message}${p.reason === 'not built yet' ? '' : ` (rebuilt: ${p.reason})`}`,
         ),
       undefined,
-      stackable ? profileVariant : 'lora',
+      stackable ? parts.optimize : 'lora',
     );
   }
 

@@ -1,0 +1,77 @@
+import { describe, expect, it } from 'vitest';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { dispatch } from '../../src/main/services/dispatch';
+import { findRecipe } from '../../src/main/bench/recipes';
+import { composeRecipes } from '../../src/main/bench/tiers';
+import { openDatabase } from '../../src/main/store/database';
+import { BenchRepo } from '../../src/main/store/bench-repo';
+import { useTempStudio } from '../helpers/temp-studio';
+
+/**
+ * A profile saved from a stack with a combined variant: generate builds that variant on first use,
+ * and a LoRA asked for on top is merged under it (the float weights first, then the composition).
+ */
+const ctx = useTempStudio();
+const RANDOM_LORA = resolve('test/fixtures/lora/tiny-shapes-random.safetensors');
+
+describe('a stacked profile with a combined variant', () => {
+  it(
+    'generate runs its attention+int8 variant, and stacks it after a LoRA',
+    { timeout: 240_000 },
+    async () => {
+      const stack = composeRecipes('advanced', [
+        findRecipe('threads-physical'),
+        findRecipe('int8'),
+        findRecipe('attention'),
+      ]);
+      expect(stack.variant).toBe('attention+int8');
+      const db = openDatabase(join(ctx.home, 'studio.db'));
+      try {
+        new BenchRepo(db).saveProfile({
+          name: 'stacked',
+          model: 'tiny-shapes',
+          recipeJson: JSON.stringify(stack),
+          sourceRunId: null,
+          makeDefault: false,
+        });
+      } finally {
+        db.close();
+      }
+      const generate = (input: Record<string, unknown>) =>
+        dispatch(ctx.studio.handlers, 'generate', {
+          model: 'tiny-shapes',
+          prompt: 'a red circle on a blue background',
+          seed: 5,
+          steps: 4,
+          profile: 'stacked',
+          ...input,
+        });
+      const models = () => readdirSync(join(ctx.home, 'models'));
+
+      const plain = await generate({});
+      expect(plain.warnings.join(' ')).not.toMatch(/could not be built/);
+      expect(models()).toContain('tiny-shapes--attention+int8');
+
+      const withLora = await generate({ loras: [{ path: RANDOM_LORA, scale: 1 }] });
+      expect(withLora.warnings.join(' ')).not.toMatch(/cannot take a LoRA/);
+      const merged = models().filter((d) => d.startsWith('tiny-shapes--attention+int8+lora-'));
+      expect(merged).toHaveLength(1);
+      const manifest = JSON.parse(
+        readFileSync(join(ctx.home, 'models', merged[0], 'latent-studio.json'), 'utf8'),
+      ) as {
+        recipe: string;
+        loras?: unknown[];
+        components: Record<string, { transforms: string[] }>;
+      };
+      expect(manifest.recipe).toBe('attention+int8');
+      expect(manifest.loras).toHaveLength(1);
+      expect(manifest.components.unet.transforms).toEqual([
+        'lora',
+        'attention',
+        'int8-matmul',
+        'int8-weights-dq',
+      ]);
+    },
+  );
+});
