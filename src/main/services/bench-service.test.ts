@@ -1,9 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { findRecipe, LCM_LORA_RECIPE, type Recipe } from '../bench/recipes';
-import { BenchRepo } from '../store/bench-repo';
-import { RunsRepo } from '../store/runs-repo';
-import type { RecipeAdherence } from '../../shared/bench-schemas';
+import { findRecipe, LCM_LORA_RECIPE } from '../bench/recipes';
 import { useTempStudio } from '../../../test/helpers/temp-studio';
+import { storedBenchRun, type StoredRecipe } from '../../../test/helpers/stored-bench-run';
 import { dispatch } from './dispatch';
 
 /**
@@ -13,63 +11,8 @@ import { dispatch } from './dispatch';
  */
 const ctx = useTempStudio();
 
-interface Row {
-  recipe: Recipe;
-  ssim: number | null;
-  psnr: number | null;
-  verdict: string;
-  adherence: RecipeAdherence | null;
-}
-
-function storedRun(rows: Row[]): number {
-  const runs = new RunsRepo(ctx.studio.db);
-  const bench = new BenchRepo(ctx.studio.db);
-  const runId = runs.start({
-    kind: 'bench',
-    model: 'tiny-shapes',
-    summary: 'seeded',
-    params: { ep: 'cpu', settings: 'model' },
-    appVersion: '0',
-    ortVersion: '0',
-  });
-  for (const [position, row] of rows.entries()) {
-    const id = bench.startRecipe(runId, position, row.recipe, row.recipe);
-    bench.addCase(id, {
-      caseIndex: 0,
-      prompt: 'a red circle on a blue background',
-      seed: 1,
-      steps: 25,
-      guidance: 7.5,
-      latencies: [100],
-      latencyMean: 100,
-      latencyStd: 0,
-      latencyMedian: 100,
-      stages: {},
-      imagePath: null,
-      heatmapPath: null,
-      ssim: row.ssim,
-      psnr: row.psnr,
-    });
-    bench.finishRecipe(id, {
-      latencyMean: position === 0 ? 100 : 20,
-      latencyStd: 1,
-      latencyMedian: 100,
-      stages: {},
-      peakRssMb: 200,
-      peakGpuMb: null,
-      cpuPercent: 90,
-      ssim: row.ssim,
-      psnr: row.psnr,
-      speedup: position === 0 ? 1 : 5,
-      verdict: row.verdict,
-      extra: { speedupCi: position === 0 ? null : [4.5, 5.5], adherence: row.adherence },
-    });
-  }
-  runs.finish(runId, { recommended: null, explanation: 'seeded', skipped: [] }, []);
-  return runId;
-}
-
 const all16 = { allCorrect: 1, checksPassed: 1, cases: 16 };
+const storedRun = (rows: StoredRecipe[]) => storedBenchRun(ctx.studio.db, rows);
 const run = () =>
   storedRun([
     {

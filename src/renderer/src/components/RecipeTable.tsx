@@ -1,5 +1,5 @@
-import { Badge, Table, Text } from '@mantine/core';
-import type { RecipeOutcome } from '../../../shared/bench-schemas';
+import { Badge, Button, Table, Text } from '@mantine/core';
+import type { RecipeAdherence, RecipeOutcome } from '../../../shared/bench-schemas';
 
 const VERDICT_COLOR: Record<string, string> = {
   recommended: 'green',
@@ -11,16 +11,36 @@ const VERDICT_COLOR: Record<string, string> = {
   slower: 'orange',
   degraded: 'yellow',
   'over-optimized': 'red',
+  'different-pixels': 'violet',
   failed: 'red',
 };
+
+const VERDICT_TITLE: Record<string, string> = {
+  'different-pixels':
+    'draws the prompts as well as the baseline, faster, with different pixels: never picked automatically',
+};
+
+/** "15/16": cases whose image has every check right, of the cases whose prompt was understood. */
+export const adherenceFraction = (a: RecipeAdherence | null | undefined): string =>
+  a ? `${Math.round(a.allCorrect * a.cases)}/${a.cases}` : '–';
 
 const num = (v: number | null | undefined, digits = 0): string =>
   v === null || v === undefined ? '–' : v.toFixed(digits);
 
-/** One row per recipe: the measured figures and the verdict, failures with their reason. */
-export function RecipeTable({ recipes }: { recipes: RecipeOutcome[] }): React.JSX.Element {
-  // GPU memory only where a GPU reported it.
+/**
+ * One row per recipe: the measured figures and the verdict, failures with their reason. With
+ * `onApplyAnyway`, a recipe judged `different-pixels` offers "Apply anyway" (the caller confirms).
+ */
+export function RecipeTable({
+  recipes,
+  onApplyAnyway,
+}: {
+  recipes: RecipeOutcome[];
+  onApplyAnyway?: (recipe: RecipeOutcome) => void;
+}): React.JSX.Element {
+  // GPU memory only where a GPU reported it; prompt adherence only where prompts were understood.
   const gpu = recipes.some((r) => r.peakGpuMb !== null && r.peakGpuMb !== undefined);
+  const adherence = recipes.some((r) => r.adherence);
   return (
     <Table striped data-testid="recipe-table">
       <Table.Thead>
@@ -36,6 +56,11 @@ export function RecipeTable({ recipes }: { recipes: RecipeOutcome[] }): React.JS
           </Table.Th>
           <Table.Th>SSIM</Table.Th>
           <Table.Th>PSNR (dB)</Table.Th>
+          {adherence && (
+            <Table.Th title="cases whose image has the shape and colours the prompt asks for">
+              Prompt adherence
+            </Table.Th>
+          )}
           <Table.Th>Verdict</Table.Th>
         </Table.Tr>
       </Table.Thead>
@@ -95,6 +120,16 @@ export function RecipeTable({ recipes }: { recipes: RecipeOutcome[] }): React.JS
             <Table.Td>{num(r.cpuPercent)}</Table.Td>
             <Table.Td>{num(r.ssim, 3)}</Table.Td>
             <Table.Td>{num(r.psnr, 1)}</Table.Td>
+            {adherence && (
+              <Table.Td data-testid={`adherence-${r.name}`}>
+                {adherenceFraction(r.adherence)}
+                {r.adherence && (
+                  <Text size="xs" c="dimmed">
+                    {`${Math.round(r.adherence.checksPassed * 100)}% of checks`}
+                  </Text>
+                )}
+              </Table.Td>
+            )}
             <Table.Td style={{ whiteSpace: 'nowrap' }}>
               <Badge
                 color={VERDICT_COLOR[r.verdict] ?? 'gray'}
@@ -106,6 +141,25 @@ export function RecipeTable({ recipes }: { recipes: RecipeOutcome[] }): React.JS
               >
                 {r.verdict}
               </Badge>
+              {VERDICT_TITLE[r.verdict] && (
+                <Text size="xs" c="dimmed" style={{ whiteSpace: 'normal' }}>
+                  {VERDICT_TITLE[r.verdict]}
+                </Text>
+              )}
+              {onApplyAnyway && r.verdict === 'different-pixels' && (
+                <Button
+                  size="xs"
+                  variant="light"
+                  color="orange"
+                  mt={4}
+                  onClick={() => onApplyAnyway(r)}
+                  // Starts with the visible words (WCAG 2.5.3), then says which row it acts on.
+                  aria-label={`Apply anyway… ${r.name}`}
+                  data-testid={`apply-anyway-${r.name}`}
+                >
+                  Apply anyway…
+                </Button>
+              )}
             </Table.Td>
           </Table.Tr>
         ))}

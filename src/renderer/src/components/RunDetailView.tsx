@@ -10,10 +10,12 @@ import {
   Text,
   Title,
 } from '@mantine/core';
+import { useState } from 'react';
 import { studio } from '../api/client';
 import { download } from './download';
-import type { RunDetail } from '../../../shared/bench-schemas';
+import type { RecipeOutcome, RunDetail } from '../../../shared/bench-schemas';
 import { RecipeTable } from './RecipeTable';
+import { ApplyAnywayModal } from './wizard/ApplyAnywayModal';
 import { StoredImage } from './StoredImage';
 
 interface FindingLike {
@@ -26,6 +28,8 @@ interface FindingLike {
 /** A benchmark run: figures per recipe, findings, and the before/after gallery per prompt. */
 export function RunDetailView({ run }: { run: RunDetail }): React.JSX.Element {
   const baseline = run.recipes[0];
+  // A distilled recipe with different pixels can still be applied from the history, knowingly.
+  const [applyAnyway, setApplyAnyway] = useState<RecipeOutcome | null>(null);
   return (
     <Stack data-testid="run-detail">
       <Group justify="space-between">
@@ -53,7 +57,13 @@ export function RunDetailView({ run }: { run: RunDetail }): React.JSX.Element {
         <Alert color={run.recommended ? 'green' : 'yellow'}>{run.explanation}</Alert>
       )}
       {run.error && <Alert color="red">{run.error}</Alert>}
-      <RecipeTable recipes={run.recipes} />
+      <RecipeTable recipes={run.recipes} onApplyAnyway={setApplyAnyway} />
+      <ApplyAnywayModal
+        runId={run.id}
+        recipe={applyAnyway}
+        baseline={baseline}
+        onClose={() => setApplyAnyway(null)}
+      />
       {run.skipped && run.skipped.length > 0 && (
         <Text size="sm" c="dimmed" data-testid="skipped-recipes">
           Not measured: {run.skipped.map((x) => `${x.recipe} (${x.reason})`).join('; ')}

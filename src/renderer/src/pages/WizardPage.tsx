@@ -16,7 +16,12 @@ import {
   Text,
   Title,
 } from '@mantine/core';
-import type { BenchProgress, BenchResult, RunDetail } from '../../../shared/bench-schemas';
+import type {
+  BenchProgress,
+  BenchResult,
+  RecipeOutcome,
+  RunDetail,
+} from '../../../shared/bench-schemas';
 import type { GalleryImage, QualityThresholds } from '../../../shared/library-schemas';
 import { ExecutionProviderSchema } from '../../../shared/schemas';
 import { studio } from '../api/client';
@@ -33,6 +38,7 @@ import {
 } from '../components/wizard/ResultCharts';
 import { Findings } from '../components/wizard/Findings';
 import { ApplyProfile } from '../components/wizard/ApplyProfile';
+import { ApplyAnywayModal } from '../components/wizard/ApplyAnywayModal';
 import { BeforeAfter } from '../components/BeforeAfter';
 import { QualityBadges } from '../components/QualityBadges';
 import { MonitorCharts } from '../components/MonitorCharts';
@@ -86,6 +92,8 @@ export function WizardPage({ active }: PageProps): React.JSX.Element {
   const [last, setLast] = useState<BenchProgress>();
   const [latest, setLatest] = useState<GalleryImage>();
   const [thresholds, setThresholds] = useState<QualityThresholds>();
+  /** A `different-pixels` recipe whose "Apply anyway" awaits confirmation. */
+  const [applyAnyway, setApplyAnyway] = useState<RecipeOutcome | null>(null);
   const [result, setResult] = useState<BenchResult>();
   const [detail, setDetail] = useState<RunDetail>();
   const [runError, setRunError] = useState<string>();
@@ -432,7 +440,14 @@ export function WizardPage({ active }: PageProps): React.JSX.Element {
               >
                 {result.explanation}
               </Alert>
-              <RecipeTable recipes={result.recipes} />
+              <RecipeTable recipes={result.recipes} onApplyAnyway={setApplyAnyway} />
+              <ApplyAnywayModal
+                runId={result.runId}
+                recipe={applyAnyway}
+                baseline={result.recipes[0]}
+                thresholds={thresholds}
+                onClose={() => setApplyAnyway(null)}
+              />
               <Grid>
                 <Grid.Col span={{ base: 12, lg: 6 }}>
                   <CaseLatencyChart run={detail} />
@@ -443,7 +458,7 @@ export function WizardPage({ active }: PageProps): React.JSX.Element {
               </Grid>
               <ContributionChart run={detail} />
               <Findings run={detail} />
-              <ApplyProfile run={detail} />
+              <ApplyProfile run={detail} thresholds={thresholds} />
               <Group>
                 <Button variant="default" onClick={() => setStep(2)}>
                   Back to the plan

@@ -1,17 +1,26 @@
 import { useEffect, useState } from 'react';
 import { Alert, Button, Card, Group, List, Select, Stack, Text, Title } from '@mantine/core';
 import type { RunDetail } from '../../../../shared/bench-schemas';
+import type { QualityThresholds } from '../../../../shared/library-schemas';
 import { studio } from '../../api/client';
 import { errorText, notifyDone, notifyError } from '../notify';
+import { ApplyAnywayModal, NEEDS_ACKNOWLEDGEMENT } from './ApplyAnywayModal';
 
 type Preview = Awaited<ReturnType<typeof studio.previewProfile>>;
 
 /**
  * "Apply as default profile": what it changes (against the model's own settings) and which
  * profile it replaces, said before the click. Defaults to the run's recommendation; any recipe
- * that passed can be chosen instead.
+ * that passed can be chosen instead, and one whose images failed the quality check only through
+ * "Apply anyway" and its confirmation with the numbers.
  */
-export function ApplyProfile({ run }: { run: RunDetail }): React.JSX.Element {
+export function ApplyProfile({
+  run,
+  thresholds,
+}: {
+  run: RunDetail;
+  thresholds: QualityThresholds;
+}): React.JSX.Element {
   const choices = run.recipes
     .slice(1)
     .filter(
@@ -22,6 +31,7 @@ export function ApplyProfile({ run }: { run: RunDetail }): React.JSX.Element {
   const [preview, setPreview] = useState<Preview>();
   const [previewError, setPreviewError] = useState<string>();
   const [applied, setApplied] = useState<string>();
+  const [confirming, setConfirming] = useState(false);
 
   useEffect(() => {
     if (!recipe) return;
@@ -54,6 +64,8 @@ export function ApplyProfile({ run }: { run: RunDetail }): React.JSX.Element {
   const shown = recipe && preview?.recipe === recipe ? preview : undefined;
   const outcome = run.recipes.find((r) => r.name === recipe);
   const degraded = outcome?.verdict === 'degraded';
+  // The service refuses these without acknowledgeQuality: the confirmation says what is being accepted.
+  const anyway = outcome !== undefined && NEEDS_ACKNOWLEDGEMENT.has(outcome.verdict);
   return (
     <Card withBorder data-testid="apply-profile">
       <Stack gap="xs">
@@ -71,16 +83,33 @@ export function ApplyProfile({ run }: { run: RunDetail }): React.JSX.Element {
             placeholder={choices.length ? 'pick a recipe' : 'no recipe passed'}
             data={choices.map((c) => ({
               value: c,
-              label: c === run.recommended ? `${c} (recommended)` : c,
+              label:
+                c === run.recommended
+                  ? `${c} (recommended)`
+                  : run.recipes.find((r) => r.name === c)?.verdict === 'different-pixels'
+                    ? `${c} (different pixels)`
+                    : c,
             }))}
             value={recipe}
             onChange={setRecipe}
             w={260}
             data-testid="profile-recipe"
           />
-          <Button onClick={() => void apply()} disabled={!shown} data-testid="save-profile">
-            Apply as default profile
-          </Button>
+          {anyway ? (
+            <Button
+              variant="light"
+              color="orange"
+              onClick={() => setConfirming(true)}
+              disabled={!shown}
+              data-testid="save-profile-anyway"
+            >
+              Apply anyway…
+            </Button>
+          ) : (
+            <Button onClick={() => void apply()} disabled={!shown} data-testid="save-profile">
+              Apply as default profile
+            </Button>
+          )}
         </Group>
         {previewError && <Alert color="yellow">{previewError}</Alert>}
         {degraded && outcome && (
@@ -112,6 +141,14 @@ export function ApplyProfile({ run }: { run: RunDetail }): React.JSX.Element {
           </Alert>
         )}
       </Stack>
+      <ApplyAnywayModal
+        runId={run.id}
+        recipe={confirming && outcome ? outcome : null}
+        baseline={run.recipes[0]}
+        thresholds={thresholds}
+        onClose={() => setConfirming(false)}
+        onApplied={setApplied}
+      />
     </Card>
   );
 }
