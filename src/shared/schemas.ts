@@ -248,7 +248,10 @@ export type AppInfo = z.infer<typeof AppInfoSchema>;
 
 export const MonitorSampleSchema = z.object({
   t: z.number(),
+  /** System CPU (all cores): every process's load, 0-100. */
   cpuPercent: z.number(),
+  /** Engine process CPU, as % of all logical cores (part of cpuPercent); null where unknown. */
+  processCpuPercent: z.number().nullable(),
   ramUsedMb: z.number(),
   ramTotalMb: z.number(),
   /** The engine process when one runs, else the studio's own process. */

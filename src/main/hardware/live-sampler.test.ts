@@ -1,10 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { cpus } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   GpuReader,
   LiveSampler,
   PeakTracker,
+  procStatCpuTicks,
+  readProcessCpuMs,
   readProcessRssMb,
   type LiveSample,
 } from './live-sampler';
@@ -67,6 +70,10 @@ function expectSampleShape(s: LiveSample): void {
   expect(s.ramUsedMb).toBeLessThanOrEqual(s.ramTotalMb);
   if (s.gpuPercent !== null) expect(s.gpuPercent).toBeGreaterThanOrEqual(0);
   if (s.vramUsedMb !== null) expect(s.vramUsedMb).toBeGreaterThanOrEqual(0);
+  if (s.processCpuPercent !== null) {
+    expect(s.processCpuPercent).toBeGreaterThanOrEqual(0);
+    expect(s.processCpuPercent).toBeLessThanOrEqual(100);
+  }
 }
 
 describe('readProcessRssMb', () => {
@@ -103,6 +110,42 @@ describe('LiveSampler', () => {
     expectSampleShape(s);
     expect(s.processRssMb).toBeNull();
   });
+});
+
+describe('engine process CPU', () => {
+  it('reads utime + stime after the last ")", whatever the command name holds', () => {
+    const fields = 'S 1 2 3 4 5 6 7 8 9 10 250 50 7 8 20 0 1 0 100 2000 300';
+    expect(procStatCpuTicks(`1234 (node) ${fields}`)).toBe(300);
+    expect(procStatCpuTicks(`1234 (a (b) ) c) ${fields}`)).toBe(300);
+    expect(procStatCpuTicks('garbage')).toBeNull();
+  });
+
+  it.runIf(process.platform === 'linux')(
+    "tells a busy engine from an idle one, on all cores' scale; null on a process's first sample",
+    async () => {
+      const busy = spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' });
+      try {
+        const idle = new LiveSampler({ pid: () => child.pid });
+        const spinning = new LiveSampler({ pid: () => busy.pid });
+        const [idleFirst, busyFirst] = [await idle.sample(), await spinning.sample()];
+        expect(idleFirst.processCpuPercent).toBeNull();
+        expect(busyFirst.processCpuPercent).toBeNull();
+        await sleep(1000);
+        const [idleNext, busyNext] = [await idle.sample(), await spinning.sample()];
+        expectSampleShape(busyNext);
+        // One spinning thread is at most one core's share (100 / cores); on a shared machine it
+        // gets less, but far more than a process that only waits on a timer.
+        expect(busyNext.processCpuPercent).toBeGreaterThan(3);
+        expect(busyNext.processCpuPercent).toBeLessThanOrEqual(100 / cpus().length + 2);
+        expect(idleNext.processCpuPercent).toBeLessThan(2);
+        expect(await readProcessCpuMs(busy.pid as number)).toBeGreaterThan(300);
+      } finally {
+        busy.kill();
+      }
+      await once(busy, 'exit');
+      expect(await readProcessCpuMs(busy.pid as number)).toBeNull();
+    },
+  );
 });
 
 describe('PeakTracker', () => {

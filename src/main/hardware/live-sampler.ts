@@ -17,6 +17,11 @@ import si from 'systeminformation';
  *   nvidia-smi; other vendors mostly report nothing, hence null). graphics() starts processes, so
  *   it runs at most once a second however fast a window samples, and never again once it has
  *   shown that no controller reports these figures.
+ * - Engine process CPU %: the watched process's CPU time (user + system) between two samples over
+ *   the wall time between them and all logical cores, so it reads on the same scale as the system
+ *   figure and is part of it. Its own `process.cpuUsage()` when it is this process, else
+ *   `/proc/<pid>/stat` utime + stime on Linux (another process's CPU time is not readable from
+ *   Node elsewhere: null there rather than a guess).
  * - Process RSS: the engine's own `process.memoryUsage()` when it is this process,
  *   `/proc/<pid>/status` on Linux, `si.processes()` elsewhere (slow: it lists every process).
  * - Peak RSS on Linux: the kernel's high-water mark (VmHWM), reset at the start of a window by
@@ -27,8 +32,14 @@ import si from 'systeminformation';
 export interface LiveSample {
   /** Epoch ms. */
   t: number;
-  /** System-wide CPU load since the previous sample, 0-100. */
+  /** System CPU (all cores): every process's load since the previous sample, 0-100. */
   cpuPercent: number;
+  /**
+   * Engine process CPU: the watched process's CPU time since the previous sample, as % of all
+   * logical cores (0-100, comparable with cpuPercent); null on the first sample of a process, when
+   * none runs, or where its CPU time cannot be read (not Linux).
+   */
+  processCpuPercent: number | null;
   ramUsedMb: number;
   ramTotalMb: number;
   /** Resident memory of the watched process; null when it is not running. */
@@ -133,6 +144,44 @@ async function procStatusKb(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<numb
   }
 }
 
+/**
+ * utime + stime from the text of `/proc/<pid>/stat`, in clock ticks. The command name (field 2) is
+ * in parentheses and may itself hold spaces and parentheses, so fields are counted after the last
+ * ')': the state is field 3, utime and stime are fields 14 and 15.
+ */
+export function procStatCpuTicks(stat: string): number | null {
+  const close = stat.lastIndexOf(')');
+  if (close < 0) return null;
+  const fields = stat
+    .slice(close + 1)
+    .trim()
+    .split(/\s+/);
+  const utime = Number(fields[11]);
+  const stime = Number(fields[12]);
+  return Number.isFinite(utime) && Number.isFinite(stime) ? utime + stime : null;
+}
+
+/**
+ * Ticks per second in /proc: USER_HZ, which Linux fixes at 100 for user space on every
+ * architecture Node runs on (sysconf(_SC_CLK_TCK) is not reachable from Node).
+ */
+const USER_HZ = 100;
+
+/** CPU time (user + system) a process has used, in ms; null when it is gone or unreadable. */
+export async function readProcessCpuMs(pid: number): Promise<number | null> {
+  if (pid === process.pid) {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  }
+  if (process.platform !== 'linux') return null;
+  try {
+    const ticks = procStatCpuTicks(await readFile(`/proc/${pid}/stat`, 'utf8'));
+    return ticks === null ? null : (ticks * 1000) / USER_HZ;
+  } catch {
+    return null;
+  }
+}
+
 /** Resident memory of a process in MB, or null when it is not running (or cannot be read). */
 export async function readProcessRssMb(pid: number): Promise<number | null> {
   if (pid === process.pid) return process.memoryUsage().rss / MB;
@@ -182,6 +231,8 @@ export class LiveSampler {
   private timer: NodeJS.Timeout | null = null;
   private generation = 0;
   private lastTicks = cpuTicks();
+  /** The watched process's CPU time at the previous sample (a new pid starts afresh). */
+  private lastProcess: { pid: number; cpuMs: number; at: number } | null = null;
 
   constructor(options: LiveSamplerOptions = {}) {
     this.pid = options.pid ?? (() => process.pid);
@@ -192,17 +243,30 @@ export class LiveSampler {
   /** One sample now; its CPU figure covers the time since the previous sample (or construction). */
   async sample(): Promise<LiveSample> {
     const pid = this.pid();
-    const [mem, rss, gpu] = await Promise.all([
+    const [mem, rss, gpu, processCpuMs] = await Promise.all([
       si.mem(),
       pid === undefined ? Promise.resolve(null) : readProcessRssMb(pid),
       this.gpu.read(),
+      pid === undefined ? Promise.resolve(null) : readProcessCpuMs(pid),
     ]);
     const ticks = cpuTicks();
     const cpuPercent = cpuPercentBetween(this.lastTicks, ticks);
     this.lastTicks = ticks;
+    const at = performance.now();
+    const prev = this.lastProcess;
+    const processCpuPercent =
+      pid !== undefined && processCpuMs !== null && prev?.pid === pid && at > prev.at
+        ? Math.min(
+            100,
+            Math.max(0, (100 * (processCpuMs - prev.cpuMs)) / ((at - prev.at) * os.cpus().length)),
+          )
+        : null;
+    this.lastProcess =
+      pid !== undefined && processCpuMs !== null ? { pid, cpuMs: processCpuMs, at } : null;
     return {
       t: Date.now(),
       cpuPercent,
+      processCpuPercent,
       ramUsedMb: mem.active / MB,
       ramTotalMb: mem.total / MB,
       processRssMb: rss,
@@ -216,6 +280,7 @@ export class LiveSampler {
     this.stop();
     const generation = ++this.generation;
     this.lastTicks = cpuTicks();
+    this.lastProcess = null;
     const tick = (): void => {
       this.timer = setTimeout(() => {
         this.sample()

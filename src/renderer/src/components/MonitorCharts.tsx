@@ -19,7 +19,7 @@ const SPAN_COLOR: Record<ActivitySpan['kind'], string> = {
 };
 
 interface Series {
-  key: 'cpu' | 'gpu' | 'ram' | 'rss' | 'vram';
+  key: 'cpu' | 'engineCpu' | 'gpu' | 'ram' | 'rss' | 'vram';
   label: string;
   color: string;
 }
@@ -29,6 +29,7 @@ function chartData(samples: MonitorSample[], now: number) {
   return samples.map((s) => ({
     x: Math.round((s.t - now) / 1000),
     cpu: Math.round(s.cpuPercent),
+    engineCpu: s.processCpuPercent === null ? undefined : Math.round(s.processCpuPercent),
     gpu: s.gpuPercent ?? undefined,
     ram: Math.round(s.ramUsedMb),
     rss: s.processRssMb === null ? undefined : Math.round(s.processRssMb),
@@ -178,6 +179,7 @@ export function MonitorCharts({
   const data = chartData(samples, now);
   const jobs = jobSpans(spans);
   const gpu = samples.some((s) => s.gpuPercent !== null);
+  const engineCpu = samples.some((s) => s.processCpuPercent !== null);
   const vram = samples.some((s) => s.vramUsedMb !== null);
   return (
     <SimpleGrid cols={compact ? 1 : { base: 1, lg: 2 }}>
@@ -193,6 +195,17 @@ export function MonitorCharts({
         series={[
           // os.cpus() tick deltas: every process on every logical core, not the engine alone.
           { key: 'cpu', label: 'system CPU (all cores)', color: 'var(--mantine-color-violet-5)' },
+          // The engine's own CPU time on the same all-cores scale: the part of the system line
+          // that is the engine (Linux reads it from /proc; elsewhere it is not drawn).
+          ...(engineCpu
+            ? [
+                {
+                  key: 'engineCpu' as const,
+                  label: 'engine process CPU',
+                  color: 'var(--mantine-color-orange-5)',
+                },
+              ]
+            : []),
           ...(gpu
             ? [{ key: 'gpu' as const, label: 'GPU', color: 'var(--mantine-color-teal-5)' }]
             : []),

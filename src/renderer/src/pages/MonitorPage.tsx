@@ -26,10 +26,10 @@ export function MonitorPage(_props: PageProps): React.JSX.Element {
         <Text
           size="sm"
           data-testid="monitor-now"
-          title="System CPU: every process's load over all logical cores, as /proc/stat counts it; the engine's own share is part of it"
+          title="System CPU: every process's load over all logical cores. Engine process CPU: the engine's own CPU time on the same scale (part of the system figure)"
         >
           {last
-            ? `system CPU (all cores) ${last.cpuPercent.toFixed(0)}% · RAM ${gib(last.ramUsedMb)} / ${gib(last.ramTotalMb)} GiB · engine process ${last.processRssMb?.toFixed(0) ?? '–'} MB · GPU ${last.gpuPercent === null ? 'not reported' : `${last.gpuPercent}%`}${last.vramUsedMb === null ? '' : ` · VRAM ${last.vramUsedMb} MB`}`
+            ? `system CPU (all cores) ${last.cpuPercent.toFixed(0)}%${last.processCpuPercent === null ? '' : ` · engine process CPU ${last.processCpuPercent.toFixed(0)}% of all cores`} · RAM ${gib(last.ramUsedMb)} / ${gib(last.ramTotalMb)} GiB · engine process ${last.processRssMb?.toFixed(0) ?? '–'} MB · GPU ${last.gpuPercent === null ? 'not reported' : `${last.gpuPercent}%`}${last.vramUsedMb === null ? '' : ` · VRAM ${last.vramUsedMb} MB`}`
             : 'waiting for the first sample…'}
         </Text>
       </Group>
