@@ -148,6 +148,10 @@ describe('stacked tiers', () => {
     expect(composeVariant(['source', 'source'])).toBe('source');
     expect(() => composeVariant(['int4', 'int8'])).toThrow(/int4 and int8 cannot be combined/);
     expect(() => composeVariant(['graph-all', 'int8'])).toThrow(/graph-all cannot be combined/);
+    // Only the registered LoRA variants are LoRAs (not whatever an object inherits).
+    expect(() => composeVariant(['constructor', 'int8'])).toThrow(
+      /unknown optimize recipe "constructor"/,
+    );
   });
 
   it('joins the singles the judge passed: faster, or a distilled student with different pixels', () => {

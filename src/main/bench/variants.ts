@@ -2,12 +2,14 @@ import { studioHome } from '../paths';
 import { ensureVariant } from '../optimize/variant-store';
 import { compositionRefusal, findOptimizeRecipe } from '../optimize/recipes';
 import { ensureLoraVariant } from '../optimize/variant-store';
-import { findLcmLora, type LoraCard } from '../optimize/bundled-loras';
+import { findLcmLora, findStepDistilledLora, type LoraCard } from '../optimize/bundled-loras';
 import { detectFamily } from '../models/model-folder';
 import { StudioError } from '../../shared/errors';
 
 /** The distilled tier's variant: the model with its family's LCM-LoRA merged (see bundled-loras). */
 export const LCM_LORA_VARIANT = 'lcm-lora';
+/** The distilled tier that keeps the teacher's pictures: the model's step-distilled LoRA merged. */
+export const DISTILLED_STEPS_VARIANT = 'distilled-steps';
 
 export interface VariantProgress {
   variant: string;
@@ -29,6 +31,7 @@ export const LORA_VARIANTS: Readonly<
   >
 > = {
   [LCM_LORA_VARIANT]: findLcmLora,
+  [DISTILLED_STEPS_VARIANT]: findStepDistilledLora,
 };
 
 /** A variant name taken apart: the LoRA merged first (if any), then the optimizer recipe (if any). */
@@ -46,12 +49,12 @@ export interface VariantParts {
 export function variantParts(variant: string): VariantParts | { refused: string } {
   if (variant === 'source') return {};
   const names = [...new Set(variant.split('+').filter((n) => n !== 'source'))];
-  const loras = names.filter((n) => n in LORA_VARIANTS);
+  const loras = names.filter((n) => Object.hasOwn(LORA_VARIANTS, n));
   if (loras.length > 1)
     return {
       refused: `${loras.join(' and ')} cannot be combined: each is a distilled student with its own sampling, and a stack takes one sampling change`,
     };
-  const optimize = names.filter((n) => !(n in LORA_VARIANTS));
+  const optimize = names.filter((n) => !Object.hasOwn(LORA_VARIANTS, n));
   const refusal = compositionRefusal(optimize);
   if (refusal) return { refused: refusal };
   return {
