@@ -31,9 +31,12 @@ describe('the honest baseline', () => {
 
   it('distillation changes the model and the sampling it needs together, nothing else', () => {
     const d = BUILTIN_RECIPES.filter((x) => x.strategy === 'distillation');
-    expect(d.map((r) => r.name)).toEqual(['lcm-lora']);
+    expect(d.map((r) => r.name)).toEqual(['lcm-lora', 'distilled-steps']);
     expect(d[0]).toMatchObject({ variant: 'lcm-lora', runConfig: {} });
     expect(d[0].sampling).toEqual({ scheduler: 'lcm', steps: 4, guidance: 1 });
+    // The step-distilled student keeps the model's own scheduler: only steps and guidance change.
+    expect(d[1]).toMatchObject({ variant: 'distilled-steps', runConfig: {} });
+    expect(d[1].sampling).toEqual({ scheduler: 'ddim', steps: 8, guidance: 1 });
   });
 
   it('keeps graph-basic only as an explanatory extra', () => {

@@ -44,6 +44,9 @@ export function proposeCandidates(q: WizardQuestion): Proposal {
   if (gpu) wanted.push('fp16');
   // Attention fusion keeps the weights and the math: worth measuring for every priority.
   wanted.push('attention');
+  // The distilled tier that keeps the pictures, where a step-distilled LoRA exists for the model
+  // (canBuildVariant decides): judged by SSIM/PSNR like any recipe, so every priority may want it.
+  if (!fewStepFamily) wanted.push('distilled-steps');
   // The distilled tier, where an LCM-LoRA for this model exists (canBuildVariant decides).
   if (!fewStepFamily && q.priority !== 'quality') wanted.push('lcm-lora');
   if (q.priority !== 'quality' && !gpu) wanted.push('int8');

@@ -13,7 +13,12 @@ import { resourcesDir } from '../paths';
 export const LoraCardSchema = z
   .object({
     name: z.string().min(1),
-    kind: z.enum(['lcm-lora', 'style']),
+    /**
+     * `lcm-lora`: a consistency-distilled few-step student (its own pictures of the prompt);
+     * `step-distilled`: a student distilled onto the teacher's own sampling path (the teacher's
+     * pictures in fewer steps, guidance folded in; see its `teacher`); `style`: anything else.
+     */
+    kind: z.enum(['lcm-lora', 'step-distilled', 'style']),
     file: z.string().min(1),
     baseModel: z.string().optional(),
     family: z.string().optional(),
@@ -21,6 +26,15 @@ export const LoraCardSchema = z
     scheduler: z.string().optional(),
     steps: z.number().int().min(1).max(50).optional(),
     guidance: z.number().min(0).max(20).optional(),
+    /** The sampling a step-distilled student reproduces: the teacher's scheduler, steps, guidance. */
+    teacher: z
+      .object({
+        scheduler: z.string(),
+        steps: z.number().int().min(1).max(1000),
+        guidance: z.number().min(0).max(20),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 export type LoraCard = z.infer<typeof LoraCardSchema> & { path: string };
@@ -42,8 +56,9 @@ function cardsIn(dir: string, userCards: boolean): LoraCard[] {
   return cards;
 }
 
-/** The LCM-LoRA to propose for a model: one trained on it by name, else one for its family. */
-export function findLcmLora(
+/** The LoRA of a kind to propose for a model: one trained on it by name, else one for its family. */
+function findCard(
+  kind: LoraCard['kind'],
   modelDir: string,
   family: string | undefined,
   home?: string,
@@ -52,9 +67,27 @@ export function findLcmLora(
   const cards = [
     ...cardsIn(join(resourcesDir(), 'loras'), false),
     ...(home ? cardsIn(join(home, 'loras'), true) : []),
-  ].filter((c) => c.kind === 'lcm-lora');
+  ].filter((c) => c.kind === kind);
   return (
     cards.find((c) => c.baseModel === name) ??
     cards.find((c) => !c.baseModel && family !== undefined && c.family === family)
   );
+}
+
+/** The LCM-LoRA to propose for a model: one trained on it by name, else one for its family. */
+export function findLcmLora(
+  modelDir: string,
+  family: string | undefined,
+  home?: string,
+): LoraCard | undefined {
+  return findCard('lcm-lora', modelDir, family, home);
+}
+
+/** The step-distilled LoRA to propose for a model (same lookup as the LCM-LoRA's). */
+export function findStepDistilledLora(
+  modelDir: string,
+  family: string | undefined,
+  home?: string,
+): LoraCard | undefined {
+  return findCard('step-distilled', modelDir, family, home);
 }
