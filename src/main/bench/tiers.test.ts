@@ -80,8 +80,12 @@ describe('stacked tiers', () => {
     expect(stacks[0].stack?.of).not.toContain('int4');
     expect(skipped).toHaveLength(1);
     expect(skipped[0].recipe).toBe('int8+int4');
+    // Attention, taken first here, is not named: it composes with both.
+    const attentionFirst = planStacks([p('attention', 1.4), p('int4', 1.2), p('int8', 1.3)]);
+    expect(attentionFirst.skipped.map((s) => s.recipe)).toEqual(['int8+int4']);
+    expect(attentionFirst.stacks[0].variant).toBe('attention+int8');
     expect(skipped[0].reason).toMatch(
-      /int8 and int4 cannot be combined: both decide how the text_encoder's weights are stored.*keep the faster int8 1\.30x \(int4 alone: 1\.20x\)/,
+      /int8 and int4 cannot be combined: both decide how the text_encoder's weights are stored.*the stacks keep int8, faster alone \(1\.30x against 1\.20x\)/,
     );
   });
 

@@ -117,10 +117,12 @@ export function planStacks(passed: readonly PassedSingle[]): StackPlan {
       variants.push(v);
       continue;
     }
-    const kept = variants.map((p) => `${p.recipe.name} ${x(p.speedup)}`).join(', ');
+    // Name the part it clashes with when one does (int8 for int4), else all that were kept.
+    const clash = variants.find((k) => refusal([k.recipe.variant, v.recipe.variant]));
+    const kept = clash ? [clash] : variants;
     skipped.push({
-      recipe: [...variants, v].map((p) => p.recipe.name).join('+'),
-      reason: `not stacked: ${refused}; the stacks keep the faster ${kept} (${v.recipe.name} alone: ${x(v.speedup)})`,
+      recipe: [...kept, v].map((p) => p.recipe.name).join('+'),
+      reason: `not stacked: ${refused}; the stacks keep ${kept.map((p) => p.recipe.name).join('+')}, faster alone (${kept.map((p) => x(p.speedup)).join(', ')} against ${x(v.speedup)})`,
     });
   }
 
