@@ -225,6 +225,7 @@ const reason = (e) => String(e && e.message ? e.message : e);
     intraOpNumThreads: workerData.threads,
     interOpNumThreads: 1,
     graphOptimizationLevel: 'disabled',
+    enableCpuMemArena: false,
     logSeverityLevel: 3,
     extra: { session: { 'intra_op.allow_spinning': '0' } },
   };
