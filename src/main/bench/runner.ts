@@ -158,7 +158,11 @@ export async function runBenchmark(
     const passed = measured
       .map((m) => ({ recipe: byName.get(m.outcome.name), o: m.outcome }))
       .filter((p) => p.recipe !== undefined && joinsStacks(p.recipe, p.o))
-      .map((p) => ({ recipe: p.recipe as Recipe, speedup: p.o.speedup ?? 1 }));
+      .map((p) => ({
+        recipe: p.recipe as Recipe,
+        speedup: p.o.speedup ?? 1,
+        keepsPixels: p.o.verdict === 'faster',
+      }));
     const { stacks, skipped } = planStacks(passed);
     stackSkips.push(...skipped);
     recipeCount += stacks.length;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LCM_LORA_RECIPE, RecipeSchema, findRecipe } from './recipes';
+import { DISTILLED_STEPS_RECIPE, LCM_LORA_RECIPE, RecipeSchema, findRecipe } from './recipes';
 import { composeRecipes, contributions, joinsStacks, planStacks, stackRole } from './tiers';
 import { composeVariant } from './variants';
 
@@ -137,6 +137,29 @@ describe('stacked tiers', () => {
     ]);
     // A student alone is no stack.
     expect(planStacks([{ recipe: LCM_LORA_RECIPE, speedup: 4 }]).stacks).toEqual([]);
+  });
+
+  it('prefers the student that keeps the pictures, even when the other is faster', () => {
+    const { stacks, skipped } = planStacks([
+      p('attention', 1.1),
+      { recipe: LCM_LORA_RECIPE, speedup: 5, keepsPixels: false },
+      { recipe: DISTILLED_STEPS_RECIPE, speedup: 3.5, keepsPixels: true },
+    ]);
+    expect(stacks.map((s) => [s.name, s.variant, s.sampling])).toEqual([
+      [
+        'stack-distilled',
+        'distilled-steps+attention',
+        { scheduler: 'ddim', steps: 8, guidance: 1 },
+      ],
+    ]);
+    expect(skipped).toEqual([
+      {
+        recipe: 'distilled-steps+lcm-lora',
+        reason: expect.stringMatching(
+          /one sampling change.*distilled-steps keeps the baseline pictures \(3\.50x against 5\.00x\)/,
+        ),
+      },
+    ]);
   });
 
   it('never composes two sampling changes', () => {

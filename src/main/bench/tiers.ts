@@ -36,6 +36,8 @@ export function stackRole(recipe: Recipe): StackRole | undefined {
 export interface PassedSingle {
   recipe: Recipe;
   speedup: number;
+  /** Passed on pixels (`faster`), not only on prompt adherence (`different-pixels`). */
+  keepsPixels?: boolean;
 }
 
 /**
@@ -126,11 +128,15 @@ export function planStacks(passed: readonly PassedSingle[]): StackPlan {
     });
   }
 
-  const students = byRole('distillation');
+  // A student that keeps the baseline's pixels first: its stack can be recommended, while one
+  // built on a different-pixels student never can, however fast.
+  const students = byRole('distillation').sort(
+    (a, b) => Number(b.keepsPixels ?? false) - Number(a.keepsPixels ?? false),
+  );
   for (const s of students.slice(1)) {
     skipped.push({
       recipe: `${students[0].recipe.name}+${s.recipe.name}`,
-      reason: `not stacked: a stack takes one sampling change and ${students[0].recipe.name} is faster alone (${x(students[0].speedup)} against ${x(s.speedup)})`,
+      reason: `not stacked: a stack takes one sampling change and ${students[0].recipe.name} ${students[0].keepsPixels && !s.keepsPixels ? 'keeps the baseline pictures' : 'is faster alone'} (${x(students[0].speedup)} against ${x(s.speedup)})`,
     });
   }
   let student: PassedSingle | undefined = students[0];
