@@ -175,7 +175,8 @@ export function ContributionChart({ run }: { run: RunDetail }): React.JSX.Elemen
     ...new Set(stacks.flatMap((s) => s.contributions?.map((c) => c.recipe) ?? [])),
   ];
   const data = stacks.map((s) => ({
-    stack: `${s.tier ?? ''} ${s.speedup === null ? '' : `${s.speedup.toFixed(2)}x`}`.trim(),
+    // By name: two stacks can share a tier (stack-advanced and its distilled form stack-distilled).
+    stack: `${s.name} ${s.speedup === null ? '' : `${s.speedup.toFixed(2)}x`}`.trim(),
     ...Object.fromEntries(
       (s.contributions ?? []).map((c) => [c.recipe, Math.round((c.share ?? 0) * 100)]),
     ),
