@@ -227,6 +227,7 @@ export async function buildVariant(
         await writeOrtOptimized(srcFile, join(compOut, 'model.onnx'));
       } else {
         const model = OnnxModel.read(srcFile);
+        const afterWrite: (() => void)[] = [];
         try {
           for (const t of transforms) {
             at('transform', 0.1, `${component}: ${t}`);
@@ -239,11 +240,14 @@ export async function buildVariant(
                 list.push({ ...k, component });
                 mappedKeys.set(k.file, list);
               }
-              reports.push({
-                transform: 'lora',
-                changed: r.weightsChanged,
-                left: [],
-                details: { keys: r.mapped.length },
+              const details: Record<string, number> = { keys: r.mapped.length };
+              reports.push({ transform: 'lora', changed: r.weightsChanged, left: [], details });
+              // Filled in by the write below, where the merged weights are computed: whether the
+              // up·down products ran in ONNX Runtime (1) or the JavaScript fallback (0), and their time.
+              afterWrite.push(() => {
+                details.onnxruntimeGemm = r.stats.kernel === 'onnxruntime' ? 1 : 0;
+                details.upDownMs = Math.round(r.stats.productMs);
+                if (r.stats.fallbackReason) console.warn(`LoRA merge: ${r.stats.fallbackReason}`);
               });
             } else reports.push(applyTransform(model, t as Exclude<Transform, 'ort-all' | 'lora'>));
           }
@@ -258,6 +262,7 @@ export async function buildVariant(
           });
           // The merged weights are computed while they are written.
           if (withLora) loraMergeMs += performance.now() - tw;
+          for (const f of afterWrite) f();
         } finally {
           model.close();
         }

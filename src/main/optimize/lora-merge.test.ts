@@ -429,6 +429,11 @@ describe('buildVariant with LoRAs', () => {
       '/mid_attn/cross_attn/to_k/MatMul',
     );
     expect(manifest.components.unet.transforms).toEqual(['lora']);
+    expect(manifest.components.unet.reports[0].details).toMatchObject({
+      keys: entry?.keys,
+      onnxruntimeGemm: 1,
+      upDownMs: expect.any(Number),
+    });
     expect(manifest.components.text_encoder.transforms).toEqual([]);
     expect(manifest.components.unet.check?.nanCount).toBe(0);
     expect(existsSync(join(out, 'unet', 'model.onnx_data'))).toBe(true);
