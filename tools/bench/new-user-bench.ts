@@ -1,0 +1,121 @@
+import { cpus, tmpdir } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { createStudio } from '../../src/main/services/studio';
+import { dispatch } from '../../src/main/services/dispatch';
+import { BenchResultSchema } from '../../src/shared/bench-schemas';
+import { SHAPES_SET } from '../../src/main/bench/test-sets';
+import { pairedSpeedup } from '../../src/main/bench/stats';
+import { compareImages } from '../../src/main/bench/quality';
+import { arg } from './bench-util';
+
+/**
+ * `npx tsx tools/bench/new-user-bench.ts [--repeats 5] [--bench-repeats 3] [--priority balance]`:
+ * issue 9's "done when", end to end as a new user does it, in a fresh studio home:
+ *   1. plain `generate` on tiny-shapes for the five `shapes` prompts (the images before);
+ *   2. `bench` with no recipes (the wizard's own candidates for this machine and priority, stacks
+ *      included), then `--save-profile` of what it recommends, as the model's default profile;
+ *   3. the same `generate` commands again with the profile (saved under a name rather than as
+ *      the default, so plain and profiled generations can alternate in one studio).
+ * Prints the speed-up the wizard printed (with its 95% interval), the one generate delivered (plain
+ * and profiled generations alternate, repeats per prompt, the same paired estimator), and SSIM/PSNR
+ * of every profiled image against the plain image of the same prompt and seed (worst prompt
+ * first, as the wizard judges). Timings leave session creation out on both sides.
+ */
+const repeats = Number(arg('repeats', '5'));
+const benchRepeats = Number(arg('bench-repeats', '3'));
+const priority = arg('priority', 'balance');
+const home = mkdtempSync(join(tmpdir(), 'ls-new-user-'));
+const studio = createStudio({ home });
+const cases = SHAPES_SET.cases;
+
+const gen = (c: (typeof cases)[number], profile?: string) =>
+  dispatch(studio.handlers, 'generate', {
+    model: 'tiny-shapes',
+    prompt: c.prompt,
+    seed: c.seed,
+    profile,
+  });
+const png = (g: Awaited<ReturnType<typeof gen>>) =>
+  Buffer.from(g.images[0].dataUrl.replace(/^data:image\/png;base64,/, ''), 'base64');
+const ms = (g: Awaited<ReturnType<typeof gen>>) => g.timings.total - (g.timings.load ?? 0);
+
+try {
+  await gen(cases[0]); // loads the sessions, as the person's first image does
+  const plainImages: Buffer[] = [];
+  for (const c of cases) plainImages.push(png(await gen(c)));
+
+  const benchStart = performance.now();
+  const bench = BenchResultSchema.parse(
+    await dispatch(studio.handlers, 'runBenchmark', {
+      model: 'tiny-shapes',
+      repeats: benchRepeats,
+      priority,
+    }),
+  );
+  const benchMinutes = (performance.now() - benchStart) / 60_000;
+  const winner = bench.recipes.find((r) => r.name === bench.recommended);
+  if (!bench.recommended || !winner) {
+    console.log(JSON.stringify({ recommended: null, explanation: bench.explanation }, null, 1));
+    process.exit(0);
+  }
+  await dispatch(studio.handlers, 'saveProfile', {
+    runId: bench.runId,
+    recipe: bench.recommended,
+    name: 'wizard',
+    // Not the default here only so that the plain side below can still run without it: the
+    // profiled side names it, which applies exactly what a default profile applies.
+    makeDefault: false,
+  });
+
+  const first = await gen(cases[0], 'wizard'); // the profile's variant and sessions load here
+  const before: number[][] = cases.map(() => []);
+  const after: number[][] = cases.map(() => []);
+  const quality: { prompt: string; ssim: number; psnr: number }[] = [];
+  for (let r = 0; r < repeats; r++) {
+    for (const [i, c] of cases.entries()) {
+      before[i].push(ms(await gen(c)));
+      const profiled = await gen(c, 'wizard');
+      after[i].push(ms(profiled));
+      if (r === 0) {
+        const q = compareImages(plainImages[i], png(profiled));
+        quality.push({ prompt: c.prompt, ssim: q.ssim, psnr: q.psnr });
+      }
+    }
+  }
+  const delivered = pairedSpeedup(cases.map((_, i) => ({ base: before[i], candidate: after[i] })));
+  const round = (v: number, d = 2) => Math.round(v * 10 ** d) / 10 ** d;
+  console.log(
+    JSON.stringify(
+      {
+        cpu: cpus()[0]?.model,
+        cores: cpus().length,
+        priority,
+        benchMinutes: round(benchMinutes, 1),
+        recommended: bench.recommended,
+        explanation: bench.explanation,
+        candidates: bench.recipes.map((r) => ({
+          name: r.name,
+          verdict: r.verdict,
+          speedup: r.speedup === null ? null : round(r.speedup),
+          ci: r.speedupCi?.map((v) => round(v)),
+          ssim: r.ssim === null ? null : round(r.ssim, 3),
+          psnr: r.psnr === null ? null : round(r.psnr, 1),
+        })),
+        printed: { speedup: winner.speedup, ci: winner.speedupCi },
+        delivered: { speedup: round(delivered.speedup), ci: delivered.ci?.map((v) => round(v)) },
+        profileApplied: {
+          steps: first.steps,
+          scheduler: first.scheduler,
+          guidance: first.guidance,
+        },
+        quality: quality.sort((a, b) => a.psnr - b.psnr),
+      },
+      null,
+      1,
+    ),
+  );
+} finally {
+  await studio.close();
+  rmSync(home, { recursive: true, force: true });
+}
