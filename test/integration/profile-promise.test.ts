@@ -3,6 +3,7 @@ import { BenchResultSchema, RunDetailSchema } from '../../src/shared/bench-schem
 import { dispatch } from '../../src/main/services/dispatch';
 import { SHAPES_SET } from '../../src/main/bench/test-sets';
 import { pairedSpeedup } from '../../src/main/bench/stats';
+import { compareImages, PSNR_ACCEPTABLE_DB, SSIM_ACCEPTABLE } from '../../src/main/bench/quality';
 import { useTempStudio } from '../helpers/temp-studio';
 
 /**
@@ -22,76 +23,112 @@ const ctx = useTempStudio();
 const cases = SHAPES_SET.cases.slice(0, 2);
 const REPEATS = 3;
 
+const gen = (c: (typeof cases)[number], profile?: string) =>
+  dispatch(ctx.studio.handlers, 'generate', {
+    model: 'tiny-shapes',
+    prompt: c.prompt,
+    seed: c.seed,
+    profile,
+  });
+type Generated = Awaited<ReturnType<typeof gen>>;
+// Per image, session creation left out (the benchmark's warm-ups leave it out too).
+const ms = (g: Generated) => g.timings.total - (g.timings.load ?? 0);
+const png = (g: Generated) =>
+  Buffer.from(g.images[0].dataUrl.replace(/^data:image\/png;base64,/, ''), 'base64');
+
+/**
+ * Plain generate, a benchmark of `recipe` saved as profile `name`, then plain and profiled
+ * generations alternating. Checks that generate applies exactly the measured settings and that
+ * the delivered speed-up's interval overlaps the printed one; returns both sides' images.
+ */
+async function promiseHolds(recipe: string, name: string, scheduler: string) {
+  const plain = await gen(cases[0]); // loads the sessions
+  const bench = BenchResultSchema.parse(
+    await dispatch(ctx.studio.handlers, 'runBenchmark', {
+      model: 'tiny-shapes',
+      recipes: [recipe],
+      maxCases: cases.length,
+      repeats: REPEATS,
+      warmup: 1,
+      stack: false,
+    }),
+  );
+  expect(bench.settings).toBe('model');
+  const printed = bench.recipes.find((r) => r.name === recipe);
+  expect(printed?.status).toBe('ok');
+  const printedCi = printed?.speedupCi;
+  if (!printedCi) throw new Error('the benchmark printed no interval');
+  await dispatch(ctx.studio.handlers, 'saveProfile', {
+    runId: bench.runId,
+    recipe,
+    name,
+    makeDefault: false,
+    // The promise is about what generate delivers, whatever the verdict; a recipe whose quality
+    // failed is saved knowingly, as "Apply anyway" does.
+    acknowledgeQuality: true,
+  });
+
+  // Exactly what was measured: the benchmark's steps, scheduler and guidance for each case.
+  const detail = RunDetailSchema.parse(
+    await dispatch(ctx.studio.handlers, 'getRun', { runId: bench.runId }),
+  );
+  const measured = detail.recipes.find((r) => r.name === recipe)?.cases ?? [];
+  const baseline = detail.recipes.find((r) => r.name === 'baseline')?.cases ?? [];
+  expect(baseline[0].steps).toBe(plain.steps); // the baseline is plain generate
+  expect(baseline[0].guidance).toBe(plain.guidance);
+  await gen(cases[0], name); // warm-up on the profiled side too
+
+  const before: number[][] = cases.map(() => []);
+  const after: number[][] = cases.map(() => []);
+  const images: { plain: Buffer; profiled: Buffer }[] = [];
+  for (let r = 0; r < REPEATS; r++) {
+    for (const [i, c] of cases.entries()) {
+      const p = await gen(c);
+      before[i].push(ms(p));
+      const g = await gen(c, name);
+      expect(g.steps).toBe(measured[i].steps);
+      expect(g.guidance).toBe(measured[i].guidance);
+      expect(g.scheduler).toBe(scheduler);
+      after[i].push(ms(g));
+      if (r === 0) images.push({ plain: png(p), profiled: png(g) });
+    }
+  }
+  const delivered = pairedSpeedup(cases.map((_, i) => ({ base: before[i], candidate: after[i] })));
+  const deliveredCi = delivered.ci;
+  if (!deliveredCi) throw new Error('no interval for the delivered speed-up');
+  const report = `printed ${printed?.speedup?.toFixed(2)}x [${printedCi.map((v) => v.toFixed(2)).join('-')}], delivered ${delivered.speedup.toFixed(2)}x [${deliveredCi.map((v) => v.toFixed(2)).join('-')}]`;
+  // The two intervals overlap: the difference is within the noise.
+  expect(deliveredCi[0] <= printedCi[1] && printedCi[0] <= deliveredCi[1], report).toBe(true);
+  return { printed, images };
+}
+
 describe('a saved profile delivers what the wizard printed', () => {
   it(
     'generate after bench --save-profile: same settings, speed-up within the interval',
-    {
-      timeout: 300_000,
-    },
+    { timeout: 300_000 },
     async () => {
-      const gen = (c: (typeof cases)[number], profile?: string) =>
-        dispatch(ctx.studio.handlers, 'generate', {
-          model: 'tiny-shapes',
-          prompt: c.prompt,
-          seed: c.seed,
-          profile,
-        });
-      // Per image, session creation left out (the benchmark's warm-ups leave it out too).
-      const ms = (g: Awaited<ReturnType<typeof gen>>) => g.timings.total - (g.timings.load ?? 0);
+      await promiseHolds('dpm-fast', 'promise', 'dpm++2m-karras');
+    },
+  );
 
-      const plain = await gen(cases[0]); // loads the sessions
-      const bench = BenchResultSchema.parse(
-        await dispatch(ctx.studio.handlers, 'runBenchmark', {
-          model: 'tiny-shapes',
-          recipes: ['dpm-fast'],
-          maxCases: cases.length,
-          repeats: REPEATS,
-          warmup: 1,
-          stack: false,
-        }),
-      );
-      expect(bench.settings).toBe('model');
-      const printed = bench.recipes.find((r) => r.name === 'dpm-fast');
-      expect(printed?.status).toBe('ok');
-      const printedCi = printed?.speedupCi;
-      if (!printedCi) throw new Error('the benchmark printed no interval');
-      await dispatch(ctx.studio.handlers, 'saveProfile', {
-        runId: bench.runId,
-        recipe: 'dpm-fast',
-        name: 'promise',
-        makeDefault: false,
-      });
-
-      // Exactly what was measured: the benchmark's steps, scheduler and guidance for each case.
-      const detail = RunDetailSchema.parse(
-        await dispatch(ctx.studio.handlers, 'getRun', { runId: bench.runId }),
-      );
-      const measured = detail.recipes.find((r) => r.name === 'dpm-fast')?.cases ?? [];
-      const baseline = detail.recipes.find((r) => r.name === 'baseline')?.cases ?? [];
-      expect(baseline[0].steps).toBe(plain.steps); // the baseline is plain generate
-      expect(baseline[0].guidance).toBe(plain.guidance);
-      await gen(cases[0], 'promise'); // warm-up on the profiled side too
-
-      const before: number[][] = cases.map(() => []);
-      const after: number[][] = cases.map(() => []);
-      for (let r = 0; r < REPEATS; r++) {
-        for (const [i, c] of cases.entries()) {
-          before[i].push(ms(await gen(c)));
-          const g = await gen(c, 'promise');
-          expect(g.steps).toBe(measured[i].steps);
-          expect(g.guidance).toBe(measured[i].guidance);
-          expect(g.scheduler).toBe('dpm++2m-karras');
-          after[i].push(ms(g));
-        }
-      }
-      const delivered = pairedSpeedup(
-        cases.map((_, i) => ({ base: before[i], candidate: after[i] })),
-      );
-      const deliveredCi = delivered.ci;
-      if (!deliveredCi) throw new Error('no interval for the delivered speed-up');
-      const report = `printed ${printed?.speedup?.toFixed(2)}x [${printedCi.map((v) => v.toFixed(2)).join('-')}], delivered ${delivered.speedup.toFixed(2)}x [${deliveredCi.map((v) => v.toFixed(2)).join('-')}]`;
-      // The two intervals overlap: the difference is within the noise.
-      expect(deliveredCi[0] <= printedCi[1] && printedCi[0] <= deliveredCi[1], report).toBe(true);
+  it(
+    'the step-distilled tier: generate delivers the pictures the wizard judged (its SSIM/PSNR against plain generate)',
+    { timeout: 300_000 },
+    async () => {
+      const { printed, images } = await promiseHolds('distilled-steps', 'distilled', 'ddim');
+      // The wizard judged the student by pixels (worst case over the cases), not by adherence.
+      expect(printed?.ssim).not.toBeNull();
+      expect(printed?.psnr).not.toBeNull();
+      // What the person gets against the images they had before is what the wizard printed: the
+      // worst case over the same prompts and seeds, up to float noise between two engines.
+      const delivered = images.map(({ plain, profiled }) => compareImages(plain, profiled));
+      const worstSsim = Math.min(...delivered.map((q) => q.ssim));
+      const worstPsnr = Math.min(...delivered.map((q) => q.psnr));
+      expect(Math.abs(worstSsim - (printed?.ssim ?? NaN))).toBeLessThan(0.01);
+      expect(Math.abs(worstPsnr - (printed?.psnr ?? NaN))).toBeLessThan(0.5);
+      // And the printed verdict follows the classic thresholds from those figures.
+      const passes = worstSsim > SSIM_ACCEPTABLE && worstPsnr > PSNR_ACCEPTABLE_DB;
+      expect(['faster', 'no-gain', 'slower'].includes(printed?.verdict ?? '')).toBe(passes);
     },
   );
 });

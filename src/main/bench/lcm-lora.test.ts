@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { proposeCandidates } from './wizard';
 import { canBuildVariant } from './variants';
-import { findLcmLora } from '../optimize/bundled-loras';
+import { findLcmLora, findStepDistilledLora } from '../optimize/bundled-loras';
 
 /** The distilled tier: proposed where an LCM-LoRA for the model exists, and only there. */
 const home = mkdtempSync(join(tmpdir(), 'ls-lcm-lora-'));
@@ -68,5 +68,34 @@ describe('the distilled tier', () => {
     expect(findLcmLora(sd15, 'sdxl', home)).toBeUndefined();
     expect(canBuildVariant('lcm-lora', sd15, 'sd1', home)).toBe(true);
     expect(canBuildVariant('lcm-lora')).toBe(false);
+  });
+});
+
+describe('the distilled tier that keeps the pictures', () => {
+  it('is proposed for tiny-shapes at every priority (judged by SSIM/PSNR), with its card', () => {
+    const card = findStepDistilledLora(tiny, 'sd1', home);
+    expect(card).toMatchObject({
+      name: 'tiny-shapes-distill8',
+      scheduler: 'ddim',
+      steps: 8,
+      guidance: 1,
+      teacher: { scheduler: 'ddim', steps: 25, guidance: 7.5 },
+    });
+    expect(card?.path).toBe(resolve('resources/loras/tiny-shapes-distill8.safetensors'));
+    for (const priority of ['speed', 'quality'] as const) {
+      const p = proposeCandidates(question(tiny, 'sd1', priority));
+      expect(p.recipes.map((r) => r.name)).toContain('distilled-steps');
+    }
+  });
+
+  it('is not proposed where the model has no step-distilled LoRA, or is already few-step', () => {
+    const other = proposeCandidates(question(sd15, 'sd1', 'speed'));
+    expect(other.recipes.map((r) => r.name)).not.toContain('distilled-steps');
+    expect(other.skipped.find((s) => s.recipe === 'distilled-steps')).toBeDefined();
+    expect(
+      proposeCandidates(question(tiny, 'lcm', 'speed')).recipes.map((r) => r.name),
+    ).not.toContain('distilled-steps');
+    // Its LoRA is not an LCM-LoRA: the two lookups never return each other's card.
+    expect(findLcmLora(tiny, 'sd1', home)?.name).toBe('tiny-shapes-lcm');
   });
 });

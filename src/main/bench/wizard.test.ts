@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { proposeCandidates } from './wizard';
+import { MAX_PROPOSED, proposeCandidates } from './wizard';
 
 const q = {
   hardwareClass: 'cpu-only',
@@ -11,7 +11,7 @@ const q = {
 } as const;
 
 describe('proposeCandidates', () => {
-  it('always starts with the baseline and proposes 3 to 6 recipes', () => {
+  it('always starts with the baseline and proposes 3 to MAX_PROPOSED recipes', () => {
     for (const priority of ['quality', 'balance', 'speed'] as const)
       for (const hardwareClass of [
         'cpu-only',
@@ -22,7 +22,7 @@ describe('proposeCandidates', () => {
         const p = proposeCandidates({ ...q, priority, hardwareClass });
         expect(p.recipes[0].name).toBe('baseline');
         expect(p.recipes.length).toBeGreaterThanOrEqual(3);
-        expect(p.recipes.length).toBeLessThanOrEqual(6);
+        expect(p.recipes.length).toBeLessThanOrEqual(MAX_PROPOSED);
         expect(new Set(p.recipes.map((r) => r.name)).size).toBe(p.recipes.length);
       }
   });
@@ -41,9 +41,11 @@ describe('proposeCandidates', () => {
     expect(buildable.recipes.map((r) => r.name)).toContain('int8');
   });
 
-  it('records what the six-recipe cap left out, and never proposes graph-basic as a reference', () => {
+  it('records what the recipe cap left out, and never proposes graph-basic as a reference', () => {
     const p = proposeCandidates({ ...q, priority: 'speed', variants: ['int8'] });
-    expect(p.skipped.map((s) => s.reason).join(' ')).toMatch(/at most six recipes/);
+    expect(p.skipped.map((s) => s.reason).join(' ')).toMatch(
+      /at most 7 recipes, the baseline included/,
+    );
     for (const priority of ['quality', 'balance', 'speed'] as const)
       expect(proposeCandidates({ ...q, priority }).recipes[0].name).toBe('baseline');
   });

@@ -29,6 +29,13 @@ export interface Proposal {
 }
 
 /**
+ * The baseline and six candidates: room for both distilled tiers beside the single strategies
+ * (two distilled students, attention, a quantization and two schedulers on a CPU) while a default
+ * run on tiny-shapes stays a few minutes.
+ */
+export const MAX_PROPOSED = 7;
+
+/**
  * The decision tree: hardware class, then what matters, then latency or throughput. Proposes the
  * baseline and 2-5 single-strategy candidates (the runner stacks those that pass into tiers); it
  * never decides alone, the benchmark does.
@@ -40,7 +47,7 @@ export function proposeCandidates(q: WizardQuestion): Proposal {
   const gpu =
     (q.hardwareClass === 'gpu-consumer' || q.hardwareClass === 'gpu-pro') &&
     q.gpuProviderWorks !== false;
-  // Most telling first: the cap of six keeps the head of this list.
+  // Most telling first: the cap (MAX_PROPOSED) keeps the head of this list.
   if (gpu) wanted.push('fp16');
   // Attention fusion keeps the weights and the math: worth measuring for every priority.
   wanted.push('attention');
@@ -83,10 +90,10 @@ export function proposeCandidates(q: WizardQuestion): Proposal {
       });
       continue;
     }
-    if (chosen.length >= 6) {
+    if (chosen.length >= MAX_PROPOSED) {
       skipped.push({
         recipe: name,
-        reason: 'the wizard measures at most six recipes; name it with --recipes to measure it',
+        reason: `the wizard measures at most ${MAX_PROPOSED} recipes, the baseline included; name it with --recipes to measure it`,
       });
       continue;
     }
