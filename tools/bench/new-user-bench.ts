@@ -17,6 +17,7 @@ import { arg } from './bench-util';
  *      included), then `--save-profile` of what it recommends, as the model's default profile;
  *   3. the same `generate` commands again with the profile (saved under a name rather than as
  *      the default, so plain and profiled generations can alternate in one studio).
+ * --apply-anyway RECIPE: when the wizard keeps the baseline, apply RECIPE knowingly and go on.
  * Prints the speed-up the wizard printed (with its 95% interval), the one generate delivered (plain
  * and profiled generations alternate, repeats per prompt, the same paired estimator), and SSIM/PSNR
  * of every profiled image against the plain image of the same prompt and seed (worst prompt
@@ -25,6 +26,8 @@ import { arg } from './bench-util';
 const repeats = Number(arg('repeats', '5'));
 const benchRepeats = Number(arg('bench-repeats', '3'));
 const priority = arg('priority', 'balance');
+// With no recommendation, go on with this candidate applied knowingly (as "Apply anyway" does).
+const applyAnyway = arg('apply-anyway', '');
 const home = mkdtempSync(join(tmpdir(), 'ls-new-user-'));
 const studio = createStudio({ home });
 const cases = SHAPES_SET.cases;
@@ -54,14 +57,35 @@ try {
     }),
   );
   const benchMinutes = (performance.now() - benchStart) / 60_000;
-  const winner = bench.recipes.find((r) => r.name === bench.recommended);
-  if (!bench.recommended || !winner) {
-    console.log(JSON.stringify({ recommended: null, explanation: bench.explanation }, null, 1));
+  const round = (v: number, d = 2) => Math.round(v * 10 ** d) / 10 ** d;
+  const candidates = bench.recipes.map((r) => ({
+    name: r.name,
+    verdict: r.verdict,
+    speedup: r.speedup === null ? null : round(r.speedup),
+    ci: r.speedupCi?.map((v) => round(v)),
+    ssim: r.ssim === null ? null : round(r.ssim, 3),
+    psnr: r.psnr === null ? null : round(r.psnr, 1),
+    adherence: r.adherence
+      ? `${Math.round(r.adherence.allCorrect * r.adherence.cases)}/${r.adherence.cases}`
+      : null,
+  }));
+  // No recommendation: the person may still apply a candidate knowingly (Apply anyway).
+  const chosen = bench.recommended ?? (applyAnyway || null);
+  const winner = bench.recipes.find((r) => r.name === chosen);
+  if (!chosen || !winner) {
+    console.log(
+      JSON.stringify(
+        { recommended: null, explanation: bench.explanation, candidates, skipped: bench.skipped },
+        null,
+        1,
+      ),
+    );
     process.exit(0);
   }
   await dispatch(studio.handlers, 'saveProfile', {
     runId: bench.runId,
-    recipe: bench.recommended,
+    recipe: chosen,
+    acknowledgeQuality: chosen !== bench.recommended,
     name: 'wizard',
     // Not the default here only so that the plain side below can still run without it: the
     // profiled side names it, which applies exactly what a default profile applies.
@@ -84,7 +108,6 @@ try {
     }
   }
   const delivered = pairedSpeedup(cases.map((_, i) => ({ base: before[i], candidate: after[i] })));
-  const round = (v: number, d = 2) => Math.round(v * 10 ** d) / 10 ** d;
   console.log(
     JSON.stringify(
       {
@@ -93,15 +116,10 @@ try {
         priority,
         benchMinutes: round(benchMinutes, 1),
         recommended: bench.recommended,
+        applied: chosen,
         explanation: bench.explanation,
-        candidates: bench.recipes.map((r) => ({
-          name: r.name,
-          verdict: r.verdict,
-          speedup: r.speedup === null ? null : round(r.speedup),
-          ci: r.speedupCi?.map((v) => round(v)),
-          ssim: r.ssim === null ? null : round(r.ssim, 3),
-          psnr: r.psnr === null ? null : round(r.psnr, 1),
-        })),
+        candidates,
+        skipped: bench.skipped,
         printed: { speedup: winner.speedup, ci: winner.speedupCi },
         delivered: { speedup: round(delivered.speedup), ci: delivered.ci?.map((v) => round(v)) },
         profileApplied: {
