@@ -142,8 +142,11 @@ describe('studio in Chromium', () => {
   });
 
   it('cancels a generation: Generate becomes Cancel while it runs', async () => {
-    await page.getByTestId('batch').fill('1');
-    await page.getByTestId('steps').fill('400');
+    // Long enough on an idle machine (800 steps of a batch of 4: about 10 s) that Cancel lands
+    // mid-run; at 400 steps of one image an idle run could finish before the click. (1000 steps
+    // is refused by DDIM with steps_offset 1: its first timestep would be 1000.)
+    await page.getByTestId('batch').fill('4');
+    await page.getByTestId('steps').fill('800');
     await page.getByTestId('generate').click();
     const cancel = page.getByTestId('cancel-generate');
     await cancel.waitFor();
@@ -158,6 +161,7 @@ describe('studio in Chromium', () => {
       .waitFor({ timeout: 30_000 });
     await page.getByTestId('generate').waitFor();
     await page.getByTestId('steps').fill('');
+    await page.getByTestId('batch').fill('1');
     const [cancelled] = await studio.handlers.getHistory({ limit: 1 });
     expect(cancelled.status).not.toBe('done');
     expect(cancelled.error).toMatch(/cancelled/);

@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { BenchResultSchema, RunDetailSchema } from '../../src/shared/bench-schemas';
 import { dispatch } from '../../src/main/services/dispatch';
 import { useTempStudio } from '../helpers/temp-studio';
+import { MAX_PROPOSED } from '../../src/main/bench/wizard';
 
 /** The benchmark lab end to end on a fixture model: real ONNX Runtime, a real SQLite file. */
 const model = resolve('test/fixtures/models/sd15-optimum-float');
@@ -173,7 +174,7 @@ describe('benchmark lab', () => {
     });
     expect(proposal.recipes[0].name).toBe('baseline');
     expect(proposal.recipes.length).toBeGreaterThanOrEqual(3);
-    expect(proposal.recipes.length).toBeLessThanOrEqual(6);
+    expect(proposal.recipes.length).toBeLessThanOrEqual(MAX_PROPOSED);
   });
 
   it('refuses unknown recipes and invalid test sets, naming the case and field', async () => {
