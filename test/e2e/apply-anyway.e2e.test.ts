@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { collectPageErrors, launchChromium, requireChromium } from '../helpers/chromium';
 import AxeBuilder from '@axe-core/playwright';
 import { createStudio, type Studio } from '../../src/main/services/studio';
 import { startWebHost, type WebHost } from '../../src/main/web-host';
@@ -15,7 +16,6 @@ import { storedBenchRun } from '../helpers/stored-bench-run';
  * opens a confirmation with the numbers, Cancel has the focus, and confirming saves the profile.
  * The run is seeded in the store (no model runs), so this stays quick.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 // RENDERER_DIR: a renderer built elsewhere, so a build here does not swap files under another run.
 const rendererDir = resolve(process.env.RENDERER_DIR ?? 'out/renderer');
 
@@ -31,7 +31,7 @@ beforeAll(async () => {
   if (!existsSync(join(rendererDir, 'index.html'))) {
     throw new Error('out/renderer is not built: run `npm run build:renderer`');
   }
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium`);
+  requireChromium();
   home = tempHome();
   studio = createStudio({ home: home.dir });
   runId = storedBenchRun(studio.db, [
@@ -51,17 +51,11 @@ beforeAll(async () => {
     },
   ]);
   host = await startWebHost({ studio, rendererDir, port: 0 });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
+  browser = await launchChromium();
   // A context of its own: axe opens a page beside this one to finish its run.
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   page = await context.newPage();
-  page.on('console', (m) => {
-    if (m.type() === 'error') consoleErrors.push(m.text());
-  });
-  page.on('pageerror', (e) => consoleErrors.push(e.message));
+  collectPageErrors(page, consoleErrors);
 });
 
 afterAll(async () => {

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyFileSync, cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium, requireChromium } from '../helpers/chromium';
 import { tempHome } from '../helpers/temp-home';
 
 /**
@@ -11,7 +12,6 @@ import { tempHome } from '../helpers/temp-home';
  * Chromium and shows that an inline script and a remote image are refused, and that the same
  * page with its <meta> policy removed runs both (so the test can tell the difference).
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const rendererDir = resolve('out/renderer');
 
 let browser: Browser;
@@ -23,7 +23,7 @@ beforeAll(async () => {
       'out/renderer is not built: run `npm run build:renderer` (npm test does it first)',
     );
   }
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium`);
+  requireChromium();
   home = tempHome();
   // A copy of the build, and beside it the same page without its <meta> policy.
   cpSync(rendererDir, join(home.dir, 'renderer'), { recursive: true });
@@ -32,17 +32,10 @@ beforeAll(async () => {
   if (withoutMeta === html) throw new Error('the built index.html has no CSP <meta> tag');
   writeFileSync(join(home.dir, 'renderer', 'no-csp.html'), withoutMeta);
   copyFileSync(join(rendererDir, 'index.html'), join(home.dir, 'renderer', 'index.html'));
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      // Electron lets file:// pages load their own module scripts; plain Chromium needs this flag.
-      '--allow-file-access-from-files',
-    ],
-  });
+  browser = await launchChromium([
+    // Electron lets file:// pages load their own module scripts; plain Chromium needs this flag.
+    '--allow-file-access-from-files',
+  ]);
 });
 
 afterAll(async () => {

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { collectPageErrors, launchChromium, requireChromium } from '../helpers/chromium';
 import { createStudio, type Studio } from '../../src/main/services/studio';
 import { startWebHost, type WebHost } from '../../src/main/web-host';
 import { tempHome } from '../helpers/temp-home';
@@ -11,7 +12,6 @@ import { FakeHub, tinyShapesRepo } from '../helpers/fake-hub';
  * The Models page in Chromium: check a Hub repo (size, fit), download it from a local fake Hub,
  * cancel halfway, resume, see it installed, delete it.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const rendererDir = resolve('out/renderer');
 const UNET = 'unet/model.onnx';
 
@@ -28,22 +28,16 @@ beforeAll(async () => {
   if (!existsSync(join(rendererDir, 'index.html'))) {
     throw new Error('out/renderer is not built: run `npm run build:renderer`');
   }
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium`);
+  requireChromium();
   home = tempHome();
   process.env.HF_ENDPOINT = await hub.start();
   process.env.HF_HUB_CACHE = join(home.dir, 'hf-cache');
   hub.repos.set('test/tiny-shapes', tinyShapesRepo('e2e'));
   studio = createStudio({ home: home.dir });
   host = await startWebHost({ studio, rendererDir, port: 0 });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
+  browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  page.on('console', (m) => {
-    if (m.type() === 'error') consoleErrors.push(m.text());
-  });
-  page.on('pageerror', (e) => consoleErrors.push(e.message));
+  collectPageErrors(page, consoleErrors);
 });
 
 afterAll(async () => {

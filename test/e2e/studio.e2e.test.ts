@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { collectPageErrors, launchChromium, requireChromium } from '../helpers/chromium';
 import AxeBuilder from '@axe-core/playwright';
 import { createStudio, type Studio } from '../../src/main/services/studio';
 import { startWebHost, type WebHost } from '../../src/main/web-host';
@@ -12,7 +13,6 @@ import { tempHome } from '../helpers/temp-home';
  * Chromium, with the bundled tiny-shapes model and small benchmark plans (one prompt, one repeat).
  * UPDATE_SCREENSHOTS=1 writes docs/screenshots/*.png.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const rendererDir = resolve('out/renderer');
 const screenshots =
   process.env.UPDATE_SCREENSHOTS === '1' ? resolve('docs/screenshots') : undefined;
@@ -30,7 +30,7 @@ beforeAll(async () => {
       'out/renderer is not built: run `npm run build:renderer` (npm test does it first)',
     );
   }
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium`);
+  requireChromium();
   home = tempHome();
   studio = createStudio({ home: home.dir });
   // Probe the providers before the browser and the engine load the machine: a probe that times
@@ -47,20 +47,14 @@ beforeAll(async () => {
     port: 0,
     allowedFolders: [resolve('test/fixtures/models')],
   });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
+  browser = await launchChromium();
   // The system asks for dark: the studio follows it until the person picks a theme.
   const context = await browser.newContext({
     viewport: { width: 1280, height: 860 },
     colorScheme: 'dark',
   });
   page = await context.newPage();
-  page.on('console', (m) => {
-    if (m.type() === 'error') consoleErrors.push(m.text());
-  });
-  page.on('pageerror', (e) => consoleErrors.push(e.message));
+  collectPageErrors(page, consoleErrors);
   if (screenshots) mkdirSync(screenshots, { recursive: true });
 });
 
