@@ -251,8 +251,8 @@ def main():
     # A recording of just this student's states (an earlier run's) serves as well as all of them.
     only_these = os.path.join(
         OUT_DIR, f"traj_{args.teacher_steps}_{args.guidance}_{args.student_steps}_{args.trajectories}.pt")
-    if os.path.exists(only_these) and torch.load(only_these)["idx"] == idx:
-        data = torch.load(only_these)
+    data = torch.load(only_these) if os.path.exists(only_these) else None
+    if data is not None and data["idx"] == idx:
         states, ctx = data["states"], data["ctx"]
     else:
         data = make_trajectories(args, tok, te, unet, os.path.join(
