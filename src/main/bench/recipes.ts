@@ -103,12 +103,13 @@ export const LCM_LORA_RECIPE: Recipe = recipe({
 
 /**
  * The distilled tier that keeps the teacher's pictures: the model with its step-distilled LoRA
- * merged (bundled for tiny-shapes: `resources/loras/tiny-shapes-distill8.json`), sampled with the
- * model's own DDIM at 8 steps and guidance 1. The LoRA was trained so that each of its 8 steps lands
- * where the teacher's default sampling (DDIM 25 with guidance 7.5, two UNet evaluations a step)
- * would be at that time (progressive and guidance distillation in one stage; see
+ * merged (bundled for tiny-shapes: `resources/loras/tiny-shapes-distill8-cfg.json`), sampled with
+ * the model's own DDIM at the card's steps, guidance and timestep grid. The LoRA was trained so that
+ * each of its steps lands where the teacher's default sampling (DDIM 25 with guidance 7.5) would be
+ * at that time (progressive distillation in one stage; see
  * tools/model-forge/tiny_shapes/train_step_distill_lora.py), so unlike the LCM-LoRA it is judged by
- * SSIM/PSNR against the baseline like any other recipe. 8 steps and guidance 1 are the card's.
+ * SSIM/PSNR against the baseline like any other recipe. The sampling below is only the fallback:
+ * the bench runs the card's own (variants.ts, withCardSampling).
  */
 export const DISTILLED_STEPS_RECIPE: Recipe = recipe({
   name: 'distilled-steps',
@@ -116,7 +117,7 @@ export const DISTILLED_STEPS_RECIPE: Recipe = recipe({
   title: 'Distilled: the same pictures in 8 steps',
   strategy: 'distillation',
   description:
-    "The model's step-distilled LoRA merged into its UNet, then its own DDIM at 8 steps with guidance 1: one UNet evaluation per step instead of two, 8 steps instead of 25, trained to land where the default sampling lands. Judged by SSIM/PSNR against the baseline like any other recipe.",
+    "The model's step-distilled LoRA merged into its UNet, then its own DDIM at the few steps, the guidance and the timestep grid its card names: a fraction of the default steps, each trained to land where the default sampling lands. Judged by SSIM/PSNR against the baseline like any other recipe.",
   variant: 'distilled-steps',
   sampling: { scheduler: 'ddim', steps: 8, guidance: 1 },
 });

@@ -5,6 +5,7 @@ import { ensureLoraVariant } from '../optimize/variant-store';
 import { findLcmLora, findStepDistilledLora, type LoraCard } from '../optimize/bundled-loras';
 import { detectFamily } from '../models/model-folder';
 import { StudioError } from '../../shared/errors';
+import type { Recipe } from './recipes';
 
 /** The distilled tier's variant: the model with its family's LCM-LoRA merged (see bundled-loras). */
 export const LCM_LORA_VARIANT = 'lcm-lora';
@@ -75,6 +76,44 @@ export function composeVariant(variants: readonly string[]): string {
   const parts = variantParts(joined);
   if ('refused' in parts) throw new StudioError(parts.refused, 'bad-input');
   return [parts.lora, parts.optimize].filter((p) => p !== undefined).join('+');
+}
+
+/**
+ * A distilled recipe sampled as its LoRA's card says. A student is trained for one scheduler, step
+ * count, guidance and timestep grid (a step-distilled LoRA lands on its teacher's path only at the timesteps it
+ * was trained on), so the card, not the recipe's catalogue entry, decides them; the catalogue's
+ * values are the fallback for a card that leaves them out. Recipes on other variants come back as
+ * they are.
+ */
+export function withCardSampling(
+  recipe: Recipe,
+  modelDir: string,
+  family: string | undefined,
+  home: string = studioHome(),
+): Recipe {
+  const parts = variantParts(recipe.variant);
+  if ('refused' in parts || parts.lora === undefined) return recipe;
+  const card = LORA_VARIANTS[parts.lora](modelDir, family, home);
+  if (!card) return recipe;
+  const sampling = {
+    ...recipe.sampling,
+    ...(card.scheduler !== undefined ? { scheduler: card.scheduler } : {}),
+    ...(card.steps !== undefined ? { steps: card.steps } : {}),
+    ...(card.guidance !== undefined ? { guidance: card.guidance } : {}),
+    ...(card.schedulerOverrides !== undefined
+      ? {
+          schedulerOverrides: { ...recipe.sampling.schedulerOverrides, ...card.schedulerOverrides },
+        }
+      : {}),
+  };
+  const steps = sampling.steps;
+  return {
+    ...recipe,
+    // The title names the steps the person will get.
+    title:
+      steps !== undefined ? recipe.title.replace(/\b\d+ steps\b/, `${steps} steps`) : recipe.title,
+    sampling,
+  };
 }
 
 /** Variants the optimizer can build for this model (a recipe's `variant` other than `source`). */

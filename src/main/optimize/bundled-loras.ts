@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { resourcesDir } from '../paths';
+import { SchedulerNameSchema } from '../../shared/schemas';
 
 /**
  * LoRA cards: a small JSON file beside a LoRA saying what it is for and how to sample with it (as a
@@ -23,9 +24,16 @@ export const LoraCardSchema = z
     baseModel: z.string().optional(),
     family: z.string().optional(),
     scale: z.number().min(-4).max(4).default(1),
-    scheduler: z.string().optional(),
+    scheduler: SchedulerNameSchema.optional(),
     steps: z.number().int().min(1).max(50).optional(),
     guidance: z.number().min(0).max(20).optional(),
+    /**
+     * scheduler_config keys the student was trained with, applied over the model's own: e.g. the
+     * DDIM `steps_offset` that starts a step-distilled student at its teacher's first timestep.
+     */
+    schedulerOverrides: z
+      .record(z.string(), z.union([z.string(), z.number(), z.boolean()]))
+      .optional(),
     /** The sampling a step-distilled student reproduces: the teacher's scheduler, steps, guidance. */
     teacher: z
       .object({

@@ -32,7 +32,7 @@ import { adherenceText, fitVerdict } from '../bench/judge';
 import { PSNR_ACCEPTABLE_DB, SSIM_ACCEPTABLE, qualityVerdict } from '../bench/quality';
 import { modelDefaults, type Profile } from '../profiles/profile';
 import type { EngineLock } from './engine-lock';
-import { canBuildVariant } from '../bench/variants';
+import { canBuildVariant, withCardSampling } from '../bench/variants';
 
 /** The batch the throughput objective measures at: big enough to amortise per-call costs, small
  * enough for consumer memory. Latency figures are then per image. */
@@ -72,20 +72,18 @@ export class BenchService {
   async propose(input: ParsedInput<'proposeRecipes'>): Promise<MethodOutput<'proposeRecipes'>> {
     const model = this.deps.models.resolve(input.model);
     const hw = await this.deps.hardware.detect();
-    const proposal = this.proposal(
-      model.dir,
-      summarizeModel(model.name, model.dir, 'user').family,
-      hw,
-      input,
-    );
+    const family = summarizeModel(model.name, model.dir, 'user').family;
+    const proposal = this.proposal(model.dir, family, hw, input);
     return {
       hardwareClass: hw.hardwareClass,
-      recipes: proposal.recipes.map((r) => ({
-        name: r.name,
-        title: r.title,
-        strategy: r.strategy,
-        description: r.description,
-      })),
+      recipes: proposal.recipes
+        .map((r) => withCardSampling(r, model.dir, family, this.deps.home))
+        .map((r) => ({
+          name: r.name,
+          title: r.title,
+          strategy: r.strategy,
+          description: r.description,
+        })),
       skipped: proposal.skipped,
     };
   }
@@ -151,6 +149,8 @@ export class BenchService {
       recipes = proposal.recipes;
       skipped = proposal.skipped;
     }
+    // A distilled student runs at the sampling its card was trained for; the stored recipe says it.
+    recipes = recipes.map((r) => withCardSampling(r, model.dir, summary.family, home));
     const jobId = input.jobId ?? randomUUID();
     const runId = runs.start({
       kind: 'bench',
