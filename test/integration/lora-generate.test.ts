@@ -107,3 +107,25 @@ describe('generate --lora', () => {
     expect(meanGap).toBeGreaterThan(60);
   });
 });
+
+describe('generate with a step-distilled LoRA', () => {
+  it("applies its card's timestep grid when sampling as the card says, and only then", async () => {
+    const student = 'lora:bundled/tiny-shapes-distill8-cfg.safetensors';
+    const asCard = await generate({
+      loras: [{ path: student, scale: 1 }],
+      scheduler: 'ddim',
+      steps: 8,
+      guidance: 7.5,
+    });
+    expect(asCard.warnings.join(' ')).toMatch(
+      /card's scheduler settings applied \(steps_offset 86\)/,
+    );
+    const other = await generate({
+      loras: [{ path: student, scale: 1 }],
+      scheduler: 'ddim',
+      steps: 12,
+      guidance: 7.5,
+    });
+    expect(other.warnings.join(' ')).not.toMatch(/scheduler settings applied/);
+  });
+});

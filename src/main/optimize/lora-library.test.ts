@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { tempHome } from '../../../test/helpers/temp-home';
 import { LoraSummarySchema } from '../../shared/lora-schemas';
-import { listLoras, resolveLoraRef } from './lora-library';
+import { cardSchedulerOverrides, listLoras, resolveLoraRef } from './lora-library';
 
 const TINY = { name: 'tiny-shapes', dir: resolve('resources/models/tiny-shapes') };
 // An SD 1.x export that is not tiny-shapes.
@@ -106,5 +106,40 @@ describe('resolveLoraRef', () => {
   ])('refuses %s', (id, message) => {
     expect(() => resolveLoraRef(id, home.dir, 'loras.0.path')).toThrow(message);
     expect(() => resolveLoraRef(id, home.dir, 'loras.0.path')).toThrow(/^loras\.0\.path: /);
+  });
+});
+
+describe('cardSchedulerOverrides', () => {
+  it("gives the card's scheduler settings only to a run that samples as the card says", () => {
+    const file = join(loras, 'student.safetensors');
+    writeFileSync(file, 'not read here');
+    card('student.safetensors', {
+      name: 'student',
+      kind: 'step-distilled',
+      file: 'student.safetensors',
+      family: 'sd1',
+      scheduler: 'ddim',
+      steps: 8,
+      guidance: 7.5,
+      schedulerOverrides: { steps_offset: 86 },
+    });
+    expect(cardSchedulerOverrides(file, { scheduler: 'ddim', steps: 8 })).toEqual({
+      steps_offset: 86,
+    });
+    // The card's scheduler is implied when none is asked for; steps must be the card's own.
+    expect(cardSchedulerOverrides(file, { steps: 8 })).toEqual({ steps_offset: 86 });
+    expect(cardSchedulerOverrides(file, { scheduler: 'ddim', steps: 12 })).toBeUndefined();
+    expect(cardSchedulerOverrides(file, { scheduler: 'ddim' })).toBeUndefined();
+    expect(cardSchedulerOverrides(file, { scheduler: 'euler', steps: 8 })).toBeUndefined();
+    // A LoRA without a card, or a card without such settings: nothing.
+    writeFileSync(join(loras, 'bare.safetensors'), 'x');
+    expect(cardSchedulerOverrides(join(loras, 'bare.safetensors'), { steps: 8 })).toBeUndefined();
+  });
+
+  it('reads the bundled step-distilled card', () => {
+    const bundled = resolve('resources/loras/tiny-shapes-distill8-cfg.safetensors');
+    expect(cardSchedulerOverrides(bundled, { scheduler: 'ddim', steps: 8 })).toEqual({
+      steps_offset: 86,
+    });
   });
 });

@@ -148,3 +148,40 @@ export function resolveLoraRef(value: string, home: string, field = 'loras'): st
 export function resolveLoraRefs<T extends { path: string }>(loras: T[], home: string): T[] {
   return loras.map((l, i) => ({ ...l, path: resolveLoraRef(l.path, home, `loras.${i}.path`) }));
 }
+
+/**
+ * The scheduler settings a LoRA's card says its student was trained with (a step-distilled
+ * student's `steps_offset`), when a generation samples as the card says: one LoRA, the card's
+ * scheduler and exactly the card's steps. Another step count or scheduler gets none, since such
+ * settings fit only the grid they were trained on. The card is the JSON beside the file whose
+ * `file` names it.
+ */
+export function cardSchedulerOverrides(
+  loraPath: string,
+  sampling: { scheduler?: string; steps?: number },
+): Record<string, string | number | boolean> | undefined {
+  const dir = resolve(loraPath, '..');
+  const file = basename(loraPath);
+  let names: string[];
+  try {
+    names = readdirSync(dir).filter((f) => f.endsWith('.json'));
+  } catch {
+    return undefined;
+  }
+  for (const name of names) {
+    const parsed = (() => {
+      try {
+        return LoraCardSchema.safeParse(JSON.parse(readFileSync(join(dir, name), 'utf8')));
+      } catch {
+        return undefined;
+      }
+    })();
+    if (!parsed?.success || parsed.data.file !== file) continue;
+    const card = parsed.data;
+    const sameScheduler = (sampling.scheduler ?? card.scheduler) === card.scheduler;
+    return card.schedulerOverrides && sameScheduler && sampling.steps === card.steps
+      ? card.schedulerOverrides
+      : undefined;
+  }
+  return undefined;
+}

@@ -10,7 +10,7 @@ import type { BenchRepo } from '../store/bench-repo';
 import { recipeRunConfig } from '../bench/recipes';
 import { prepareVariant, variantParts } from '../bench/variants';
 import { ensureLoraVariant } from '../optimize/variant-store';
-import { resolveLoraRefs } from '../optimize/lora-library';
+import { cardSchedulerOverrides, resolveLoraRefs } from '../optimize/lora-library';
 import { modelDefaults, parseProfile, profileSampling } from '../profiles/profile';
 import type { HardwareService } from '../hardware/hardware-service';
 import { bestProvider } from '../hardware/best-provider';
@@ -74,6 +74,21 @@ export class GenerateService {
       ortVersion: ortVersion(),
     });
     try {
+      // A profile's scheduler settings belong to the sampling it measured (a distilled
+      // student's steps_offset fits its own step count only): another scheduler or step count
+      // asked for explicitly runs without them. A LoRA's card brings its own when the run
+      // samples as the card says.
+      const profileOverrides =
+        input.scheduler === undefined && input.steps === undefined
+          ? profile?.schedulerOverrides
+          : undefined;
+      const cardOverrides =
+        input.loras?.length === 1
+          ? cardSchedulerOverrides(input.loras[0].path, {
+              scheduler: input.scheduler,
+              steps: input.steps,
+            })
+          : undefined;
       const modelDir = input.loras?.length
         ? await this.loraModelDir(model.dir, input.loras, profile?.variant, jobId)
         : (profile?.modelDir ?? model.dir);
@@ -88,8 +103,7 @@ export class GenerateService {
           seed,
           scheduler: input.scheduler ?? profile?.scheduler,
           adaptiveSteps: input.steps === undefined ? profile?.adaptiveSteps : undefined,
-          schedulerOverrides:
-            input.scheduler === undefined ? profile?.schedulerOverrides : undefined,
+          schedulerOverrides: cardOverrides ?? profileOverrides,
           runConfig: profile?.runConfig,
           width: input.width,
           height: input.height,
@@ -114,6 +128,12 @@ export class GenerateService {
       });
       for (const l of input.loras ?? [])
         result.warnings.push(`LoRA ${l.path} merged at scale ${l.scale}`);
+      if (cardOverrides)
+        result.warnings.push(
+          `the LoRA card's scheduler settings applied (${Object.entries(cardOverrides)
+            .map(([k, v]) => `${k} ${String(v)}`)
+            .join(', ')})`,
+        );
       if (profile) {
         result.warnings.push(
           ...this.pendingWarnings.splice(0),
