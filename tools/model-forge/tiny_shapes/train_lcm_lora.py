@@ -59,6 +59,12 @@ class LoRA(nn.Module):
         super().__init__()
         self.base = base
         self.scale = alpha / rank
+        # A rank above what the layer can hold adds nothing: cap it at the weight's own rank and keep
+        # the scale (kohya's alpha/rank) by scaling alpha with it, so the saved file merges the same.
+        fan_in = base.in_features if isinstance(base, nn.Linear) else base.in_channels * base.kernel_size[0] * base.kernel_size[1]
+        fan_out = base.out_features if isinstance(base, nn.Linear) else base.out_channels
+        held = min(rank, fan_in, fan_out)
+        alpha, rank = alpha * held / rank, held
         self.rank, self.alpha = rank, alpha
         if isinstance(base, nn.Linear):
             self.down = nn.Linear(base.in_features, rank, bias=False)

@@ -4,19 +4,23 @@ The LCM-LoRA (train_lcm_lora.py) makes a few-step model that draws its own pictu
 its multi-step sampler injects fresh noise, and it was distilled over a range of guidance scales, so
 its images share the prompt but not the pixels of the model's default output (SSIM ~0.6). A person
 who asks for "the same pictures, faster" needs a student that follows the teacher's own sampling
-path. This is progressive distillation (Salimans & Ho 2022) collapsed into one stage, with the
-teacher's classifier-free guidance folded in (Meng et al. 2023, "On distillation of guided
-diffusion models"):
+path. This is progressive distillation (Salimans & Ho 2022) collapsed into one stage, optionally
+with the teacher's classifier-free guidance folded in (Meng et al. 2023, "On distillation of guided
+diffusion models"; --student-guidance 1). Folding it in halves the UNet evaluations but the LoRA
+imitates the guided prediction 10-20x less accurately than the guided teacher itself does at the
+same steps, so the shipped student keeps the guidance (--student-guidance 7.5) and only learns the
+longer steps:
 
 - teacher: the shipped UNet and the model's default sampling, exactly as the studio runs it:
   DDIM (eta 0, 'leading' spacing, steps_offset 1, set_alpha_to_one false) at --teacher-steps with
   guidance --guidance (eps = uncond + g * (cond - uncond), uncond = the empty prompt);
-- student: the teacher + a LoRA (kohya layout), sampled with plain DDIM at --student-steps and no
-  guidance (guidance 1: one UNet evaluation per step instead of two);
-- the teacher's trajectories from random noise are recorded once at the states the student visits
-  (student timestep t_j -> the teacher state nearest in time; the first is the noise itself, the
-  last the teacher's final latent), and each student step j is trained so that ONE DDIM step from
-  the teacher's state at t_j lands on the teacher's state at t_{j+1}. A DDIM step is linear in the
+- student: the teacher + a LoRA (kohya layout), sampled with plain DDIM at --student-steps and
+  guidance --student-guidance (1: one UNet evaluation per step instead of two); --align-start
+  shifts its grid (steps_offset) to start at the teacher's first timestep;
+- the teacher's trajectories from random noise are recorded once at every state, and each student
+  step j is trained so that ONE DDIM step from the teacher's state at t_j lands on the teacher's
+  state at t_{j+1} (with --on-path, the teacher's path at exactly the student's timesteps; without,
+  the nearest recorded state; the first is the noise itself, the last the teacher's final latent). A DDIM step is linear in the
   predicted noise, so that target is an exact noise target:
       x_next = sqrt(a_n / a_t) x_t + c eps,  c = sqrt(1 - a_n) - sqrt(a_n (1 - a_t) / a_t)
       eps* = (x_next_teacher - sqrt(a_n / a_t) x_t) / c
@@ -32,7 +36,9 @@ it trains. The LoRA is saved in kohya's layout with its card in the safetensors 
 
     LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp FORGE_THREADS=2 \
       /usr/bin/python3 tools/model-forge/tiny_shapes/train_step_distill_lora.py \
-      --student-steps 8 --out resources/loras/tiny-shapes-distill8.safetensors
+      --student-steps 8 --student-guidance 7.5 --on-path --align-start \
+      --out resources/loras/tiny-shapes-distill8-cfg.safetensors
+(the shipped file's two runs are in tools/model-forge/README.md)
 """
 import argparse
 import json
@@ -96,11 +102,19 @@ def embed(te, tok, prompts):
                           for i in range(0, len(prompts), 512)])
 
 
-def plan(teacher_steps, student_steps):
+def aligned_offset(teacher_steps, student_steps):
+    """The DDIM steps_offset that starts the student where the teacher starts. Both begin from the
+    same noise, but with 'leading' spacing and offset 1 the teacher calls it t=961 (25 steps) and an
+    8-step student t=876: the student would then read the noise as less noisy than the teacher did.
+    Shifting the student's grid so its first timestep is the teacher's removes that mismatch."""
+    return ddim_timesteps(teacher_steps)[0] - (student_steps - 1) * (1000 // student_steps)
+
+
+def plan(teacher_steps, student_steps, offset=1):
     """Student timesteps, their alphas, and which teacher state each student state stands for."""
     ac = alphas_cumprod()
     t_teacher = ddim_timesteps(teacher_steps)
-    t_student = ddim_timesteps(student_steps)
+    t_student = ddim_timesteps(student_steps, offset)
     # teacher state i is the input of teacher step i (0 = the noise); state teacher_steps = final.
     idx = [0]
     for t in t_student[1:]:
@@ -130,6 +144,31 @@ def teacher_states(unet, ctx, uncond, noise, teacher_steps, guidance, keep):
         if i + 1 in keep:
             states[i + 1] = x.clone()
     return torch.stack([states[k] for k in keep], 1)
+
+
+def on_teacher_path(all_states, teacher_steps, t_student):
+    """The teacher's states at the student's own timesteps. Within one teacher step DDIM moves along
+    x(t) = sqrt(a(t)) x0 + sqrt(1 - a(t)) eps with that step's x0 and eps, both exactly recoverable
+    from the two recorded states around it, so the state at any t between them is known without
+    running the teacher again. Training on these (rather than the nearest recorded state) gives the
+    student inputs whose noise level matches the timestep it is told; the first input stays the
+    noise itself, as in the engine."""
+    ac = alphas_cumprod()
+    t_teacher = ddim_timesteps(teacher_steps)
+    ratio = 1000 // teacher_steps
+    out = [all_states[:, 0]]
+    for t in t_student[1:]:
+        i = max(k for k in range(teacher_steps) if t_teacher[k] >= t)
+        a_i = ac[t_teacher[i]]
+        prev = t_teacher[i] - ratio
+        a_p = ac[prev] if prev >= 0 else ac[0]
+        x, x_next = all_states[:, i], all_states[:, i + 1]
+        c = (1 - a_p).sqrt() - (a_p * (1 - a_i) / a_i).sqrt()
+        eps = (x_next - (a_p / a_i).sqrt() * x) / c
+        x0 = (x - (1 - a_i).sqrt() * eps) / a_i.sqrt()
+        out.append(ac[t].sqrt() * x0 + (1 - ac[t]).sqrt() * eps)
+    out.append(all_states[:, teacher_steps])
+    return torch.stack(out, 1)
 
 
 def make_trajectories(args, tok, te, unet, path):
@@ -166,8 +205,13 @@ def load_lora(wrapped, path):
 
     for module_path, lora in wrapped.items():
         key = "lora_unet_" + module_path.replace(".", "_")
-        lora.down.weight.data.copy_(tensor(key + ".lora_down.weight"))
-        lora.up.weight.data.copy_(tensor(key + ".lora_up.weight"))
+        down, up = tensor(key + ".lora_down.weight"), tensor(key + ".lora_up.weight")
+        # A lower-rank start fills the first ranks (same alpha/rank scale); the rest start as a fresh
+        # LoRA's do (down random, up zero), so the student starts exactly where that LoRA was.
+        r = down.shape[0]
+        lora.down.weight.data[:r].copy_(down)
+        lora.up.weight.data.zero_()
+        lora.up.weight.data[:, :r].copy_(up)
 
 
 def ddim_step(x, eps, a_t, a_n):
@@ -175,9 +219,19 @@ def ddim_step(x, eps, a_t, a_n):
     return a_n.sqrt() * x0 + (1 - a_n).sqrt() * eps
 
 
-def student_sample(unet, x, ctx, t_student, a_t, a_n):
+def student_eps(unet, x, t, ctx, uncond, guidance):
+    """The student's noise prediction as the engine computes it: one UNet evaluation at guidance 1,
+    else classifier-free guidance over the empty prompt (two evaluations, batched)."""
+    b = len(x)
+    if guidance == 1:
+        return unet(x, t, ctx)
+    eps_u, eps_c = unet(torch.cat([x, x]), torch.cat([t, t]), torch.cat([uncond.expand(b, -1, -1), ctx])).chunk(2)
+    return eps_u + guidance * (eps_c - eps_u)
+
+
+def student_sample(unet, x, ctx, t_student, a_t, a_n, uncond, guidance):
     for j, t in enumerate(t_student):
-        eps = unet(x, torch.full((len(x),), float(t)), ctx)
+        eps = student_eps(unet, x, torch.full((len(x),), float(t)), ctx, uncond, guidance)
         x = ddim_step(x, eps, a_t[j], a_n[j])
     return x
 
@@ -203,9 +257,9 @@ def to_pixels(dec, z, scaling):
 
 
 @torch.no_grad()
-def evaluate(unet, dec, scaling, held, t_student, a_t, a_n):
+def evaluate(unet, dec, scaling, held, t_student, a_t, a_n, uncond, guidance):
     states, ctx = held
-    final = student_sample(unet, states[:, 0], ctx, t_student, a_t, a_n)
+    final = student_sample(unet, states[:, 0], ctx, t_student, a_t, a_n, uncond, guidance)
     ref, got = to_pixels(dec, states[:, -1], scaling), to_pixels(dec, final, scaling)
     mse = ((ref - got) ** 2).flatten(1).mean(1)
     psnr = 10 * torch.log10(255 ** 2 / mse.clamp(min=1e-10))
@@ -226,6 +280,9 @@ def main():
     ap.add_argument("--teacher-steps", type=int, default=25)
     ap.add_argument("--student-steps", type=int, default=8)
     ap.add_argument("--guidance", type=float, default=7.5)
+    ap.add_argument("--student-guidance", type=float, default=1.0,
+                    help="1: guidance folded into the student (one UNet evaluation a step); the teacher's "
+                         "value: the student keeps classifier-free guidance and only learns the longer steps")
     ap.add_argument("--trajectories", type=int, default=4096)
     ap.add_argument("--held-out", type=int, default=256)
     ap.add_argument("--steps", type=int, default=1500, help="teacher-forced steps")
@@ -238,21 +295,30 @@ def main():
     ap.add_argument("--rank", type=int, default=32)
     ap.add_argument("--alpha", type=float, default=32.0)
     ap.add_argument("--eval-every", type=int, default=250)
-    ap.add_argument("--out", default="resources/loras/tiny-shapes-distill8.safetensors")
+    ap.add_argument("--out", default="resources/loras/tiny-shapes-distill8-cfg.safetensors")
+    ap.add_argument("--align-start", action="store_true",
+                    help="shift the student's DDIM grid (steps_offset) so it starts at the teacher's first timestep")
+    ap.add_argument("--on-path", action="store_true",
+                    help="train on the teacher's path at the student's timesteps, not the nearest recorded state")
     ap.add_argument("--only-trajectories", action="store_true", help="record the teacher and stop")
     args = ap.parse_args()
     set_threads()
     torch.manual_seed(SEED)
     os.makedirs(OUT_DIR, exist_ok=True)
     tok, te, unet, dec, scaling = load_models()
-    t_teacher, t_student, idx, a_t, a_n = plan(args.teacher_steps, args.student_steps)
+    offset = aligned_offset(args.teacher_steps, args.student_steps) if args.align_start else 1
+    t_teacher, t_student, idx, a_t, a_n = plan(args.teacher_steps, args.student_steps, offset)
     print(f"student timesteps {t_student}; teacher states {idx} (teacher t "
           f"{[t_teacher[i] if i < args.teacher_steps else 'final' for i in idx]})", flush=True)
     # A recording of just this student's states (an earlier run's) serves as well as all of them.
     only_these = os.path.join(
         OUT_DIR, f"traj_{args.teacher_steps}_{args.guidance}_{args.student_steps}_{args.trajectories}.pt")
     data = torch.load(only_these) if os.path.exists(only_these) else None
-    if data is not None and data["idx"] == idx:
+    if args.on_path:
+        data = make_trajectories(args, tok, te, unet, os.path.join(
+            OUT_DIR, f"traj_{args.teacher_steps}_{args.guidance}_{args.trajectories}.pt"))
+        states, ctx = on_teacher_path(data["states"], args.teacher_steps, t_student), data["ctx"]
+    elif data is not None and data["idx"] == idx:
         states, ctx = data["states"], data["ctx"]
     else:
         data = make_trajectories(args, tok, te, unet, os.path.join(
@@ -260,9 +326,10 @@ def main():
         states, ctx = data["states"][:, idx], data["ctx"]
     if args.only_trajectories:
         return
+    uncond = embed(te, tok, [""])
     n_train = len(states) - args.held_out
     held = (states[n_train:], ctx[n_train:])
-    print(f"teacher vs student before training: {summary(*evaluate(unet, dec, scaling, held, t_student, a_t, a_n))}",
+    print(f"teacher vs student before training: {summary(*evaluate(unet, dec, scaling, held, t_student, a_t, a_n, uncond, args.student_guidance))}",
           flush=True)
 
     wrapped = add_lora(unet, args.rank, args.alpha)
@@ -297,7 +364,7 @@ def main():
             target = states[n, j + 1]
             at, an = a_t[j][:, None, None, None], a_n[j][:, None, None, None]
             t_in = torch.tensor([float(t_student[i]) for i in j.tolist()])
-            eps = unet(x, t_in, ctx[n])
+            eps = student_eps(unet, x, t_in, ctx[n], uncond, args.student_guidance)
             landed = (an / at).sqrt() * x + coef[j][:, None, None, None] * eps
             loss = ((landed - target) ** 2).mean()
         else:
@@ -305,7 +372,8 @@ def main():
             x = states[n, 0]
             loss = 0.0
             for jj, t in enumerate(t_student):
-                eps = unet(x, torch.full((len(x),), float(t)), ctx[n])
+                eps = student_eps(unet, x, torch.full((len(x),), float(t)), ctx[n], uncond,
+                                  args.student_guidance)
                 x = ddim_step(x, eps, a_t[jj], a_n[jj])
                 # every state the chain passes, weighted like the teacher-forced loss; the final one most
                 loss = loss + ((x - states[n, jj + 1]) ** 2).mean() * (4.0 if jj == k - 1 else 1.0)
@@ -322,11 +390,11 @@ def main():
                   f"{(time.time() - t0) / 60:.1f} min", flush=True)
         if (step + 1) % args.eval_every == 0 or step + 1 == total:
             unet.eval()
-            print(f"  held-out: {summary(*evaluate(unet, dec, scaling, held, t_student, a_t, a_n))}", flush=True)
+            print(f"  held-out: {summary(*evaluate(unet, dec, scaling, held, t_student, a_t, a_n, uncond, args.student_guidance))}", flush=True)
             meta = {"format": "kohya", "base_model": "tiny-shapes", "kind": "step-distilled",
                     "rank": str(args.rank), "alpha": str(args.alpha), "train_steps": str(step + 1),
                     "teacher": f"DDIM {args.teacher_steps} guidance {args.guidance}",
-                    "scheduler": "ddim", "steps": str(k), "guidance": "1.0"}
+                    "scheduler": "ddim", "steps": str(k), "steps_offset": str(offset), "guidance": str(args.student_guidance)}
             os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
             save_safetensors(lora_state(wrapped), args.out, meta)
     print(f"done in {(time.time() - t0) / 60:.1f} min -> {args.out}", flush=True)
