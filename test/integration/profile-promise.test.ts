@@ -128,7 +128,9 @@ describe('a saved profile delivers what the wizard printed', () => {
       expect(Math.abs(worstPsnr - (printed?.psnr ?? NaN))).toBeLessThan(0.5);
       // And the printed verdict follows the classic thresholds from those figures.
       const passes = worstSsim > SSIM_ACCEPTABLE && worstPsnr > PSNR_ACCEPTABLE_DB;
-      expect(['faster', 'no-gain', 'slower'].includes(printed?.verdict ?? '')).toBe(passes);
+      expect(['recommended', 'faster', 'no-gain', 'slower'].includes(printed?.verdict ?? '')).toBe(
+        passes,
+      );
     },
   );
 });

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
@@ -7,6 +7,7 @@ import { ModelSessions } from '../../src/main/engine/model-sessions';
 import { DEFAULT_RUN_CONFIG } from '../../src/main/engine/run-config';
 import { runPipeline } from '../../src/main/engine/pipeline';
 import { buildVariant } from '../../src/main/optimize/build-variant';
+import { LoraCardSchema } from '../../src/main/optimize/bundled-loras';
 import { compareImages } from '../../src/main/bench/quality';
 import { adherenceSummary, shapeAdherence } from '../../src/main/bench/adherence';
 import type { SchedulerName } from '../../src/shared/schemas';
@@ -23,8 +24,8 @@ import { arg, GRID_PROMPTS } from './bench-util';
  * the default's image of the same prompt and seed, and prompt adherence (bench/adherence.ts: the
  * share of images whose shape, shape colour and background colour all match the prompt). Prints
  * one JSON object; --grid writes a sample grid (default, 2, 4, 8 steps, then the step-distilled
- * row) of the first prompts. --distilled FILE (default: the bundled tiny-shapes-distill8; '' for
- * none) adds the step-distilled LoRA at --distilled-steps (8) DDIM steps, guidance 1.
+ * row) of the first prompts. --distilled FILE (default: the bundled tiny-shapes-distill8-cfg; '' for
+ * none) adds the step-distilled LoRA, sampled as its card (FILE with .json) says.
  */
 const PROMPTS = GRID_PROMPTS;
 const threads = Number(arg('threads', '1'));
@@ -40,9 +41,13 @@ const { manifest } = await buildVariant(tiny, 'lora', merged, {
   loras: [{ path: loraFile, scale: 1 }],
 });
 const mergeMs = performance.now() - mergeStart;
-// The step-distilled LoRA (the teacher's pictures in 8 DDIM steps, guidance 1), if given.
-const distilledFile = arg('distilled', 'resources/loras/tiny-shapes-distill8.safetensors');
-const distilledSteps = Number(arg('distilled-steps', '8'));
+// The step-distilled LoRA (the teacher's pictures in fewer DDIM steps), if given, with its card.
+const distilledFile = arg('distilled', 'resources/loras/tiny-shapes-distill8-cfg.safetensors');
+const distilledCard = distilledFile
+  ? LoraCardSchema.parse(
+      JSON.parse(readFileSync(distilledFile.replace(/\.safetensors$/, '.json'), 'utf8')),
+    )
+  : undefined;
 const distilled = distilledFile
   ? join(mkdtempSync(join(tmpdir(), 'ls-distill-bench-')), 'tiny-shapes--distilled')
   : '';
@@ -55,6 +60,7 @@ interface Setting {
   scheduler: SchedulerName;
   steps: number;
   guidance: number;
+  schedulerOverrides?: Record<string, string | number | boolean>;
 }
 const settings: Setting[] = [
   { name: 'default (DDIM 25)', dir: tiny, scheduler: 'ddim', steps: 25, guidance: 7.5 },
@@ -65,14 +71,15 @@ const settings: Setting[] = [
     steps,
     guidance: 1,
   })),
-  ...(distilled
+  ...(distilled && distilledCard
     ? [
         {
-          name: `step-distilled LoRA, DDIM ${distilledSteps} steps`,
+          name: `step-distilled LoRA, DDIM ${distilledCard.steps ?? 8} steps, guidance ${distilledCard.guidance ?? 1}`,
           dir: distilled,
-          scheduler: 'ddim' as const,
-          steps: distilledSteps,
-          guidance: 1,
+          scheduler: distilledCard.scheduler ?? 'ddim',
+          steps: distilledCard.steps ?? 8,
+          guidance: distilledCard.guidance ?? 1,
+          schedulerOverrides: distilledCard.schedulerOverrides,
         },
       ]
     : []),
@@ -104,6 +111,7 @@ for (const s of settings) {
         steps: s.steps,
         guidance: s.guidance,
         scheduler: s.scheduler,
+        schedulerOverrides: s.schedulerOverrides,
         previewEvery: 0,
       },
       { onProgress: () => {}, isCancelled: () => false },

@@ -75,13 +75,15 @@ describe('the distilled tier that keeps the pictures', () => {
   it('is proposed for tiny-shapes at every priority (judged by SSIM/PSNR), with its card', () => {
     const card = findStepDistilledLora(tiny, 'sd1', home);
     expect(card).toMatchObject({
-      name: 'tiny-shapes-distill8',
+      name: 'tiny-shapes-distill8-cfg',
       scheduler: 'ddim',
       steps: 8,
-      guidance: 1,
+      guidance: 7.5,
+      // Its grid starts where the teacher's starts: 961 = 7 * (1000 // 8) + 86.
+      schedulerOverrides: { steps_offset: 86 },
       teacher: { scheduler: 'ddim', steps: 25, guidance: 7.5 },
     });
-    expect(card?.path).toBe(resolve('resources/loras/tiny-shapes-distill8.safetensors'));
+    expect(card?.path).toBe(resolve('resources/loras/tiny-shapes-distill8-cfg.safetensors'));
     for (const priority of ['speed', 'quality'] as const) {
       const p = proposeCandidates(question(tiny, 'sd1', priority));
       expect(p.recipes.map((r) => r.name)).toContain('distilled-steps');
