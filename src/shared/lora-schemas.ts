@@ -33,6 +33,13 @@ export const LoraCardSettingsSchema = z.object({
   scheduler: z.string().optional(),
   steps: z.number().int().optional(),
   guidance: z.number().optional(),
+  /**
+   * scheduler_config keys the student was trained with (a step-distilled student's `steps_offset`);
+   * `generate` applies them itself when it runs the LoRA at the card's scheduler and steps.
+   */
+  schedulerOverrides: z
+    .record(z.string(), z.union([z.string(), z.number(), z.boolean()]))
+    .optional(),
 });
 export type LoraCardSettings = z.infer<typeof LoraCardSettingsSchema>;
 

@@ -241,6 +241,19 @@ describe('studio in Chromium', () => {
       // The list arrives with the model: wait until the bundled LoRA can be added.
       const add = picker.getByRole('combobox', { name: 'LoRAs' });
       await expect.poll(() => add.isEnabled()).toBe(true);
+      // The step-distilled student's card names its own timestep grid as well.
+      await add.focus();
+      await page.keyboard.type('tiny-shapes-distill8-cfg');
+      await page.keyboard.press('ArrowDown');
+      await page.keyboard.press('Enter');
+      const student = picker.getByTestId('lora-tiny-shapes-distill8-cfg');
+      await student
+        .getByText(/the card recommends ddim · 8 steps · guidance 7\.5 · steps_offset 86/)
+        .waitFor();
+      await student
+        .getByRole('button', { name: 'Remove the LoRA tiny-shapes-distill8-cfg' })
+        .click();
+      await student.waitFor({ state: 'detached' });
       await add.focus();
       await page.keyboard.type('tiny-shapes-lcm');
       await page.keyboard.press('ArrowDown');

@@ -136,6 +136,21 @@ describe('cardSchedulerOverrides', () => {
     expect(cardSchedulerOverrides(join(loras, 'bare.safetensors'), { steps: 8 })).toBeUndefined();
   });
 
+  it('lists the bundled step-distilled LoRA with its grid, so the picker can say it', () => {
+    const student = listLoras(home.dir, TINY).find(
+      (l) => l.id === 'lora:bundled/tiny-shapes-distill8-cfg.safetensors',
+    );
+    expect(student).toMatchObject({
+      kind: 'step-distilled',
+      card: {
+        scheduler: 'ddim',
+        steps: 8,
+        guidance: 7.5,
+        schedulerOverrides: { steps_offset: 86 },
+      },
+    });
+  });
+
   it('reads the bundled step-distilled card', () => {
     const bundled = resolve('resources/loras/tiny-shapes-distill8-cfg.safetensors');
     expect(cardSchedulerOverrides(bundled, { scheduler: 'ddim', steps: 8 })).toEqual({

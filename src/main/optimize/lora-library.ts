@@ -92,6 +92,9 @@ export function listLoras(home: string, model: { name: string; dir: string }): L
           ...(card.scheduler !== undefined ? { scheduler: card.scheduler } : {}),
           ...(card.steps !== undefined ? { steps: card.steps } : {}),
           ...(card.guidance !== undefined ? { guidance: card.guidance } : {}),
+          ...(card.schedulerOverrides !== undefined
+            ? { schedulerOverrides: card.schedulerOverrides }
+            : {}),
         },
       });
     }

@@ -51,6 +51,8 @@ export function cardWords(card: LoraCardSettings | null): string {
     card.scheduler,
     card.steps !== undefined ? `${card.steps} steps` : undefined,
     card.guidance !== undefined ? `guidance ${card.guidance}` : undefined,
+    // Shown so the person knows the run uses the student's own grid (generate applies it).
+    ...Object.entries(card.schedulerOverrides ?? {}).map(([k, v]) => `${k} ${String(v)}`),
   ]
     .filter(Boolean)
     .join(' · ');
