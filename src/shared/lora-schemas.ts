@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { SchedulerOverridesSchema } from './schemas';
 
 /**
  * The LoRAs a person can pick for a model: the studio's bundled ones (`resources/loras/`, each with a
@@ -37,9 +38,7 @@ export const LoraCardSettingsSchema = z.object({
    * scheduler_config keys the student was trained with (a step-distilled student's `steps_offset`);
    * `generate` applies them itself when it runs the LoRA at the card's scheduler and steps.
    */
-  schedulerOverrides: z
-    .record(z.string(), z.union([z.string(), z.number(), z.boolean()]))
-    .optional(),
+  schedulerOverrides: SchedulerOverridesSchema.optional(),
 });
 export type LoraCardSettings = z.infer<typeof LoraCardSettingsSchema>;
 

@@ -24,6 +24,16 @@ export const SchedulerNameSchema = z.enum(SCHEDULER_NAMES, {
 });
 export type SchedulerName = z.infer<typeof SchedulerNameSchema>;
 
+/**
+ * diffusers scheduler_config keys applied over a model's own (e.g. `timestep_spacing: trailing`, or
+ * the DDIM `steps_offset` a step-distilled student was trained on): recipes, LoRA cards, requests.
+ */
+export const SchedulerOverridesSchema = z.record(
+  z.string(),
+  z.union([z.string(), z.number(), z.boolean()]),
+);
+export type SchedulerOverrides = z.infer<typeof SchedulerOverridesSchema>;
+
 export const HARDWARE_CLASSES = ['cpu-only', 'gpu-consumer', 'gpu-pro', 'apple-silicon'] as const;
 
 export const ProviderProbeSchema = z.object({

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
@@ -7,10 +7,10 @@ import { ModelSessions } from '../../src/main/engine/model-sessions';
 import { DEFAULT_RUN_CONFIG } from '../../src/main/engine/run-config';
 import { runPipeline } from '../../src/main/engine/pipeline';
 import { buildVariant } from '../../src/main/optimize/build-variant';
-import { LoraCardSchema } from '../../src/main/optimize/bundled-loras';
+import { cardForFile } from '../../src/main/optimize/bundled-loras';
 import { compareImages } from '../../src/main/bench/quality';
 import { adherenceSummary, shapeAdherence } from '../../src/main/bench/adherence';
-import type { SchedulerName } from '../../src/shared/schemas';
+import type { SchedulerName, SchedulerOverrides } from '../../src/shared/schemas';
 import { arg, GRID_PROMPTS } from './bench-util';
 
 /**
@@ -43,11 +43,9 @@ const { manifest } = await buildVariant(tiny, 'lora', merged, {
 const mergeMs = performance.now() - mergeStart;
 // The step-distilled LoRA (the teacher's pictures in fewer DDIM steps), if given, with its card.
 const distilledFile = arg('distilled', 'resources/loras/tiny-shapes-distill8-cfg.safetensors');
-const distilledCard = distilledFile
-  ? LoraCardSchema.parse(
-      JSON.parse(readFileSync(distilledFile.replace(/\.safetensors$/, '.json'), 'utf8')),
-    )
-  : undefined;
+const distilledCard = distilledFile ? cardForFile(distilledFile) : undefined;
+if (distilledFile && !distilledCard)
+  throw new Error(`--distilled: no card (a .json naming ${distilledFile}) beside it`);
 const distilled = distilledFile
   ? join(mkdtempSync(join(tmpdir(), 'ls-distill-bench-')), 'tiny-shapes--distilled')
   : '';
@@ -60,7 +58,7 @@ interface Setting {
   scheduler: SchedulerName;
   steps: number;
   guidance: number;
-  schedulerOverrides?: Record<string, string | number | boolean>;
+  schedulerOverrides?: SchedulerOverrides;
 }
 const settings: Setting[] = [
   { name: 'default (DDIM 25)', dir: tiny, scheduler: 'ddim', steps: 25, guidance: 7.5 },

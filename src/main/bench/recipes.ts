@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { SchedulerNameSchema } from '../../shared/schemas';
+import { SchedulerNameSchema, SchedulerOverridesSchema } from '../../shared/schemas';
 import { StudioError } from '../../shared/errors';
 import type { RunConfig } from '../engine/run-config';
 
@@ -64,9 +64,7 @@ export const RecipeSchema = z
         /** Fewer steps for short prompts (the engine scales steps by prompt token count). */
         adaptiveSteps: z.boolean().optional(),
         /** scheduler_config keys to override, e.g. `timestep_spacing: trailing` for few steps. */
-        schedulerOverrides: z
-          .record(z.string(), z.union([z.string(), z.number(), z.boolean()]))
-          .optional(),
+        schedulerOverrides: SchedulerOverridesSchema.optional(),
       })
       .strict()
       .default({}),

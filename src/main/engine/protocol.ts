@@ -1,4 +1,9 @@
-import type { ExecutionProvider, StageTimings, SchedulerName } from '../../shared/schemas';
+import type {
+  ExecutionProvider,
+  StageTimings,
+  SchedulerName,
+  SchedulerOverrides,
+} from '../../shared/schemas';
 import type { RunConfig } from './run-config';
 
 /** What the main side asks the engine process to do (validated before it leaves the services). */
@@ -20,7 +25,7 @@ export interface PipelineRequest {
   /** Scale the steps by prompt complexity (see adaptiveSteps in pipeline.ts). */
   adaptiveSteps?: boolean;
   /** scheduler_config.json keys to override (e.g. timestep_spacing), validated by the scheduler. */
-  schedulerOverrides?: Record<string, string | number | boolean>;
+  schedulerOverrides?: SchedulerOverrides;
   /** Session settings beyond `ep`/`threads` (a recipe's); unset fields keep the defaults. */
   runConfig?: Partial<RunConfig>;
 }

@@ -1,8 +1,8 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { resourcesDir } from '../paths';
-import { SchedulerNameSchema } from '../../shared/schemas';
+import { SchedulerNameSchema, SchedulerOverridesSchema } from '../../shared/schemas';
 
 /**
  * LoRA cards: a small JSON file beside a LoRA saying what it is for and how to sample with it (as a
@@ -31,9 +31,7 @@ export const LoraCardSchema = z
      * scheduler_config keys the student was trained with, applied over the model's own: e.g. the
      * DDIM `steps_offset` that starts a step-distilled student at its teacher's first timestep.
      */
-    schedulerOverrides: z
-      .record(z.string(), z.union([z.string(), z.number(), z.boolean()]))
-      .optional(),
+    schedulerOverrides: SchedulerOverridesSchema.optional(),
     /** The sampling a step-distilled student reproduces: the teacher's scheduler, steps, guidance. */
     teacher: z
       .object({
@@ -62,6 +60,12 @@ function cardsIn(dir: string, userCards: boolean): LoraCard[] {
     }
   }
   return cards;
+}
+
+/** The card that describes this LoRA file: one in the file's own folder whose `file` names it. */
+export function cardForFile(loraPath: string): LoraCard | undefined {
+  const path = resolve(loraPath);
+  return cardsIn(dirname(path), true).find((c) => c.path === path);
 }
 
 /** The LoRA of a kind to propose for a model: one trained on it by name, else one for its family. */

@@ -9,7 +9,8 @@ import {
 } from '../../shared/lora-schemas';
 import { detectFamily } from '../models/model-folder';
 import { resourcesDir } from '../paths';
-import { LoraCardSchema } from './bundled-loras';
+import { cardForFile, LoraCardSchema } from './bundled-loras';
+import type { SchedulerOverrides } from '../../shared/schemas';
 
 /**
  * The LoRAs a person can pick for a model (the Generate page's picker, `listLoras`): bundled ones
@@ -162,29 +163,9 @@ export function resolveLoraRefs<T extends { path: string }>(loras: T[], home: st
 export function cardSchedulerOverrides(
   loraPath: string,
   sampling: { scheduler?: string; steps?: number },
-): Record<string, string | number | boolean> | undefined {
-  const dir = resolve(loraPath, '..');
-  const file = basename(loraPath);
-  let names: string[];
-  try {
-    names = readdirSync(dir).filter((f) => f.endsWith('.json'));
-  } catch {
-    return undefined;
-  }
-  for (const name of names) {
-    const parsed = (() => {
-      try {
-        return LoraCardSchema.safeParse(JSON.parse(readFileSync(join(dir, name), 'utf8')));
-      } catch {
-        return undefined;
-      }
-    })();
-    if (!parsed?.success || parsed.data.file !== file) continue;
-    const card = parsed.data;
-    const sameScheduler = (sampling.scheduler ?? card.scheduler) === card.scheduler;
-    return card.schedulerOverrides && sameScheduler && sampling.steps === card.steps
-      ? card.schedulerOverrides
-      : undefined;
-  }
-  return undefined;
+): SchedulerOverrides | undefined {
+  const card = cardForFile(loraPath);
+  if (!card?.schedulerOverrides) return undefined;
+  const sameScheduler = (sampling.scheduler ?? card.scheduler) === card.scheduler;
+  return sameScheduler && sampling.steps === card.steps ? card.schedulerOverrides : undefined;
 }
