@@ -12,6 +12,8 @@ import type { Studio } from './services/studio';
 import { checkPaths, folderPolicy, readAllowedFolders } from './path-consent';
 
 const MAX_BODY_BYTES = 1 << 20;
+/** How long a refused connection stays open for the client to read the 413 before it is reset. */
+const LINGER_MS = 2000;
 const MIME: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
@@ -212,8 +214,16 @@ export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
     } catch (error) {
       if (error instanceof StudioError && error.code === 'too-large') {
         res.setHeader('connection', 'close');
-        // The unread rest of the body is dropped with the connection.
-        res.once('finish', () => req.socket.destroy());
+        // The unread rest of the body is dropped with the connection, but not at once: closing a
+        // socket with unread input sends a TCP reset, and a reset that reaches the client before
+        // it has read the 413 throws the reply away. So the reply and a FIN go out first, reading
+        // stays paused (the client's sends stall in its own buffers), and the socket is destroyed
+        // after a grace period ("lingering close", as Apache and nginx do it).
+        const socket = req.socket;
+        res.once('finish', () => {
+          socket.end();
+          setTimeout(() => socket.destroy(), LINGER_MS).unref();
+        });
         return sendJson(res, 413, { error: error.message, code: 'bad-input' });
       }
       return sendJson(res, 400, { error: 'body is not valid JSON', code: 'bad-input' });
