@@ -27,10 +27,12 @@ export type SchedulerName = z.infer<typeof SchedulerNameSchema>;
 /**
  * diffusers scheduler_config keys applied over a model's own (e.g. `timestep_spacing: trailing`, or
  * the DDIM `steps_offset` a step-distilled student was trained on): recipes, LoRA cards, requests.
+ * One key is not a config key: `timesteps`, an explicit descending schedule (diffusers'
+ * `set_timesteps(timesteps=…)`), for a student trained on a grid of its own; DDIM takes it.
  */
 export const SchedulerOverridesSchema = z.record(
   z.string(),
-  z.union([z.string(), z.number(), z.boolean()]),
+  z.union([z.string(), z.number(), z.boolean(), z.array(z.number().int().nonnegative())]),
 );
 export type SchedulerOverrides = z.infer<typeof SchedulerOverridesSchema>;
 

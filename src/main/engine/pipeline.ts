@@ -32,6 +32,16 @@ export interface PipelineHooks {
   isCancelled(): boolean;
 }
 
+function asTimesteps(value: string | number | boolean | number[]): number[] {
+  if (!Array.isArray(value)) {
+    throw new StudioError(
+      'schedulerOverrides.timesteps must be a list of integers, e.g. [961, 921, 841]',
+      'bad-input',
+    );
+  }
+  return value;
+}
+
 function checkCancelled(hooks: PipelineHooks): void {
   if (hooks.isCancelled()) throw new StudioError('generation cancelled', 'cancelled');
 }
@@ -124,10 +134,13 @@ export async function runPipeline(
   const lh = height / 8;
   const lw = width / 8;
   const per = channels * lh * lw;
+  // `timesteps` is set_timesteps' argument, not a config key: it goes to the scheduler as an option.
+  const { timesteps: customTimesteps, ...configOverrides } = req.schedulerOverrides ?? {};
   const scheduler = createScheduler(
     schedulerName,
-    { ...info.schedulerConfig, ...req.schedulerOverrides },
+    { ...info.schedulerConfig, ...configOverrides },
     steps,
+    customTimesteps === undefined ? {} : { timesteps: asTimesteps(customTimesteps) },
   );
   // Image b of a batch uses seed + b: stream 0 for its initial latents, stream 1 for the noise a
   // stochastic sampler injects. So every image can be regenerated alone from its own seed.

@@ -17,7 +17,7 @@ export const LoraCardSchema = z
     /**
      * `lcm-lora`: a consistency-distilled few-step student (its own pictures of the prompt);
      * `step-distilled`: a student distilled onto the teacher's own sampling path (the teacher's
-     * pictures in fewer steps, guidance folded in; see its `teacher`); `style`: anything else.
+     * pictures in fewer steps; see its `teacher`); `style`: anything else.
      */
     kind: z.enum(['lcm-lora', 'step-distilled', 'style']),
     file: z.string().min(1),
@@ -29,7 +29,8 @@ export const LoraCardSchema = z
     guidance: z.number().min(0).max(20).optional(),
     /**
      * scheduler_config keys the student was trained with, applied over the model's own: e.g. the
-     * DDIM `steps_offset` that starts a step-distilled student at its teacher's first timestep.
+     * DDIM `steps_offset` that starts a step-distilled student at its teacher's first timestep, or
+     * `timesteps`, the explicit DDIM grid it was trained on (one per step).
      */
     schedulerOverrides: SchedulerOverridesSchema.optional(),
     /** The sampling a step-distilled student reproduces: the teacher's scheduler, steps, guidance. */
@@ -42,7 +43,20 @@ export const LoraCardSchema = z
       .strict()
       .optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((card, ctx) => {
+    const timesteps = card.schedulerOverrides?.timesteps;
+    if (timesteps === undefined) return;
+    const problem = !Array.isArray(timesteps)
+      ? 'must be a list of integers'
+      : card.scheduler !== 'ddim'
+        ? 'is taken by the ddim scheduler only: set "scheduler": "ddim"'
+        : timesteps.length !== card.steps
+          ? `lists ${timesteps.length} timesteps: set "steps" to ${timesteps.length}`
+          : undefined;
+    if (problem)
+      ctx.addIssue({ code: 'custom', path: ['schedulerOverrides', 'timesteps'], message: problem });
+  });
 export type LoraCard = z.infer<typeof LoraCardSchema> & { path: string };
 
 function cardsIn(dir: string, userCards: boolean): LoraCard[] {

@@ -3,6 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { tempHome } from '../../../test/helpers/temp-home';
 import { LoraSummarySchema } from '../../shared/lora-schemas';
+import { cardForFile } from './bundled-loras';
 import { cardSchedulerOverrides, listLoras, resolveLoraRef } from './lora-library';
 
 const TINY = { name: 'tiny-shapes', dir: resolve('resources/models/tiny-shapes') };
@@ -134,6 +135,29 @@ describe('cardSchedulerOverrides', () => {
     // A LoRA without a card, or a card without such settings: nothing.
     writeFileSync(join(loras, 'bare.safetensors'), 'x');
     expect(cardSchedulerOverrides(join(loras, 'bare.safetensors'), { steps: 8 })).toBeUndefined();
+  });
+
+  it('takes a card with its own DDIM timesteps only when they fit its scheduler and steps', () => {
+    const file = join(loras, 'grid.safetensors');
+    writeFileSync(file, 'not read here');
+    const grid = [961, 921, 841, 721, 561, 401, 241, 81];
+    const base = { name: 'grid', kind: 'step-distilled', file: 'grid.safetensors', family: 'sd1' };
+    card('grid.safetensors', {
+      ...base,
+      scheduler: 'ddim',
+      steps: 8,
+      schedulerOverrides: { timesteps: grid },
+    });
+    expect(cardSchedulerOverrides(file, { steps: 8 })).toEqual({ timesteps: grid });
+    // A card whose grid does not fit is broken, so it is not offered (and brings no settings).
+    for (const broken of [
+      { scheduler: 'ddim', steps: 7 },
+      { scheduler: 'euler', steps: 8 },
+      { steps: 8 },
+    ]) {
+      card('grid.safetensors', { ...base, ...broken, schedulerOverrides: { timesteps: grid } });
+      expect(cardForFile(file)).toBeUndefined();
+    }
   });
 
   it('lists the bundled step-distilled LoRA with its grid, so the picker can say it', () => {

@@ -11,6 +11,7 @@ import { recipeRunConfig } from '../bench/recipes';
 import { prepareVariant, variantParts } from '../bench/variants';
 import { ensureLoraVariant } from '../optimize/variant-store';
 import { cardSchedulerOverrides, resolveLoraRefs } from '../optimize/lora-library';
+import { describeSchedulerOverrides } from '../../shared/scheduler-overrides';
 import { modelDefaults, parseProfile, profileSampling } from '../profiles/profile';
 import type { HardwareService } from '../hardware/hardware-service';
 import { bestProvider } from '../hardware/best-provider';
@@ -130,9 +131,7 @@ export class GenerateService {
         result.warnings.push(`LoRA ${l.path} merged at scale ${l.scale}`);
       if (cardOverrides)
         result.warnings.push(
-          `the LoRA card's scheduler settings applied (${Object.entries(cardOverrides)
-            .map(([k, v]) => `${k} ${String(v)}`)
-            .join(', ')})`,
+          `the LoRA card's scheduler settings applied (${describeSchedulerOverrides(cardOverrides).join('; ')})`,
         );
       if (profile) {
         result.warnings.push(

@@ -3,6 +3,7 @@ import { join, resolve, sep } from 'node:path';
 import type { z } from 'zod';
 import type { ParsedInput } from '../../shared/api';
 import { StudioError } from '../../shared/errors';
+import { describeSchedulerOverrides } from '../../shared/scheduler-overrides';
 import type {
   GalleryImage,
   ImageList,
@@ -313,11 +314,7 @@ export function describeRecipeChanges(
   if (s.guidance !== undefined) out.push(`guidance: ${s.guidance}`);
   if (s.adaptiveSteps) out.push('fewer steps for short prompts');
   if (s.schedulerOverrides)
-    out.push(
-      `scheduler settings: ${Object.entries(s.schedulerOverrides)
-        .map(([k, v]) => `${k} = ${String(v)}`)
-        .join(', ')}`,
-    );
+    out.push(`scheduler settings: ${describeSchedulerOverrides(s.schedulerOverrides).join('; ')}`);
   if (rc.intraOpThreads !== undefined)
     out.push(
       `intra-op threads: ${rc.intraOpThreads === 'physical-cores' ? 'one per physical core' : rc.intraOpThreads}`,

@@ -40,6 +40,45 @@ describe('DDIMScheduler', () => {
     expect(maxAbsDiff(x0, eps)).toBeLessThan(1e-4 * Math.max(1, maxAbs(eps)));
   });
 
+  it('custom timesteps: the spaced grid given explicitly is the same trajectory', () => {
+    const spaced = createScheduler('ddim', { ...SD15_CONFIG, steps_offset: 86 }, 8);
+    const custom = createScheduler('ddim', SD15_CONFIG, 8, { timesteps: spaced.timesteps });
+    expect(custom.timesteps).toEqual([961, 836, 711, 586, 461, 336, 211, 86]);
+    expect(runTrajectory(custom).latents).toEqual(runTrajectory(spaced).latents);
+  });
+
+  it('custom timesteps: each step lands on the next listed timestep, the last on the final alpha', () => {
+    const grid = [961, 921, 841, 721, 561, 401, 241, 81];
+    const s = createScheduler('ddim', SD15_CONFIG, 8, { timesteps: grid });
+    expect(s.timesteps).toEqual(grid);
+    const x = Float32Array.from([0.3, -1.2, 0.8, 2.0]);
+    const eps = Float32Array.from([0.1, -0.4, 0.9, -0.2]);
+    grid.forEach((t, i) => {
+      const aPrev = i + 1 < grid.length ? alphas[grid[i + 1]] : alphas[0];
+      const want = Array.from(x, (v, k) => {
+        const x0 = (v - Math.sqrt(1 - alphas[t]) * eps[k]) / Math.sqrt(alphas[t]);
+        return Math.sqrt(aPrev) * x0 + Math.sqrt(1 - aPrev) * eps[k];
+      });
+      const got = Array.from(s.step(eps, t, x).prevSample);
+      got.forEach((v, k) => expect(v).toBeCloseTo(want[k], 5));
+    });
+    expect(() => s.step(eps, 500, x)).toThrow(/not in the schedule/);
+  });
+
+  it('custom timesteps: refuses a list that does not fit, naming the fix', () => {
+    const make =
+      (timesteps: number[], steps = timesteps.length) =>
+      () =>
+        createScheduler('ddim', SD15_CONFIG, steps, { timesteps });
+    expect(make([900, 500], 3)).toThrow(/lists 2 timesteps for 3 steps/);
+    expect(make([500, 900])).toThrow(/strictly descending \(500, then 900\)/);
+    expect(make([1000, 10])).toThrow(/timesteps\[0\] = 1000: use integers from 0 to 999/);
+    expect(make([900.5, 10])).toThrow(/integers/);
+    expect(() => createScheduler('euler', SD15_CONFIG, 2, { timesteps: [900, 10] })).toThrow(
+      /does not take an explicit timesteps list; use ddim/,
+    );
+  });
+
   it('η > 0 draws noise; η = 0 does not', () => {
     const s = createScheduler('ddim', SD15_CONFIG, 4, { eta: 1 });
     const x = new Float32Array(4).fill(0.5);

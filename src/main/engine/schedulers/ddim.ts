@@ -32,6 +32,32 @@ export const DDIM_DEFAULTS = {
   rescale_betas_zero_snr: false,
 };
 
+function checkCustomTimesteps(
+  timesteps: readonly number[],
+  steps: number,
+  trainTimesteps: number,
+): number[] {
+  const where = 'DDIMScheduler: schedulerOverrides.timesteps';
+  if (timesteps.length !== steps) {
+    throw new SchedulerConfigError(
+      `${where} lists ${timesteps.length} timesteps for ${steps} steps; give one per step, or run at ${timesteps.length} steps`,
+    );
+  }
+  timesteps.forEach((t, i) => {
+    if (!Number.isInteger(t) || t < 0 || t >= trainTimesteps) {
+      throw new SchedulerConfigError(
+        `${where}[${i}] = ${t}: use integers from 0 to ${trainTimesteps - 1}`,
+      );
+    }
+    if (i > 0 && t >= timesteps[i - 1]) {
+      throw new SchedulerConfigError(
+        `${where} must be strictly descending (${timesteps[i - 1]}, then ${t})`,
+      );
+    }
+  });
+  return [...timesteps];
+}
+
 export class DDIMScheduler implements Scheduler {
   readonly className = 'DDIMScheduler' as const;
   readonly timestepDtype = 'int64' as const;
@@ -45,6 +71,7 @@ export class DDIMScheduler implements Scheduler {
   private readonly finalAlphaCumprod: number;
   private readonly eta: number;
   private readonly useClippedModelOutput: boolean;
+  private readonly custom: boolean;
 
   constructor(config: SchedulerConfig, numInferenceSteps: number, options: SchedulerOptions = {}) {
     const c = withDefaults(DDIM_DEFAULTS, config);
@@ -62,12 +89,25 @@ export class DDIMScheduler implements Scheduler {
     this.numInferenceSteps = numInferenceSteps;
     this.alphasCumprod = buildAlphasCumprod(c);
     this.finalAlphaCumprod = c.set_alpha_to_one ? 1 : this.alphasCumprod[0];
-    this.timesteps = spacedTimesteps(
-      c.timestep_spacing,
-      c.num_train_timesteps,
-      numInferenceSteps,
-      c.steps_offset,
-    );
+    this.custom = options.timesteps !== undefined;
+    this.timesteps = options.timesteps
+      ? checkCustomTimesteps(options.timesteps, numInferenceSteps, c.num_train_timesteps)
+      : spacedTimesteps(
+          c.timestep_spacing,
+          c.num_train_timesteps,
+          numInferenceSteps,
+          c.steps_offset,
+        );
+  }
+
+  /** The timestep this step lands on: T/N below on the spaced grid, the next entry on a custom one. */
+  private previousTimestep(timestep: number): number {
+    if (!this.custom)
+      return timestep - Math.floor(this.config.num_train_timesteps / this.numInferenceSteps);
+    const index = this.timesteps.indexOf(timestep);
+    if (index < 0)
+      throw new RangeError(`${this.className}: timestep ${timestep} is not in the schedule`);
+    return index === this.timesteps.length - 1 ? -1 : this.timesteps[index + 1];
   }
 
   scaleModelInput(sample: Float32Array): Float32Array {
@@ -82,7 +122,7 @@ export class DDIMScheduler implements Scheduler {
   ): StepResult {
     checkLengths(modelOutput, sample);
     const c = this.config;
-    const prevT = timestep - Math.floor(c.num_train_timesteps / this.numInferenceSteps);
+    const prevT = this.previousTimestep(timestep);
     const a = this.alphasCumprod[timestep];
     if (a === undefined)
       throw new RangeError(`${this.className}: timestep ${timestep} is out of range`);

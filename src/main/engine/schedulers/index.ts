@@ -100,6 +100,11 @@ export function createScheduler(
   options: SchedulerOptions = {},
 ): Scheduler {
   const { className, overrides } = resolveSchedulerName(nameOrClass);
+  if (options.timesteps !== undefined && className !== 'DDIMScheduler') {
+    throw new SchedulerConfigError(
+      `${className} does not take an explicit timesteps list; use ddim, or drop schedulerOverrides.timesteps`,
+    );
+  }
   const parsed = { ...parseSchedulerConfig(config), ...overrides };
   return CONSTRUCTORS[className](parsed, numInferenceSteps, options);
 }

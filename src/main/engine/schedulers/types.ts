@@ -64,4 +64,10 @@ export interface SchedulerOptions {
   eta?: number;
   /** DDIM: re-derive ε from the clipped x₀. */
   useClippedModelOutput?: boolean;
+  /**
+   * DDIM: an explicit schedule (diffusers' `set_timesteps(timesteps=…)`), strictly descending, one
+   * per step; each step goes to the next listed timestep, the last to the final alpha, as diffusers'
+   * `previous_timestep` does for custom timesteps.
+   */
+  timesteps?: readonly number[];
 }

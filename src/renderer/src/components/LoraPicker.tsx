@@ -12,6 +12,7 @@ import {
 } from '@mantine/core';
 import { LORA_SCALE_RANGE, LoraRequestSchema } from '../../../shared/schemas';
 import type { LoraCardSettings, LoraSummary } from '../../../shared/lora-schemas';
+import { describeSchedulerOverrides } from '../../../shared/scheduler-overrides';
 import { studio } from '../api/client';
 
 /** A LoRA picked for the next generation; `scale` is what the input holds (maybe not a number). */
@@ -52,7 +53,7 @@ export function cardWords(card: LoraCardSettings | null): string {
     card.steps !== undefined ? `${card.steps} steps` : undefined,
     card.guidance !== undefined ? `guidance ${card.guidance}` : undefined,
     // Shown so the person knows the run uses the student's own grid (generate applies it).
-    ...Object.entries(card.schedulerOverrides ?? {}).map(([k, v]) => `${k} ${String(v)}`),
+    ...describeSchedulerOverrides(card.schedulerOverrides ?? {}),
   ]
     .filter(Boolean)
     .join(' · ');
