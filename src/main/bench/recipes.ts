@@ -49,6 +49,7 @@ export const RecipeSchema = z
         vaeTiling: z.boolean(),
         vaeSlicing: z.boolean(),
         optimizedModelCache: z.boolean(),
+        allowSpinning: z.boolean(),
       })
       .partial()
       .strict()
@@ -157,6 +158,15 @@ export const BUILTIN_RECIPES: readonly Recipe[] = [
     description:
       'Pins intra-op threads to the physical core count (hyper-threads rarely help GEMMs); everything else as the baseline.',
     runConfig: { intraOpThreads: 'physical-cores' },
+  }),
+  recipe({
+    name: 'no-spin',
+    version: 1,
+    title: 'Idle threads sleep instead of spinning',
+    strategy: 'session',
+    description:
+      "ONNX Runtime's worker threads spin-wait between pieces of work by default; here they sleep (session.intra_op.allow_spinning = 0). Where cores are shared with other programs or with the other sessions' thread pools, the thread doing the work gets the CPU back; on idle many-core machines spinning can be slightly faster. The numbers decide.",
+    runConfig: { allowSpinning: false },
   }),
   recipe({
     name: 'dpm-fast',

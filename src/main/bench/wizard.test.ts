@@ -44,10 +44,16 @@ describe('proposeCandidates', () => {
   it('records what the recipe cap left out, and never proposes graph-basic as a reference', () => {
     const p = proposeCandidates({ ...q, priority: 'speed', variants: ['int8'] });
     expect(p.skipped.map((s) => s.reason).join(' ')).toMatch(
-      /at most 7 recipes, the baseline included/,
+      new RegExp(`at most ${MAX_PROPOSED} recipes, the baseline included`),
     );
     for (const priority of ['quality', 'balance', 'speed'] as const)
       expect(proposeCandidates({ ...q, priority }).recipes[0].name).toBe('baseline');
+  });
+
+  it('proposes sleeping idle threads (no-spin) on CPU-only machines, not on GPU machines', () => {
+    expect(proposeCandidates(q).recipes.map((r) => r.name)).toContain('no-spin');
+    const gpu = { ...q, hardwareClass: 'gpu-consumer' as const, variants: ['fp16'] };
+    expect(proposeCandidates(gpu).recipes.map((r) => r.name)).not.toContain('no-spin');
   });
 
   it('proposes fp16 only where a GPU provider works', () => {

@@ -29,11 +29,11 @@ export interface Proposal {
 }
 
 /**
- * The baseline and six candidates: room for both distilled tiers beside the single strategies
- * (two distilled students, attention, a quantization and two schedulers on a CPU) while a default
- * run on tiny-shapes stays a few minutes.
+ * The baseline and seven candidates: room for both distilled tiers beside the single strategies
+ * (two distilled students, attention, a session setting, a quantization and two schedulers on a
+ * CPU) while a default run on tiny-shapes stays a few minutes.
  */
-export const MAX_PROPOSED = 7;
+export const MAX_PROPOSED = 8;
 
 /**
  * The decision tree: hardware class, then what matters, then latency or throughput. Proposes the
@@ -51,6 +51,8 @@ export function proposeCandidates(q: WizardQuestion): Proposal {
   if (gpu) wanted.push('fp16');
   // Attention fusion keeps the weights and the math: worth measuring for every priority.
   wanted.push('attention');
+  // Spin-waiting threads cost most where cores are few and shared: a CPU-only machine.
+  if (q.hardwareClass === 'cpu-only') wanted.push('no-spin');
   // The distilled tier that keeps the pictures, where a step-distilled LoRA exists for the model
   // (canBuildVariant decides): judged by SSIM/PSNR like any recipe, so every priority may want it.
   if (!fewStepFamily) wanted.push('distilled-steps');

@@ -24,6 +24,12 @@ export interface RunConfig {
   profileDir?: string;
   /** Save ORT's optimized graph once and load it directly afterwards (shorter session creation). */
   optimizedModelCache: boolean;
+  /**
+   * ORT's default: idle intra-/inter-op threads spin-wait for the next piece of work. False makes
+   * them sleep (`session.intra_op.allow_spinning` = 0): on a machine whose cores are shared (other
+   * programs, other sessions' pools, the UI) spinning threads take CPU from the one doing the work.
+   */
+  allowSpinning: boolean;
 }
 
 export const DEFAULT_RUN_CONFIG: RunConfig = {
@@ -38,6 +44,7 @@ export const DEFAULT_RUN_CONFIG: RunConfig = {
   vaeSlicing: false,
   enableProfiling: false,
   optimizedModelCache: false,
+  allowSpinning: true,
 };
 
 /** A stable key: sessions are reused while it does not change. */
@@ -56,6 +63,9 @@ export function sessionOptions(
     enableCpuMemArena: config.enableCpuMemArena,
     enableMemPattern: config.enableMemPattern,
     logSeverityLevel: 3,
+    ...(config.allowSpinning
+      ? {}
+      : { extra: { session: { 'intra_op.allow_spinning': '0', 'inter_op.allow_spinning': '0' } } }),
     ...(config.enableProfiling && profilePrefix
       ? { enableProfiling: true, profileFilePrefix: profilePrefix }
       : {}),

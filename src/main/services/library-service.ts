@@ -320,6 +320,7 @@ export function describeRecipeChanges(
       `intra-op threads: ${rc.intraOpThreads === 'physical-cores' ? 'one per physical core' : rc.intraOpThreads}`,
     );
   if (rc.interOpThreads !== undefined) out.push(`inter-op threads: ${rc.interOpThreads}`);
+  if (rc.allowSpinning === false) out.push('idle ONNX Runtime threads sleep instead of spinning');
   if (rc.graphOptimizationLevel) out.push(`graph optimization level: ${rc.graphOptimizationLevel}`);
   if (rc.enableCpuMemArena === false) out.push('CPU memory arena off (less memory held)');
   if (rc.enableMemPattern === false) out.push('memory pattern planning off');
