@@ -248,7 +248,9 @@ describe('studio in Chromium', () => {
       await page.keyboard.press('Enter');
       const student = picker.getByTestId('lora-tiny-shapes-distill8-cfg');
       await student
-        .getByText(/the card recommends ddim · 8 steps · guidance 7\.5 · steps_offset 86/)
+        .getByText(
+          /the card recommends ddim · 8 steps · guidance 7\.5 · timesteps 961, 921, 841, 721, 561, 401, 241, 81/,
+        )
         .waitFor();
       await student
         .getByRole('button', { name: 'Remove the LoRA tiny-shapes-distill8-cfg' })

@@ -170,7 +170,7 @@ describe('cardSchedulerOverrides', () => {
         scheduler: 'ddim',
         steps: 8,
         guidance: 7.5,
-        schedulerOverrides: { steps_offset: 86 },
+        schedulerOverrides: { timesteps: [961, 921, 841, 721, 561, 401, 241, 81] },
       },
     });
   });
@@ -178,7 +178,7 @@ describe('cardSchedulerOverrides', () => {
   it('reads the bundled step-distilled card', () => {
     const bundled = resolve('resources/loras/tiny-shapes-distill8-cfg.safetensors');
     expect(cardSchedulerOverrides(bundled, { scheduler: 'ddim', steps: 8 })).toEqual({
-      steps_offset: 86,
+      timesteps: [961, 921, 841, 721, 561, 401, 241, 81],
     });
   });
 });

@@ -110,11 +110,14 @@ def aligned_offset(teacher_steps, student_steps):
     return ddim_timesteps(teacher_steps)[0] - (student_steps - 1) * (1000 // student_steps)
 
 
-def plan(teacher_steps, student_steps, offset=1):
-    """Student timesteps, their alphas, and which teacher state each student state stands for."""
+def plan(teacher_steps, student_steps, offset=1, timesteps=None):
+    """Student timesteps, their alphas, and which teacher state each student state stands for.
+    `timesteps` replaces the DDIM grid with an explicit one (descending); each step then goes to the
+    next listed timestep, the last to alpha_cumprod[0], as the engine's DDIM does with the card's
+    `timesteps` override."""
     ac = alphas_cumprod()
     t_teacher = ddim_timesteps(teacher_steps)
-    t_student = ddim_timesteps(student_steps, offset)
+    t_student = list(timesteps) if timesteps else ddim_timesteps(student_steps, offset)
     # teacher state i is the input of teacher step i (0 = the noise); state teacher_steps = final.
     idx = [0]
     for t in t_student[1:]:
@@ -298,6 +301,9 @@ def main():
     ap.add_argument("--out", default="resources/loras/tiny-shapes-distill8-cfg.safetensors")
     ap.add_argument("--align-start", action="store_true",
                     help="shift the student's DDIM grid (steps_offset) so it starts at the teacher's first timestep")
+    ap.add_argument("--timesteps", default="",
+                    help="an explicit descending DDIM grid (comma-separated), e.g. denser where the layout "
+                         "forms; needs --on-path, and the card must carry it as schedulerOverrides.timesteps")
     ap.add_argument("--on-path", action="store_true",
                     help="train on the teacher's path at the student's timesteps, not the nearest recorded state")
     ap.add_argument("--only-trajectories", action="store_true", help="record the teacher and stop")
@@ -307,7 +313,11 @@ def main():
     os.makedirs(OUT_DIR, exist_ok=True)
     tok, te, unet, dec, scaling = load_models()
     offset = aligned_offset(args.teacher_steps, args.student_steps) if args.align_start else 1
-    t_teacher, t_student, idx, a_t, a_n = plan(args.teacher_steps, args.student_steps, offset)
+    timesteps = [int(v) for v in args.timesteps.split(",")] if args.timesteps else None
+    if timesteps:
+        if not args.on_path or len(timesteps) != args.student_steps or timesteps != sorted(set(timesteps), reverse=True):
+            raise SystemExit("--timesteps needs --on-path and --student-steps distinct descending values")
+    t_teacher, t_student, idx, a_t, a_n = plan(args.teacher_steps, args.student_steps, offset, timesteps)
     print(f"student timesteps {t_student}; teacher states {idx} (teacher t "
           f"{[t_teacher[i] if i < args.teacher_steps else 'final' for i in idx]})", flush=True)
     # A recording of just this student's states (an earlier run's) serves as well as all of them.
@@ -394,7 +404,11 @@ def main():
             meta = {"format": "kohya", "base_model": "tiny-shapes", "kind": "step-distilled",
                     "rank": str(args.rank), "alpha": str(args.alpha), "train_steps": str(step + 1),
                     "teacher": f"DDIM {args.teacher_steps} guidance {args.guidance}",
-                    "scheduler": "ddim", "steps": str(k), "steps_offset": str(offset), "guidance": str(args.student_guidance)}
+                    "scheduler": "ddim", "steps": str(k), "guidance": str(args.student_guidance)}
+            if timesteps:
+                meta["timesteps"] = ",".join(map(str, timesteps))
+            else:
+                meta["steps_offset"] = str(offset)
             os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
             save_safetensors(lora_state(wrapped), args.out, meta)
     print(f"done in {(time.time() - t0) / 60:.1f} min -> {args.out}", flush=True)
