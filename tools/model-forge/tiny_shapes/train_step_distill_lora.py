@@ -304,6 +304,10 @@ def main():
     ap.add_argument("--timesteps", default="",
                     help="an explicit descending DDIM grid (comma-separated), e.g. denser where the layout "
                          "forms; needs --on-path, and the card must carry it as schedulerOverrides.timesteps")
+    ap.add_argument("--step-weights", default="",
+                    help="how often each student step is drawn in the per-step phase (comma-separated, one "
+                         "per step; default uniform), e.g. more where replacing a step by the teacher's "
+                         "helps the final picture most")
     ap.add_argument("--on-path", action="store_true",
                     help="train on the teacher's path at the student's timesteps, not the nearest recorded state")
     ap.add_argument("--only-trajectories", action="store_true", help="record the teacher and stop")
@@ -363,13 +367,17 @@ def main():
 
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor)
     k = args.student_steps
+    step_weights = torch.tensor([float(v) for v in args.step_weights.split(",")]) if args.step_weights else None
+    if step_weights is not None and len(step_weights) != k:
+        raise SystemExit("--step-weights needs one weight per student step")
     coef = (1 - a_n).sqrt() - (a_n * (1 - a_t) / a_t).sqrt()
     g = torch.Generator().manual_seed(SEED + 1)
     t0, losses = time.time(), []
     for step in range(total):
         if step < args.steps:
             n = torch.randint(0, n_train, (args.batch,), generator=g)
-            j = torch.randint(0, k, (args.batch,), generator=g)
+            j = (torch.multinomial(step_weights, args.batch, replacement=True, generator=g)
+                 if step_weights is not None else torch.randint(0, k, (args.batch,), generator=g))
             x = states[n, j]
             target = states[n, j + 1]
             at, an = a_t[j][:, None, None, None], a_n[j][:, None, None, None]
