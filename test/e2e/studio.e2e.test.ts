@@ -252,6 +252,11 @@ describe('studio in Chromium', () => {
           /the card recommends ddim · 8 steps · guidance 7\.5 · timesteps 961, 921, 841, 721, 561, 401, 241, 81/,
         )
         .waitFor();
+      // The button names only what it puts in the form; generate applies the grid itself.
+      await student
+        .getByRole('button', { name: 'Use the card’s settings (ddim · 8 steps · guidance 7.5)' })
+        .waitFor();
+      await shot('generate-lora-student');
       await student
         .getByRole('button', { name: 'Remove the LoRA tiny-shapes-distill8-cfg' })
         .click();

@@ -45,13 +45,23 @@ export function loraScaleError(scale: number | string): string | undefined {
   return parsed.success ? undefined : parsed.error.issues[0]?.message;
 }
 
-/** What a card recommends, in words ("lcm · 4 steps · guidance 1"); '' when it says nothing. */
-export function cardWords(card: LoraCardSettings | null): string {
+/** The settings "Use the card's settings" puts in the form ("lcm · 4 steps · guidance 1"). */
+export function cardSettingsWords(card: LoraCardSettings | null): string {
   if (!card) return '';
   return [
     card.scheduler,
     card.steps !== undefined ? `${card.steps} steps` : undefined,
     card.guidance !== undefined ? `guidance ${card.guidance}` : undefined,
+  ]
+    .filter(Boolean)
+    .join(' · ');
+}
+
+/** What a card recommends, in words, its scheduler settings included; '' when it says nothing. */
+export function cardWords(card: LoraCardSettings | null): string {
+  if (!card) return '';
+  return [
+    cardSettingsWords(card),
     // Shown so the person knows the run uses the student's own grid (generate applies it).
     ...describeSchedulerOverrides(card.schedulerOverrides ?? {}),
   ]
@@ -191,7 +201,7 @@ export function LoraPicker({
                   disabled={disabled}
                   data-testid="lora-use-card"
                 >
-                  Use the card’s settings ({recommended})
+                  Use the card’s settings ({cardSettingsWords(lora.card)})
                 </Button>
               )}
             </Group>
