@@ -174,22 +174,23 @@ def on_teacher_path(all_states, teacher_steps, t_student):
     return torch.stack(out, 1)
 
 
-def make_trajectories(args, tok, te, unet, path):
+def make_trajectories(args, tok, te, unet, path, count=None, seed=SEED):
     """Every state of the teacher's trajectories (so any student step count can reuse them)."""
     if os.path.exists(path):
         return torch.load(path)
+    count = count or args.trajectories
     keep = list(range(args.teacher_steps + 1))
-    rng = random.Random(SEED)
-    g = torch.Generator().manual_seed(SEED)
-    prompts = random_prompts(args.trajectories, rng)
+    rng = random.Random(seed)
+    g = torch.Generator().manual_seed(seed)
+    prompts = random_prompts(count, rng)
     ctx = embed(te, tok, prompts)
     uncond = embed(te, tok, [""])
-    noise = torch.randn((args.trajectories, *LATENT), generator=g)
+    noise = torch.randn((count, *LATENT), generator=g)
     chunks, t0 = [], time.time()
-    for i in range(0, args.trajectories, 256):
+    for i in range(0, count, 256):
         chunks.append(teacher_states(unet, ctx[i:i + 256], uncond, noise[i:i + 256], args.teacher_steps,
                                      args.guidance, keep))
-        print(f"teacher trajectories {i + len(chunks[-1])}/{args.trajectories} "
+        print(f"teacher trajectories {i + len(chunks[-1])}/{count} "
               f"({time.time() - t0:.0f}s)", flush=True)
     data = {"states": torch.cat(chunks), "ctx": ctx, "prompts": prompts}
     save_atomic(data, path)
@@ -288,6 +289,8 @@ def main():
                          "value: the student keeps classifier-free guidance and only learns the longer steps")
     ap.add_argument("--trajectories", type=int, default=4096)
     ap.add_argument("--held-out", type=int, default=256)
+    ap.add_argument("--extra-trajectories", type=int, default=0,
+                    help="record this many more teacher trajectories (another seed) for training only")
     ap.add_argument("--steps", type=int, default=1500, help="teacher-forced steps")
     ap.add_argument("--rollout-steps", type=int, default=300, help="steps through the student's own chain")
     ap.add_argument("--batch", type=int, default=128)
@@ -332,6 +335,14 @@ def main():
         data = make_trajectories(args, tok, te, unet, os.path.join(
             OUT_DIR, f"traj_{args.teacher_steps}_{args.guidance}_{args.trajectories}.pt"))
         states, ctx = on_teacher_path(data["states"], args.teacher_steps, t_student), data["ctx"]
+        if args.extra_trajectories:
+            # More training data from other noise and prompts, put in front: the held-out ones stay
+            # the last of the first recording, so figures compare with runs without it.
+            extra = make_trajectories(args, tok, te, unet, os.path.join(
+                OUT_DIR, f"traj_{args.teacher_steps}_{args.guidance}_{args.extra_trajectories}_seed{SEED + 100}.pt"),
+                args.extra_trajectories, SEED + 100)
+            states = torch.cat([on_teacher_path(extra["states"], args.teacher_steps, t_student), states])
+            ctx = torch.cat([extra["ctx"], ctx])
     elif data is not None and data["idx"] == idx:
         states, ctx = data["states"], data["ctx"]
     else:
