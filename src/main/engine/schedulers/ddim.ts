@@ -3,6 +3,7 @@ import {
   buildAlphasCumprod,
   checkLengths,
   checkSteps,
+  nextListedTimestep,
   rejectThresholding,
   requireNoise,
 } from './schedule-common';
@@ -104,10 +105,7 @@ export class DDIMScheduler implements Scheduler {
   private previousTimestep(timestep: number): number {
     if (!this.custom)
       return timestep - Math.floor(this.config.num_train_timesteps / this.numInferenceSteps);
-    const index = this.timesteps.indexOf(timestep);
-    if (index < 0)
-      throw new RangeError(`${this.className}: timestep ${timestep} is not in the schedule`);
-    return index === this.timesteps.length - 1 ? -1 : this.timesteps[index + 1];
+    return nextListedTimestep(this.className, this.timesteps, timestep);
   }
 
   scaleModelInput(sample: Float32Array): Float32Array {

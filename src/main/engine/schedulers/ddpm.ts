@@ -3,6 +3,7 @@ import {
   buildAlphasCumprod,
   checkLengths,
   checkSteps,
+  nextListedTimestep,
   rejectThresholding,
   requireNoise,
 } from './schedule-common';
@@ -76,10 +77,7 @@ export class DDPMScheduler implements Scheduler {
 
   /** diffusers previous_timestep: the next entry of the schedule, −1 after the last. */
   private previousTimestep(timestep: number): number {
-    const index = this.timesteps.indexOf(timestep);
-    if (index < 0)
-      throw new RangeError(`${this.className}: timestep ${timestep} is not in the schedule`);
-    return index === this.timesteps.length - 1 ? -1 : this.timesteps[index + 1];
+    return nextListedTimestep(this.className, this.timesteps, timestep);
   }
 
   step(

@@ -48,6 +48,20 @@ export function indexForTimestep(timesteps: readonly number[], timestep: number)
   return first;
 }
 
+/**
+ * diffusers' `previous_timestep` on an explicit schedule (DDPM always, DDIM with custom timesteps):
+ * the next entry, −1 after the last.
+ */
+export function nextListedTimestep(
+  className: string,
+  timesteps: readonly number[],
+  timestep: number,
+): number {
+  const index = timesteps.indexOf(timestep);
+  if (index < 0) throw new RangeError(`${className}: timestep ${timestep} is not in the schedule`);
+  return index === timesteps.length - 1 ? -1 : timesteps[index + 1];
+}
+
 export function requireNoise(
   noise: NoiseSource | undefined,
   who: string,
