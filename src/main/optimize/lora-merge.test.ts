@@ -281,6 +281,43 @@ describe('mergeLoras', () => {
     model.close();
   });
 
+  it("takes a PEFT adapter's alpha from its adapter_config.json: the same merge as kohya's alpha key", () => {
+    const down = { shape: [2, 16], data: randomFloats(32, 11) };
+    const up = { shape: [24, 2], data: randomFloats(48, 12) };
+    const peftDir = tmp();
+    writeFileSync(
+      join(peftDir, 'adapter_model.safetensors'),
+      encodeSafetensors({
+        'base_model.model.blocks.0.to_q.lora_A.weight': down,
+        'base_model.model.blocks.0.to_q.lora_B.weight': up,
+      }),
+    );
+    writeFileSync(join(peftDir, 'adapter_config.json'), JSON.stringify({ r: 2, lora_alpha: 8 }));
+    const kohya = join(tmp(), 'kohya.safetensors');
+    writeFileSync(
+      kohya,
+      encodeSafetensors({
+        'lora_unet_blocks_0_to_q.lora_down.weight': down,
+        'lora_unet_blocks_0_to_q.lora_up.weight': up,
+        'lora_unet_blocks_0_to_q.alpha': { shape: [], data: Float32Array.from([8]) },
+      }),
+    );
+    const reportOf = (file: string): MergeReport['mapped'] => {
+      const model = OnnxModel.read(join(FIX, 'small', 'model.onnx'));
+      const report = mergeLoras(model, 'unet', readLoras([{ path: file, scale: 1 }]));
+      model.close();
+      return report.mapped;
+    };
+    const peft = join(peftDir, 'adapter_model.safetensors');
+    expect(reportOf(peft).map((m) => [m.alpha, m.alphaSource, m.alphaDefault])).toEqual([
+      [8, 'adapter_config.json', undefined],
+    ]);
+    const small = join(FIX, 'small', 'model.onnx');
+    expect(readFileSync(mergeToTemp(small, peft, 1))).toEqual(
+      readFileSync(mergeToTemp(small, kohya, 1)),
+    );
+  });
+
   it('refuses a LoRA whose shapes do not fit (an SDXL-sized LoRA), naming the first key', () => {
     const f = join(tmp(), 'sdxl.safetensors');
     writeFileSync(

@@ -7,6 +7,7 @@ import { LORA_SCALE_RANGE } from '../../shared/schemas';
 import { attr, intAttr, makeNode, type OnnxModel } from './onnx-model';
 import { openUpDownKernel, type UpDownKernel } from './lora-product';
 import { SafetensorsFile } from './safetensors';
+import { peftAlpha, readPeftConfigs, type PeftConfigs, type PeftConfigSource } from './peft-config';
 import { bytesOf, dimsOf, DT, elementCount, floatToHalf, halfToFloat } from './tensor-data';
 
 /**
@@ -19,9 +20,11 @@ import { bytesOf, dimsOf, DT, elementCount, floatToHalf, halfToFloat } from './t
  *   / `.lora_B.weight` (also `.lora.down.weight` / `.lora.up.weight`, `.lora_down` / `.lora_up`,
  *   and the older `<attn>.processor.to_q_lora.down.weight` attention-processor form); no prefix means
  *   the UNet.
- * Defaults: a missing `alpha` means alpha = rank (factor 1, what PEFT files without an adapter
- * config mean; the manifest marks such keys `alphaDefault`); the rank is the down matrix's first
- * dimension, and a down or up matrix without one refuses the merge.
+ * Alpha: the key's own `.alpha` tensor (kohya); else the PEFT LoraConfig's `lora_alpha` /
+ * `alpha_pattern` (`adapter_config.json` beside `adapter_model.safetensors`, or the config diffusers
+ * embeds in the header; peft-config.ts); else alpha = rank (factor 1; the manifest marks such keys
+ * `alphaDefault`). The rank is the down matrix's first dimension, and a down or up matrix without
+ * one refuses the merge.
  *
  * Merged weights keep the source's dtype: computed in float32, rounded once to float16 when the
  * source stores float16 (directly, or behind the `Cast(to=float)` of fp16-stored exports), so a
@@ -242,8 +245,10 @@ export interface MappedKey {
   shape: number[];
   rank: number;
   alpha: number;
-  /** True when the file has no alpha for this key and alpha = rank was used. */
+  /** True when neither the file nor its LoraConfig gives an alpha for this key: alpha = rank. */
   alphaDefault?: boolean;
+  /** Where the alpha came from when the file has no `.alpha` key for it but a LoraConfig does. */
+  alphaSource?: PeftConfigSource;
 }
 
 export interface LoraPlanEntry {
@@ -252,6 +257,8 @@ export interface LoraPlanEntry {
   sha256: string;
   format: LoraKeys['format'];
   modules: LoraModule[];
+  /** The PEFT LoraConfig that gives alphas the file's keys do not carry. */
+  peft?: PeftConfigs;
 }
 
 /** Reads and hashes each LoRA file and sorts its keys; unknown keys refuse the merge. */
@@ -279,7 +286,15 @@ export function readLoras(specs: readonly LoraSpec[]): LoraPlanEntry[] {
       }
       if (keys.modules.length === 0)
         throw new StudioError(`${basename(file)} holds no LoRA weights`, 'bad-input');
-      return { spec, file, sha256: sha256File(file), format: keys.format, modules: keys.modules };
+      const peft = readPeftConfigs(file, st.metadata);
+      return {
+        spec,
+        file,
+        sha256: sha256File(file),
+        format: keys.format,
+        modules: keys.modules,
+        ...(peft ? { peft } : {}),
+      };
     } finally {
       st.close();
     }
@@ -404,7 +419,8 @@ export function mergeLoras(
             'bad-input',
           );
         }
-        let alpha = rank;
+        const configured = m.alpha ? undefined : peftAlpha(lora.peft, component, m.module, rank);
+        let alpha = configured ?? rank;
         if (m.alpha) {
           const a = st.floats(m.alpha);
           if (a.length !== 1 || !Number.isFinite(a[0]))
@@ -431,7 +447,11 @@ export function mergeLoras(
           shape: dimsOf(site.tensor),
           rank,
           alpha,
-          ...(m.alpha ? {} : { alphaDefault: true }),
+          ...(m.alpha
+            ? {}
+            : configured !== undefined && lora.peft
+              ? { alphaSource: lora.peft.source }
+              : { alphaDefault: true }),
         });
       }
     }

@@ -9,6 +9,7 @@ import { runOptimizeJob } from './optimize-client';
 import { findOptimizeRecipe } from './recipes';
 import type { LoraSpec } from './lora-merge';
 import { loraHashes } from './lora-hash';
+import { peftConfigFileFor } from './peft-config';
 
 const ManifestHead = z.looseObject({
   kind: z.literal('latent-studio-variant'),
@@ -104,8 +105,17 @@ export function loraVariantName(
   /** Where hashes are remembered across processes (see lora-hash); absent: this process only. */
   home?: string,
 ): string {
-  // Hashed once per file version, not on every generate.
-  const id = loras.map((l) => `${loraHashes.sha256(l.path, home)}:${l.scale}`).join('|');
+  // Hashed once per file version, not on every generate. A PEFT adapter's alpha lives in the
+  // adapter_config.json beside it: its text is part of the name, so a changed alpha rebuilds.
+  const id = loras
+    .map((l) => {
+      const config = peftConfigFileFor(resolve(l.path));
+      const cfg = config
+        ? `:${createHash('sha256').update(readFileSync(config)).digest('hex').slice(0, 16)}`
+        : '';
+      return `${loraHashes.sha256(l.path, home)}:${l.scale}${cfg}`;
+    })
+    .join('|');
   const hash = createHash('sha256').update(`${recipe}|${id}`).digest('hex').slice(0, 12);
   return recipe === 'lora' ? `lora-${hash}` : `${recipe}+lora-${hash}`;
 }
