@@ -7,6 +7,7 @@ import { BenchResultSchema } from '../../src/shared/bench-schemas';
 import { SHAPES_SET } from '../../src/main/bench/test-sets';
 import { pairedSpeedup } from '../../src/main/bench/stats';
 import { compareImages } from '../../src/main/bench/quality';
+import { engineTurns } from '../../src/main/bench/measure';
 import { arg } from './bench-util';
 
 /**
@@ -103,11 +104,20 @@ try {
   const before: number[][] = cases.map(() => []);
   const after: number[][] = cases.map(() => []);
   const quality: { prompt: string; ssim: number; psnr: number }[] = [];
+  // Plain and profiled take turns in ABBA order with the bench's settle pause at each switch, so
+  // neither side runs while the other's ORT threads are still spinning.
+  const turn = engineTurns();
   for (let r = 0; r < repeats; r++) {
     for (const [i, c] of cases.entries()) {
-      before[i].push(ms(await gen(c)));
+      const plainTurn = async () => {
+        await turn('plain');
+        before[i].push(ms(await gen(c)));
+      };
+      if (r % 2 === 0) await plainTurn();
+      await turn('profiled');
       const profiled = await gen(c, 'wizard');
       after[i].push(ms(profiled));
+      if (r % 2 === 1) await plainTurn();
       if (r === 0) {
         const q = compareImages(plainImages[i], png(profiled));
         quality.push({ prompt: c.prompt, ssim: q.ssim, psnr: q.psnr });

@@ -1,9 +1,9 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempHome } from '../../../test/helpers/temp-home';
 import { profileSampling } from '../profiles/profile';
-import { caseRequest, folderBytes } from './measure';
+import { caseRequest, engineTurns, folderBytes } from './measure';
 import { findRecipe } from './recipes';
 import { SHAPES_SET } from './test-sets';
 
@@ -51,5 +51,26 @@ describe('folderBytes', () => {
     symlinkSync(join(home.dir, 'blob'), join(home.dir, 'snap', 'unet', 'model.onnx'));
     writeFileSync(join(home.dir, 'snap', 'model_index.json'), '{}');
     expect(folderBytes(join(home.dir, 'snap'))).toBe(1002);
+  });
+});
+
+describe('engineTurns', () => {
+  it('pauses only when the turn passes to the other engine', async () => {
+    vi.useFakeTimers();
+    try {
+      const turn = engineTurns(150);
+      const paused: boolean[] = [];
+      const take = async (tag: string) => {
+        const done = turn(tag);
+        paused.push(vi.getTimerCount() > 0);
+        await vi.advanceTimersByTimeAsync(150);
+        await done;
+      };
+      // ABBA over two repeats: r c | c r, then r again
+      for (const tag of ['r', 'c', 'c', 'r', 'r']) await take(tag);
+      expect(paused).toEqual([false, true, false, true, false]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

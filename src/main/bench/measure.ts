@@ -92,6 +92,26 @@ export interface RecipeRun {
 
 const STAGES = ['tokenize', 'textEncoder', 'unet', 'vae', 'ort', 'load'] as const;
 
+/**
+ * How long the bench lets the machine settle when the turn passes from one engine process to the
+ * other. After a run, ONNX Runtime's idle pool threads keep spin-waiting (ORT's default): measured
+ * here, ~1 core for 50-70 ms after a tiny-shapes image. Without a pause, whichever engine runs next
+ * shares the CPU with the other's spinning threads, which penalises a candidate that differs from
+ * the baseline in exactly that (no-spin ran "no gain" here while it was 1.2x faster alone). A
+ * person's studio runs one engine, so each turn should start on a quiet machine.
+ */
+export const ENGINE_SWITCH_SETTLE_MS = 150;
+
+/** Turn-taking between engines: a pause whenever the next run is not on the engine that ran last. */
+export function engineTurns(settleMs = ENGINE_SWITCH_SETTLE_MS) {
+  let last: string | undefined;
+  return async (engineTag: string): Promise<void> => {
+    if (last !== undefined && last !== engineTag && settleMs > 0)
+      await new Promise((resolve) => setTimeout(resolve, settleMs));
+    last = engineTag;
+  };
+}
+
 const fewStep = (family: string): boolean => family === 'sd-turbo' || family === 'lcm';
 
 /** The engine request for one case under one recipe. */
@@ -168,8 +188,9 @@ export async function measureRecipe(
     m.onEngine?.(engine.pid);
     tracker.begin();
     tracking = true;
-    const candidate = engineRunner(engine, m, 'c');
-    const reference = referenceEngine && engineRunner(referenceEngine, m, 'r');
+    const turn = engineTurns();
+    const candidate = engineRunner(engine, m, 'c', turn);
+    const reference = referenceEngine && engineRunner(referenceEngine, m, 'r', turn);
     const warmed = new Set<string>();
     for (const [caseIndex, testCase] of m.testSet.cases.entries()) {
       const request = caseRequest(m, recipe, testCase, modelDir);
@@ -269,12 +290,18 @@ async function restartLoad(m: MeasureSetup, request: PipelineRequest): Promise<n
 }
 
 /** Runs requests on one engine: cancellable, timed, provider-checked; remembers the first run. */
-function engineRunner(engine: EngineClient, m: MeasureSetup, tag: string) {
+function engineRunner(
+  engine: EngineClient,
+  m: MeasureSetup,
+  tag: string,
+  turn?: (engineTag: string) => Promise<void>,
+) {
   let runs = 0;
   let busyMs = 0;
   let first: { loadMs: number; firstImageMs: number } | undefined;
   const run = async (request: PipelineRequest): Promise<PipelineResult> => {
     if (m.isCancelled()) throw new StudioError('benchmark cancelled', 'cancelled');
+    await turn?.(tag);
     const id = `${m.jobId}-${tag}${runs++}`;
     const t0 = performance.now();
     // A cancel reaches the engine between denoising steps, not only between cases.
