@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { dispatch } from '../../src/main/services/dispatch';
 import { findRecipe } from '../../src/main/bench/recipes';
@@ -71,6 +71,50 @@ describe('a stacked profile with a combined variant', () => {
         'attention',
         'int8-matmul',
         'int8-weights-dq',
+      ]);
+    },
+  );
+
+  it(
+    "a distilled profile keeps its student under the person's LoRA: both merged, its sampling kept",
+    { timeout: 240_000 },
+    async () => {
+      const db = openDatabase(join(ctx.home, 'studio.db'));
+      try {
+        new BenchRepo(db).saveProfile({
+          name: 'student',
+          model: 'tiny-shapes',
+          recipeJson: JSON.stringify(findRecipe('distilled-steps')),
+          sourceRunId: null,
+          makeDefault: false,
+        });
+      } finally {
+        db.close();
+      }
+      const models = join(ctx.home, 'models');
+      const before = new Set(existsSync(models) ? readdirSync(models) : []);
+      const result = await dispatch(ctx.studio.handlers, 'generate', {
+        model: 'tiny-shapes',
+        prompt: 'a red circle on a blue background',
+        seed: 5,
+        profile: 'student',
+        loras: [{ path: RANDOM_LORA, scale: 0.5 }],
+      });
+      expect(result.warnings.join(' ')).not.toMatch(/LoRA only|cannot take a LoRA|not found/);
+      // The student's own sampling (its card: DDIM on its grid), not the model's 25 steps.
+      const card = JSON.parse(
+        readFileSync('resources/loras/tiny-shapes-distill8-cfg.json', 'utf8'),
+      ) as { steps: number; scheduler: string };
+      expect(result.steps).toBe(card.steps);
+      expect(result.scheduler).toBe(card.scheduler);
+      const merged = readdirSync(models).filter((d) => !before.has(d));
+      expect(merged, merged.join(', ')).toHaveLength(1);
+      const manifest = JSON.parse(
+        readFileSync(join(ctx.home, 'models', merged[0], 'latent-studio.json'), 'utf8'),
+      ) as { loras?: { file: string; scale: number }[] };
+      expect(manifest.loras?.map((l) => [l.file, l.scale])).toEqual([
+        [resolve('resources/loras/tiny-shapes-distill8-cfg.safetensors'), 1],
+        [RANDOM_LORA, 0.5],
       ]);
     },
   );

@@ -169,7 +169,7 @@ export async function prepareVariant(
       });
   let base = modelDir;
   if (parts.lora !== undefined) {
-    const card = LORA_VARIANTS[parts.lora](modelDir, safeFamily(modelDir), home);
+    const card = loraOfVariant(modelDir, parts.lora, home);
     if (!card) {
       throw new StudioError(
         `no LoRA for the ${parts.lora} variant is known for ${modelDir}: put one with a card (kind "${parts.lora}", its family) in ${home}/loras/`,
@@ -192,6 +192,15 @@ export async function prepareVariant(
     report(canonical, both ? 0.5 : 0, both ? 0.5 : 1),
     signal,
   );
+}
+
+/** The LoRA (its card) a LoRA variant such as `distilled-steps` merges into this model, if any. */
+export function loraOfVariant(
+  modelDir: string,
+  loraVariant: string,
+  home: string,
+): LoraCard | undefined {
+  return LORA_VARIANTS[loraVariant]?.(modelDir, safeFamily(modelDir), home);
 }
 
 function safeFamily(modelDir: string): string | undefined {

@@ -8,7 +8,7 @@ import type { ModelRegistry } from '../models/model-registry';
 import type { RunsRepo } from '../store/runs-repo';
 import type { BenchRepo } from '../store/bench-repo';
 import { recipeRunConfig } from '../bench/recipes';
-import { prepareVariant, variantParts } from '../bench/variants';
+import { loraOfVariant, prepareVariant, variantParts } from '../bench/variants';
 import { ensureLoraVariant } from '../optimize/variant-store';
 import { cardSchedulerOverrides, resolveLoraRefs } from '../optimize/lora-library';
 import { describeSchedulerOverrides } from '../../shared/scheduler-overrides';
@@ -58,7 +58,13 @@ export class GenerateService {
     model: { name: string; dir: string },
   ): Promise<MethodOutput<'generate'>> {
     const { runs, events, home } = this.deps;
-    const profile = await this.profileFor(model.name, model.dir, input.profile);
+    // With LoRAs the profile's variant is rebuilt with them merged (loraModelDir), not used alone.
+    const profile = await this.profileFor(
+      model.name,
+      model.dir,
+      input.profile,
+      (input.loras?.length ?? 0) === 0,
+    );
     // The provider: asked for, else the one the profile was measured on, else the best that works.
     const ep =
       input.ep ??
@@ -174,7 +180,12 @@ export class GenerateService {
    * The optimization profile a generation runs with: the one named, else the model's default profile
    * (saved from a benchmark's winner), else none. Explicit generate options always win over it.
    */
-  private async profileFor(modelName: string, modelDir: string, name: string | undefined) {
+  private async profileFor(
+    modelName: string,
+    modelDir: string,
+    name: string | undefined,
+    buildVariant = true,
+  ) {
     const stored = name ? this.deps.bench.profile(name) : this.deps.bench.defaultProfile(modelName);
     if (name && !stored)
       throw new StudioError(
@@ -197,7 +208,9 @@ export class GenerateService {
       promise,
       ep,
       variant: recipe.variant,
-      modelDir: await this.profileModelDir(modelDir, recipe.variant, stored.name),
+      modelDir: buildVariant
+        ? await this.profileModelDir(modelDir, recipe.variant, stored.name)
+        : modelDir,
       runConfig: recipeRunConfig(recipe, (await this.deps.hardware.detect()).cpu.physicalCores),
       ...sampling,
     };
@@ -230,6 +243,8 @@ export class GenerateService {
    * worker) and cached by model fingerprint, LoRA contents and scales. A profile's optimizer
    * variant is stacked after the merge (the LoRA changes float weights, the recipe then quantizes
    * or fuses them); graph-all, which ONNX Runtime writes itself, cannot take a LoRA and is left out.
+   * A profile whose variant is itself a LoRA merge (a distilled student) keeps its LoRA: the
+   * student's and the request's LoRAs are merged together, and the profile's sampling still applies.
    */
   private async loraModelDir(
     modelDir: string,
@@ -237,20 +252,24 @@ export class GenerateService {
     profileVariant: string | undefined,
     jobId: string,
   ): Promise<string> {
-    // A composed recipe (a stack's `attention+int8`) stacks too; a profile variant that is itself
-    // a LoRA merge (a distilled stack) is left out rather than merged with another LoRA unasked.
     const parts = profileVariant !== undefined ? variantParts(profileVariant) : undefined;
-    const stackable =
-      parts !== undefined &&
-      !('refused' in parts) &&
-      parts.lora === undefined &&
-      parts.optimize !== undefined &&
-      !parts.optimize.split('+').includes('graph-all');
-    if (profileVariant && profileVariant !== 'source' && !stackable) {
+    const usable = parts !== undefined && !('refused' in parts) ? parts : undefined;
+    const optimize =
+      usable?.optimize !== undefined && !usable.optimize.split('+').includes('graph-all')
+        ? usable.optimize
+        : undefined;
+    if (usable?.optimize !== undefined && optimize === undefined) {
       this.pendingWarnings.push(
-        `the profile's ${profileVariant} variant cannot take a LoRA; ran the source model with the LoRA merged`,
+        `the profile's ${usable.optimize} variant cannot take a LoRA (ONNX Runtime writes it itself); ran the model with the LoRA merged, without it`,
       );
     }
+    const student = usable?.lora !== undefined ? this.profileLora(modelDir, usable.lora) : null;
+    if (student === undefined) {
+      this.pendingWarnings.push(
+        `the profile's ${usable?.lora} LoRA was not found for this model; ran only the requested LoRA`,
+      );
+    }
+    const all = student ? [student, ...loras] : loras;
     // The first generate with a LoRA builds its merged variant (seconds to minutes on a big
     // model): say so with the optimizer's own progress, so the page does not look frozen. A cached
     // variant answers at once and the first engine event follows.
@@ -266,15 +285,24 @@ export class GenerateService {
     return ensureLoraVariant(
       this.deps.home,
       modelDir,
-      loras,
+      all,
       (p) =>
         merge(
           Math.round(p.fraction * 100),
           `merging LoRA… ${p.message}${p.reason === 'not built yet' ? '' : ` (rebuilt: ${p.reason})`}`,
         ),
       undefined,
-      stackable ? parts.optimize : 'lora',
+      optimize ?? 'lora',
     );
+  }
+
+  /** The LoRA a profile's LoRA variant merges (its card's file and scale); undefined: none found. */
+  private profileLora(
+    modelDir: string,
+    loraVariant: string,
+  ): { path: string; scale: number } | undefined {
+    const card = loraOfVariant(modelDir, loraVariant, this.deps.home);
+    return card ? { path: card.path, scale: card.scale } : undefined;
   }
 
   cancel(jobId: string): boolean {
