@@ -30,10 +30,28 @@ export type SchedulerName = z.infer<typeof SchedulerNameSchema>;
  * One key is not a config key: `timesteps`, an explicit descending schedule (diffusers'
  * `set_timesteps(timesteps=…)`), for a student trained on a grid of its own; DDIM takes it.
  */
-export const SchedulerOverridesSchema = z.record(
-  z.string(),
-  z.union([z.string(), z.number(), z.boolean(), z.array(z.number().int().nonnegative())]),
-);
+export const SchedulerOverridesSchema = z
+  .record(
+    z.string(),
+    z.union([z.string(), z.number(), z.boolean(), z.array(z.number().int().nonnegative())]),
+  )
+  .superRefine((overrides, ctx) => {
+    for (const [key, value] of Object.entries(overrides)) {
+      const list = Array.isArray(value);
+      if (key === 'timesteps' && !list)
+        ctx.addIssue({
+          code: 'custom',
+          path: [key],
+          message: 'timesteps must be a list of integers, e.g. [961, 921, 841]',
+        });
+      else if (key !== 'timesteps' && list)
+        ctx.addIssue({
+          code: 'custom',
+          path: [key],
+          message: `${key} takes one value; only timesteps is a list`,
+        });
+    }
+  });
 export type SchedulerOverrides = z.infer<typeof SchedulerOverridesSchema>;
 
 export const HARDWARE_CLASSES = ['cpu-only', 'gpu-consumer', 'gpu-pro', 'apple-silicon'] as const;

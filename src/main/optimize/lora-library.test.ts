@@ -158,6 +158,16 @@ describe('cardSchedulerOverrides', () => {
       card('grid.safetensors', { ...base, ...broken, schedulerOverrides: { timesteps: grid } });
       expect(cardForFile(file)).toBeUndefined();
     }
+    // A grid that is not a list, or a list under a key that takes one value: refused as well.
+    for (const overrides of [{ timesteps: 961 }, { steps_offset: [1, 2] }]) {
+      card('grid.safetensors', {
+        ...base,
+        scheduler: 'ddim',
+        steps: 8,
+        schedulerOverrides: overrides,
+      });
+      expect(cardForFile(file)).toBeUndefined();
+    }
   });
 
   it('lists the bundled step-distilled LoRA with its grid, so the picker can say it', () => {

@@ -155,7 +155,7 @@ export function resolveLoraRefs<T extends { path: string }>(loras: T[], home: st
 
 /**
  * The scheduler settings a LoRA's card says its student was trained with (a step-distilled
- * student's `steps_offset`), when a generation samples as the card says: one LoRA, the card's
+ * student's timestep grid or `steps_offset`), when a generation samples as the card says: one LoRA, the card's
  * scheduler and exactly the card's steps. Another step count or scheduler gets none, since such
  * settings fit only the grid they were trained on. The card is the JSON beside the file whose
  * `file` names it.
