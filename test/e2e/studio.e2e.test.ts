@@ -243,22 +243,22 @@ describe('studio in Chromium', () => {
       await expect.poll(() => add.isEnabled()).toBe(true);
       // The step-distilled student's card names its own timestep grid as well.
       await add.focus();
-      await page.keyboard.type('tiny-shapes-distill8-cfg');
+      await page.keyboard.type('tiny-shapes-distill10-cfg');
       await page.keyboard.press('ArrowDown');
       await page.keyboard.press('Enter');
-      const student = picker.getByTestId('lora-tiny-shapes-distill8-cfg');
+      const student = picker.getByTestId('lora-tiny-shapes-distill10-cfg');
       await student
         .getByText(
-          /the card recommends ddim · 8 steps · guidance 7\.5 · timesteps 961, 921, 841, 721, 561, 401, 241, 81/,
+          /the card recommends ddim · 10 steps · guidance 7\.5 · timesteps 961, 921, 881, 841, 761, 681, 561, 401, 241, 81/,
         )
         .waitFor();
       // The button names only what it puts in the form; generate applies the grid itself.
       await student
-        .getByRole('button', { name: 'Use the card’s settings (ddim · 8 steps · guidance 7.5)' })
+        .getByRole('button', { name: 'Use the card’s settings (ddim · 10 steps · guidance 7.5)' })
         .waitFor();
       await shot('generate-lora-student');
       await student
-        .getByRole('button', { name: 'Remove the LoRA tiny-shapes-distill8-cfg' })
+        .getByRole('button', { name: 'Remove the LoRA tiny-shapes-distill10-cfg' })
         .click();
       await student.waitFor({ state: 'detached' });
       await add.focus();

@@ -110,15 +110,15 @@ describe('generate --lora', () => {
 
 describe('generate with a step-distilled LoRA', () => {
   it("applies its card's timestep grid when sampling as the card says, and only then", async () => {
-    const student = 'lora:bundled/tiny-shapes-distill8-cfg.safetensors';
+    const student = 'lora:bundled/tiny-shapes-distill10-cfg.safetensors';
     const asCard = await generate({
       loras: [{ path: student, scale: 1 }],
       scheduler: 'ddim',
-      steps: 8,
+      steps: 10,
       guidance: 7.5,
     });
     expect(asCard.warnings.join(' ')).toMatch(
-      /card's scheduler settings applied \(timesteps 961, 921, 841, 721, 561, 401, 241, 81\)/,
+      /card's scheduler settings applied \(timesteps 961, 921, 881, 841, 761, 681, 561, 401, 241, 81\)/,
     );
     const other = await generate({
       loras: [{ path: student, scale: 1 }],

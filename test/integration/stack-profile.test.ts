@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { dispatch } from '../../src/main/services/dispatch';
 import { findRecipe } from '../../src/main/bench/recipes';
 import { composeRecipes } from '../../src/main/bench/tiers';
+import { withCardSampling } from '../../src/main/bench/variants';
 import { openDatabase } from '../../src/main/store/database';
 import { BenchRepo } from '../../src/main/store/bench-repo';
 import { useTempStudio } from '../helpers/temp-studio';
@@ -84,7 +85,15 @@ describe('a stacked profile with a combined variant', () => {
         new BenchRepo(db).saveProfile({
           name: 'student',
           model: 'tiny-shapes',
-          recipeJson: JSON.stringify(findRecipe('distilled-steps')),
+          // As the bench saves it: sampled as the student's card says.
+          recipeJson: JSON.stringify(
+            withCardSampling(
+              findRecipe('distilled-steps'),
+              resolve('resources/models/tiny-shapes'),
+              'sd1',
+              ctx.home,
+            ),
+          ),
           sourceRunId: null,
           makeDefault: false,
         });
@@ -103,7 +112,7 @@ describe('a stacked profile with a combined variant', () => {
       expect(result.warnings.join(' ')).not.toMatch(/LoRA only|cannot take a LoRA|not found/);
       // The student's own sampling (its card: DDIM on its grid), not the model's 25 steps.
       const card = JSON.parse(
-        readFileSync('resources/loras/tiny-shapes-distill8-cfg.json', 'utf8'),
+        readFileSync('resources/loras/tiny-shapes-distill10-cfg.json', 'utf8'),
       ) as { steps: number; scheduler: string };
       expect(result.steps).toBe(card.steps);
       expect(result.scheduler).toBe(card.scheduler);
@@ -113,7 +122,7 @@ describe('a stacked profile with a combined variant', () => {
         readFileSync(join(ctx.home, 'models', merged[0], 'latent-studio.json'), 'utf8'),
       ) as { loras?: { file: string; scale: number }[] };
       expect(manifest.loras?.map((l) => [l.file, l.scale])).toEqual([
-        [resolve('resources/loras/tiny-shapes-distill8-cfg.safetensors'), 1],
+        [resolve('resources/loras/tiny-shapes-distill10-cfg.safetensors'), 1],
         [RANDOM_LORA, 0.5],
       ]);
     },

@@ -24,7 +24,7 @@ import { arg, GRID_PROMPTS } from './bench-util';
  * the default's image of the same prompt and seed, and prompt adherence (bench/adherence.ts: the
  * share of images whose shape, shape colour and background colour all match the prompt). Prints
  * one JSON object; --grid writes a sample grid (default, 2, 4, 8 steps, then the step-distilled
- * row) of the first prompts. --distilled FILE (default: the bundled tiny-shapes-distill8-cfg; '' for
+ * row) of the first prompts. --distilled FILE (default: the bundled tiny-shapes-distill10-cfg; '' for
  * none) adds the step-distilled LoRA, sampled as its card (FILE with .json) says.
  */
 const PROMPTS = GRID_PROMPTS;
@@ -42,7 +42,7 @@ const { manifest } = await buildVariant(tiny, 'lora', merged, {
 });
 const mergeMs = performance.now() - mergeStart;
 // The step-distilled LoRA (the teacher's pictures in fewer DDIM steps), if given, with its card.
-const distilledFile = arg('distilled', 'resources/loras/tiny-shapes-distill8-cfg.safetensors');
+const distilledFile = arg('distilled', 'resources/loras/tiny-shapes-distill10-cfg.safetensors');
 const distilledCard = distilledFile ? cardForFile(distilledFile) : undefined;
 if (distilledFile && !distilledCard)
   throw new Error(`--distilled: no card (a .json naming ${distilledFile}) beside it`);

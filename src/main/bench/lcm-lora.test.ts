@@ -75,15 +75,15 @@ describe('the distilled tier that keeps the pictures', () => {
   it('is proposed for tiny-shapes at every priority (judged by SSIM/PSNR), with its card', () => {
     const card = findStepDistilledLora(tiny, 'sd1', home);
     expect(card).toMatchObject({
-      name: 'tiny-shapes-distill8-cfg',
+      name: 'tiny-shapes-distill10-cfg',
       scheduler: 'ddim',
-      steps: 8,
+      steps: 10,
       guidance: 7.5,
       // Its own grid: it starts where the teacher's starts (961) and is densest where the layout forms.
-      schedulerOverrides: { timesteps: [961, 921, 841, 721, 561, 401, 241, 81] },
+      schedulerOverrides: { timesteps: [961, 921, 881, 841, 761, 681, 561, 401, 241, 81] },
       teacher: { scheduler: 'ddim', steps: 25, guidance: 7.5 },
     });
-    expect(card?.path).toBe(resolve('resources/loras/tiny-shapes-distill8-cfg.safetensors'));
+    expect(card?.path).toBe(resolve('resources/loras/tiny-shapes-distill10-cfg.safetensors'));
     for (const priority of ['speed', 'quality'] as const) {
       const p = proposeCandidates(question(tiny, 'sd1', priority));
       expect(p.recipes.map((r) => r.name)).toContain('distilled-steps');

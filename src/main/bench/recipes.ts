@@ -102,7 +102,7 @@ export const LCM_LORA_RECIPE: Recipe = recipe({
 
 /**
  * The distilled tier that keeps the teacher's pictures: the model with its step-distilled LoRA
- * merged (bundled for tiny-shapes: `resources/loras/tiny-shapes-distill8-cfg.json`), sampled with
+ * merged (bundled for tiny-shapes: `resources/loras/tiny-shapes-distill10-cfg.json`), sampled with
  * the model's own DDIM at the card's steps, guidance and timestep grid. The LoRA was trained so that
  * each of its steps lands where the teacher's default sampling (DDIM 25 with guidance 7.5) would be
  * at that time (progressive distillation in one stage; see
@@ -158,6 +158,15 @@ export const BUILTIN_RECIPES: readonly Recipe[] = [
     description:
       'Pins intra-op threads to the physical core count (hyper-threads rarely help GEMMs); everything else as the baseline.',
     runConfig: { intraOpThreads: 'physical-cores' },
+  }),
+  recipe({
+    name: 'single-thread',
+    version: 1,
+    title: 'One intra-op thread',
+    strategy: 'session',
+    description:
+      'Each session runs its operators on one thread (intra_op_num_threads = 1) instead of one per physical core. It can help a small model, whose operators are too short to be worth sharing, where cores are few or shared; on a large model it is much slower. Not proposed by the wizard (on tiny-shapes on 2 shared cores it measured no gain); name it to measure it. The numbers decide.',
+    runConfig: { intraOpThreads: 1 },
   }),
   recipe({
     name: 'no-spin',

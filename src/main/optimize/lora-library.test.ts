@@ -172,23 +172,23 @@ describe('cardSchedulerOverrides', () => {
 
   it('lists the bundled step-distilled LoRA with its grid, so the picker can say it', () => {
     const student = listLoras(home.dir, TINY).find(
-      (l) => l.id === 'lora:bundled/tiny-shapes-distill8-cfg.safetensors',
+      (l) => l.id === 'lora:bundled/tiny-shapes-distill10-cfg.safetensors',
     );
     expect(student).toMatchObject({
       kind: 'step-distilled',
       card: {
         scheduler: 'ddim',
-        steps: 8,
+        steps: 10,
         guidance: 7.5,
-        schedulerOverrides: { timesteps: [961, 921, 841, 721, 561, 401, 241, 81] },
+        schedulerOverrides: { timesteps: [961, 921, 881, 841, 761, 681, 561, 401, 241, 81] },
       },
     });
   });
 
   it('reads the bundled step-distilled card', () => {
-    const bundled = resolve('resources/loras/tiny-shapes-distill8-cfg.safetensors');
-    expect(cardSchedulerOverrides(bundled, { scheduler: 'ddim', steps: 8 })).toEqual({
-      timesteps: [961, 921, 841, 721, 561, 401, 241, 81],
+    const bundled = resolve('resources/loras/tiny-shapes-distill10-cfg.safetensors');
+    expect(cardSchedulerOverrides(bundled, { scheduler: 'ddim', steps: 10 })).toEqual({
+      timesteps: [961, 921, 881, 841, 761, 681, 561, 401, 241, 81],
     });
   });
 });

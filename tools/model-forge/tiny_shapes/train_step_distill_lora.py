@@ -36,9 +36,10 @@ it trains. The LoRA is saved in kohya's layout with its card in the safetensors 
 
     LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp FORGE_THREADS=2 \
       /usr/bin/python3 tools/model-forge/tiny_shapes/train_step_distill_lora.py \
-      --student-steps 8 --student-guidance 7.5 --on-path --align-start \
-      --out resources/loras/tiny-shapes-distill8-cfg.safetensors
-(the shipped file's two runs are in tools/model-forge/README.md)
+      --student-steps 10 --student-guidance 7.5 --on-path \
+      --timesteps 961,921,881,841,761,681,561,401,241,81 \
+      --out resources/loras/tiny-shapes-distill10-cfg.safetensors
+(the shipped file's run, and the earlier students', are in tools/model-forge/README.md)
 """
 import argparse
 import json
@@ -301,7 +302,7 @@ def main():
     ap.add_argument("--rank", type=int, default=32)
     ap.add_argument("--alpha", type=float, default=32.0)
     ap.add_argument("--eval-every", type=int, default=250)
-    ap.add_argument("--out", default="resources/loras/tiny-shapes-distill8-cfg.safetensors")
+    ap.add_argument("--out", default="resources/loras/tiny-shapes-distill10-cfg.safetensors")
     ap.add_argument("--align-start", action="store_true",
                     help="shift the student's DDIM grid (steps_offset) so it starts at the teacher's first timestep")
     ap.add_argument("--timesteps", default="",
