@@ -50,6 +50,7 @@ export const RecipeSchema = z
         vaeSlicing: z.boolean(),
         optimizedModelCache: z.boolean(),
         allowSpinning: z.boolean(),
+        spinEverySession: z.boolean(),
       })
       .partial()
       .strict()
@@ -125,11 +126,11 @@ export const DISTILLED_STEPS_RECIPE: Recipe = recipe({
 export const BUILTIN_RECIPES: readonly Recipe[] = [
   recipe({
     name: 'baseline',
-    version: 2,
+    version: 3,
     title: 'Baseline (what you have today)',
     strategy: 'baseline',
     description:
-      "The studio's default session settings (ONNX Runtime defaults, graph optimization level all, as generate uses them), the model's own scheduler at its default steps, every session resident. Every other single recipe changes exactly one thing against it.",
+      "The studio's default session settings (ONNX Runtime defaults, graph optimization level all, as generate uses them; only the UNet's idle threads spin-wait, the text encoder's and VAE's sleep after their run), the model's own scheduler at its default steps, every session resident. Every other single recipe changes exactly one thing against it.",
   }),
   recipe({
     name: 'graph-basic',
@@ -139,6 +140,16 @@ export const BUILTIN_RECIPES: readonly Recipe[] = [
     description:
       "ORT's basic level only (no extended fusions, no NCHWc layouts): shows what the default level 'all' buys. Never a recommendation: it exists to explain.",
     runConfig: { graphOptimizationLevel: 'basic' },
+    explanatory: true,
+  }),
+  recipe({
+    name: 'spin-all',
+    version: 1,
+    title: "Every session spinning, ONNX Runtime's own default (explanatory)",
+    strategy: 'session',
+    description:
+      "Every session's idle threads spin-wait after a run, as ONNX Runtime does by default, instead of only the UNet's: shows what the studio's default buys (the text encoder's spinning threads slow the UNet's first steps, the UNet's the VAE). Never a recommendation: it exists to explain.",
+    runConfig: { spinEverySession: true },
     explanatory: true,
   }),
   recipe({
@@ -170,11 +181,11 @@ export const BUILTIN_RECIPES: readonly Recipe[] = [
   }),
   recipe({
     name: 'no-spin',
-    version: 1,
+    version: 2,
     title: 'Idle threads sleep instead of spinning',
     strategy: 'session',
     description:
-      "ONNX Runtime's worker threads spin-wait between pieces of work by default; here they sleep (session.intra_op.allow_spinning = 0). Where cores are shared with other programs or with the other sessions' thread pools, the thread doing the work gets the CPU back; on idle many-core machines spinning can be slightly faster. The numbers decide.",
+      "The UNet's ONNX Runtime worker threads spin-wait between its steps by default (the other sessions' already sleep); here they sleep too (session.intra_op.allow_spinning = 0). Where cores are shared with other programs, the thread doing the work gets the CPU back; on idle machines spinning between steps is usually slightly faster. The numbers decide.",
     runConfig: { allowSpinning: false },
   }),
   recipe({

@@ -59,6 +59,7 @@ export class ComponentSession {
           config,
           provider,
           config.profileDir ? join(config.profileDir, component) : undefined,
+          component,
         );
         let source = file;
         if (config.optimizedModelCache) {

@@ -30,6 +30,14 @@ export interface RunConfig {
    * programs, other sessions' pools, the UI) spinning threads take CPU from the one doing the work.
    */
   allowSpinning: boolean;
+  /**
+   * ORT's own default, every session spinning. False (the studio's default): only the sessions a
+   * pipeline calls in a loop (the UNet) spin; the ones it calls once per image (text encoders, VAE)
+   * sleep after their run. Their spinning, ~1 core for 50-70 ms after each run on a 2-core
+   * machine, took the CPU from the stage after them: the UNet's first steps ran 20-40% slower and
+   * the VAE after a spinning UNet pool ~40% slower (docs/benchmarks.md, session 6).
+   */
+  spinEverySession: boolean;
 }
 
 export const DEFAULT_RUN_CONFIG: RunConfig = {
@@ -45,7 +53,17 @@ export const DEFAULT_RUN_CONFIG: RunConfig = {
   enableProfiling: false,
   optimizedModelCache: false,
   allowSpinning: true,
+  spinEverySession: false,
 };
+
+/** Components a pipeline calls once per step: the only ones whose idle threads spin by default. */
+const LOOPED_COMPONENTS: ReadonlySet<string> = new Set(['unet']);
+
+/** Whether this component's idle pool threads spin-wait under `config`. */
+export function spins(config: RunConfig, component?: string): boolean {
+  if (!config.allowSpinning) return false;
+  return config.spinEverySession || component === undefined || LOOPED_COMPONENTS.has(component);
+}
 
 /** A stable key: sessions are reused while it does not change. */
 export const runConfigKey = (c: RunConfig): string => JSON.stringify(c);
@@ -54,6 +72,8 @@ export function sessionOptions(
   config: RunConfig,
   provider: ExecutionProvider,
   profilePrefix?: string,
+  /** The component folder (`unet`, `vae_decoder`, ...): decides spinning (see `spins`). */
+  component?: string,
 ): ort.InferenceSession.SessionOptions {
   return {
     executionProviders: [provider],
@@ -63,7 +83,7 @@ export function sessionOptions(
     enableCpuMemArena: config.enableCpuMemArena,
     enableMemPattern: config.enableMemPattern,
     logSeverityLevel: 3,
-    ...(config.allowSpinning
+    ...(spins(config, component)
       ? {}
       : { extra: { session: { 'intra_op.allow_spinning': '0', 'inter_op.allow_spinning': '0' } } }),
     ...(config.enableProfiling && profilePrefix

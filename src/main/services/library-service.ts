@@ -321,6 +321,8 @@ export function describeRecipeChanges(
     );
   if (rc.interOpThreads !== undefined) out.push(`inter-op threads: ${rc.interOpThreads}`);
   if (rc.allowSpinning === false) out.push('idle ONNX Runtime threads sleep instead of spinning');
+  if (rc.spinEverySession)
+    out.push("every session's idle threads spin (ONNX Runtime's own default)");
   if (rc.graphOptimizationLevel) out.push(`graph optimization level: ${rc.graphOptimizationLevel}`);
   if (rc.enableCpuMemArena === false) out.push('CPU memory arena off (less memory held)');
   if (rc.enableMemPattern === false) out.push('memory pattern planning off');
