@@ -47,7 +47,7 @@ export const LoraSummarySchema = z.object({
   id: z.string().startsWith(LORA_ID_PREFIX),
   /** The card's name, else the file name without `.safetensors`. */
   name: z.string(),
-  /** The file name inside its folder. */
+  /** The file name inside its folder (`<folder>/adapter_model.safetensors` for a PEFT adapter). */
   file: z.string(),
   source: z.enum(LORA_SOURCES),
   sizeBytes: z.number().int().nonnegative(),

@@ -103,10 +103,32 @@ describe('resolveLoraRef', () => {
     ['lora:elsewhere/x.safetensors', /is not a LoRA id/],
     ['lora:home', /is not a LoRA id/],
     ['lora:home/sub/x.safetensors', /is not a LoRA id/],
+    ['lora:home/../adapter_model.safetensors', /is not a LoRA id/],
+    ['lora:home//adapter_model.safetensors', /is not a LoRA id/],
+    ['lora:home/a/b/adapter_model.safetensors', /is not a LoRA id/],
+    ['lora:home/gone/adapter_model.safetensors', /no LoRA gone\/adapter_model\.safetensors in/],
     ['lora:home/missing.safetensors', /no LoRA missing\.safetensors in/],
   ])('refuses %s', (id, message) => {
     expect(() => resolveLoraRef(id, home.dir, 'loras.0.path')).toThrow(message);
     expect(() => resolveLoraRef(id, home.dir, 'loras.0.path')).toThrow(/^loras\.0\.path: /);
+  });
+});
+
+describe('PEFT adapter folders', () => {
+  it('lists <home>/loras/<folder>/adapter_model.safetensors under the folder name, and resolves its id', () => {
+    const folder = join(loras, 'my-style');
+    mkdirSync(folder, { recursive: true });
+    writeFileSync(join(folder, 'adapter_model.safetensors'), 'weights');
+    writeFileSync(join(folder, 'adapter_config.json'), JSON.stringify({ r: 4, lora_alpha: 8 }));
+    // A folder without an adapter, and a hidden one, are not offered.
+    mkdirSync(join(loras, 'empty'), { recursive: true });
+    mkdirSync(join(loras, '.cache'), { recursive: true });
+    writeFileSync(join(loras, '.cache', 'adapter_model.safetensors'), 'x');
+    const listed = listLoras(home.dir, SD15).filter((l) => l.file.includes('/'));
+    expect(listed.map((l) => [l.id, l.name, l.sizeBytes, l.card])).toEqual([
+      ['lora:home/my-style/adapter_model.safetensors', 'my-style', 7, null],
+    ]);
+    expect(resolveLoraRef(listed[0].id, home.dir)).toBe(join(folder, 'adapter_model.safetensors'));
   });
 });
 

@@ -10,6 +10,7 @@ import {
 import { detectFamily } from '../models/model-folder';
 import { resourcesDir } from '../paths';
 import { cardForFile, LoraCardSchema } from './bundled-loras';
+import { PEFT_ADAPTER_FILE } from './peft-config';
 import type { SchedulerOverrides } from '../../shared/schemas';
 
 /**
@@ -28,6 +29,19 @@ const loraId = (source: Source, file: string): string => `${LORA_ID_PREFIX}${sou
 /** A file name that stays inside its folder: no separators, no `..`, a `.safetensors` file. */
 const plainLoraFile = (file: string): boolean =>
   basename(file) === file && !file.includes('\\') && file.endsWith('.safetensors');
+
+/** A folder name directly inside the LoRA folder: no separators, not `.` or `..`, not hidden. */
+const plainFolder = (name: string): boolean =>
+  name !== '' && basename(name) === name && !name.includes('\\') && !name.startsWith('.');
+
+/**
+ * `<folder>/adapter_model.safetensors`: a PEFT adapter as `save_pretrained` writes it (its alpha in
+ * the `adapter_config.json` beside it), one folder deep and no deeper.
+ */
+const peftAdapterFile = (file: string): boolean => {
+  const parts = file.split('/');
+  return parts.length === 2 && plainFolder(parts[0]) && parts[1] === PEFT_ADAPTER_FILE;
+};
 
 /** The names a card's `baseModel` may use for this model: its studio name and its folder name. */
 function modelNames(model: { name: string; dir: string }): Set<string> {
@@ -115,6 +129,22 @@ export function listLoras(home: string, model: { name: string; dir: string }): L
           card: null,
         });
       }
+      // PEFT adapters saved as folders: named after the folder.
+      for (const f of entries.filter(plainFolder)) {
+        const file = `${f}/${PEFT_ADAPTER_FILE}`;
+        const path = join(dir, f, PEFT_ADAPTER_FILE);
+        if (!statSync(join(dir, f)).isDirectory() || !existsSync(path)) continue;
+        found.push({
+          id: loraId(source, file),
+          name: f,
+          file,
+          source,
+          sizeBytes: statSync(path).size,
+          kind: null,
+          match: 'unknown',
+          card: null,
+        });
+      }
     }
   }
   const order = { model: 0, family: 1, unknown: 2 } as const;
@@ -132,9 +162,13 @@ export function resolveLoraRef(value: string, home: string, field = 'loras'): st
   const slash = rest.indexOf('/');
   const source = rest.slice(0, slash);
   const file = rest.slice(slash + 1);
-  if (slash < 0 || !(LORA_SOURCES as readonly string[]).includes(source) || !plainLoraFile(file)) {
+  if (
+    slash < 0 ||
+    !(LORA_SOURCES as readonly string[]).includes(source) ||
+    !(plainLoraFile(file) || peftAdapterFile(file))
+  ) {
     throw new StudioError(
-      `${field}: ${value} is not a LoRA id; use one listLoras gives (lora:bundled/<file> or lora:home/<file>) or a .safetensors path`,
+      `${field}: ${value} is not a LoRA id; use one listLoras gives (lora:bundled/<file>, lora:home/<file> or lora:home/<folder>/adapter_model.safetensors) or a .safetensors path`,
       'bad-input',
     );
   }
