@@ -3,7 +3,7 @@ import { BenchResultSchema, RunDetailSchema } from '../../src/shared/bench-schem
 import { dispatch } from '../../src/main/services/dispatch';
 import { SHAPES_SET } from '../../src/main/bench/test-sets';
 import { pairedSpeedup } from '../../src/main/bench/stats';
-import { engineTurns } from '../../src/main/bench/measure';
+import { engineTurns, inAbbaOrder } from '../../src/main/bench/measure';
 import { compareImages, PSNR_ACCEPTABLE_DB, SSIM_ACCEPTABLE } from '../../src/main/bench/quality';
 import { createStudio, type Studio } from '../../src/main/services/studio';
 import { useTempStudio } from '../helpers/temp-studio';
@@ -97,16 +97,20 @@ async function promiseHolds(recipe: string, name: string, scheduler: string) {
   for (let r = 0; r < REPEATS; r++) {
     for (const [i, c] of cases.entries()) {
       let p: Generated | undefined;
-      const plainTurn = async () => {
-        await turn('plain');
-        p = await gen(c);
-        before[i].push(ms(p));
-      };
-      if (r % 2 === 0) await plainTurn();
-      await turn('profiled');
-      const g = await gen(c, name);
-      if (r % 2 === 1) await plainTurn();
-      if (!p) throw new Error('the plain side did not run');
+      let g: Generated | undefined;
+      await inAbbaOrder(
+        r,
+        async () => {
+          await turn('plain');
+          p = await gen(c);
+          before[i].push(ms(p));
+        },
+        async () => {
+          await turn('profiled');
+          g = await gen(c, name);
+        },
+      );
+      if (!p || !g) throw new Error('a side did not run');
       expect(g.steps).toBe(measured[i].steps);
       expect(g.guidance).toBe(measured[i].guidance);
       expect(g.scheduler).toBe(scheduler);

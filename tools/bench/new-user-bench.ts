@@ -7,7 +7,7 @@ import { BenchResultSchema } from '../../src/shared/bench-schemas';
 import { SHAPES_SET } from '../../src/main/bench/test-sets';
 import { pairedSpeedup } from '../../src/main/bench/stats';
 import { compareImages } from '../../src/main/bench/quality';
-import { engineTurns } from '../../src/main/bench/measure';
+import { engineTurns, inAbbaOrder } from '../../src/main/bench/measure';
 import { arg } from './bench-util';
 
 /**
@@ -109,15 +109,20 @@ try {
   const turn = engineTurns();
   for (let r = 0; r < repeats; r++) {
     for (const [i, c] of cases.entries()) {
-      const plainTurn = async () => {
-        await turn('plain');
-        before[i].push(ms(await gen(c)));
-      };
-      if (r % 2 === 0) await plainTurn();
-      await turn('profiled');
-      const profiled = await gen(c, 'wizard');
-      after[i].push(ms(profiled));
-      if (r % 2 === 1) await plainTurn();
+      let profiled: Awaited<ReturnType<typeof gen>> | undefined;
+      await inAbbaOrder(
+        r,
+        async () => {
+          await turn('plain');
+          before[i].push(ms(await gen(c)));
+        },
+        async () => {
+          await turn('profiled');
+          profiled = await gen(c, 'wizard');
+          after[i].push(ms(profiled));
+        },
+      );
+      if (!profiled) throw new Error('the profiled side did not run');
       if (r === 0) {
         const q = compareImages(plainImages[i], png(profiled));
         quality.push({ prompt: c.prompt, ssim: q.ssim, psnr: q.psnr });

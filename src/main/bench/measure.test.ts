@@ -3,7 +3,7 @@ import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempHome } from '../../../test/helpers/temp-home';
 import { profileSampling } from '../profiles/profile';
-import { caseRequest, engineTurns, folderBytes } from './measure';
+import { caseRequest, engineTurns, folderBytes, inAbbaOrder } from './measure';
 import { findRecipe } from './recipes';
 import { SHAPES_SET } from './test-sets';
 
@@ -72,5 +72,18 @@ describe('engineTurns', () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+});
+
+describe('inAbbaOrder', () => {
+  it('runs a then b on even repeats, b then a on odd ones', async () => {
+    const order: string[] = [];
+    for (let r = 0; r < 3; r++)
+      await inAbbaOrder(
+        r,
+        async () => void order.push('a'),
+        async () => void order.push('b'),
+      );
+    expect(order.join('')).toBe('abbaab');
   });
 });

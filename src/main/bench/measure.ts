@@ -94,13 +94,30 @@ const STAGES = ['tokenize', 'textEncoder', 'unet', 'vae', 'ort', 'load'] as cons
 
 /**
  * How long the bench lets the machine settle when the turn passes from one engine process to the
- * other. After a run, ONNX Runtime's idle pool threads keep spin-waiting (ORT's default): measured
- * here, ~1 core for 50-70 ms after a tiny-shapes image. Without a pause, whichever engine runs next
- * shares the CPU with the other's spinning threads, which penalises a candidate that differs from
- * the baseline in exactly that (no-spin ran "no gain" here while it was 1.2x faster alone). A
- * person's studio runs one engine, so each turn should start on a quiet machine.
+ * other. After a run, ONNX Runtime's idle pool threads keep spin-waiting: measured here, ~1 core
+ * for 50-70 ms after a tiny-shapes image. Without a pause, whichever engine runs next shares the
+ * CPU with the other's spinning threads, which penalises a candidate that spins less than the
+ * baseline. A person's studio runs one engine, so each turn should start on a quiet machine.
  */
 export const ENGINE_SWITCH_SETTLE_MS = 150;
+
+/**
+ * One repeat of a pair in ABBA order: `a` first on even repeats, `b` first on odd ones, so a linear
+ * drift of the machine over the run cancels between the two sides.
+ */
+export async function inAbbaOrder(
+  repeat: number,
+  a: () => Promise<void>,
+  b: () => Promise<void>,
+): Promise<void> {
+  if (repeat % 2 === 0) {
+    await a();
+    await b();
+  } else {
+    await b();
+    await a();
+  }
+}
 
 /** Turn-taking between engines: a pause whenever the next run is not on the engine that ran last. */
 export function engineTurns(settleMs = ENGINE_SWITCH_SETTLE_MS) {
@@ -210,15 +227,20 @@ export async function measureRecipe(
       let last: PipelineResult | undefined;
       for (let r = 0; r < m.repeats; r++) {
         m.progress(caseIndex, 'measure');
-        // ABBA: the reference first on even repeats, second on odd ones (linear drift cancels).
-        const refTurn = async () => {
-          if (!reference || !refRequest) return;
-          const ref = await reference.run(refRequest);
-          referenceLatencies.push(ref.timings.total / m.batch);
-        };
-        if (r % 2 === 0) await refTurn();
-        last = await candidate.run(request);
-        if (r % 2 === 1) await refTurn();
+        let run: PipelineResult | undefined;
+        await inAbbaOrder(
+          r,
+          async () => {
+            if (!reference || !refRequest) return;
+            const ref = await reference.run(refRequest);
+            referenceLatencies.push(ref.timings.total / m.batch);
+          },
+          async () => {
+            run = await candidate.run(request);
+          },
+        );
+        if (!run) throw new StudioError('no measured run', 'failed');
+        last = run;
         latencies.push(last.timings.total / m.batch);
         for (const s of STAGES)
           stages[s] = (stages[s] ?? 0) + last.timings[s] / m.batch / m.repeats;

@@ -25,17 +25,17 @@ export interface RunConfig {
   /** Save ORT's optimized graph once and load it directly afterwards (shorter session creation). */
   optimizedModelCache: boolean;
   /**
-   * ORT's default: idle intra-/inter-op threads spin-wait for the next piece of work. False makes
-   * them sleep (`session.intra_op.allow_spinning` = 0): on a machine whose cores are shared (other
-   * programs, other sessions' pools, the UI) spinning threads take CPU from the one doing the work.
+   * Whether any session's idle intra-/inter-op threads may spin-wait for the next piece of work
+   * (which ones do: `spinEverySession`). False makes every one sleep
+   * (`session.intra_op.allow_spinning` = 0), the UNet's too: the `no-spin` recipe.
    */
   allowSpinning: boolean;
   /**
    * ORT's own default, every session spinning. False (the studio's default): only the sessions a
    * pipeline calls in a loop (the UNet) spin; the ones it calls once per image (text encoders, VAE)
    * sleep after their run. Their spinning, ~1 core for 50-70 ms after each run on a 2-core
-   * machine, took the CPU from the stage after them: the UNet's first steps ran 20-40% slower and
-   * the VAE after a spinning UNet pool ~40% slower (docs/benchmarks.md, session 6).
+   * machine, took the CPU from the stage after them: the UNet's first ten steps took 9-12 ms
+   * instead of 7-8, and the VAE 10-15 ms instead of 8-9 (docs/benchmarks.md, session 6).
    */
   spinEverySession: boolean;
 }

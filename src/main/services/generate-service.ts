@@ -254,6 +254,11 @@ export class GenerateService {
   ): Promise<string> {
     const parts = profileVariant !== undefined ? variantParts(profileVariant) : undefined;
     const usable = parts !== undefined && !('refused' in parts) ? parts : undefined;
+    if (parts && 'refused' in parts) {
+      this.pendingWarnings.push(
+        `the profile's ${profileVariant} variant cannot be built (${parts.refused}); ran the model with the LoRA merged, without it`,
+      );
+    }
     const optimize =
       usable?.optimize !== undefined && !usable.optimize.split('+').includes('graph-all')
         ? usable.optimize
@@ -263,10 +268,11 @@ export class GenerateService {
         `the profile's ${usable.optimize} variant cannot take a LoRA (ONNX Runtime writes it itself); ran the model with the LoRA merged, without it`,
       );
     }
-    const student = usable?.lora !== undefined ? this.profileLora(modelDir, usable.lora) : null;
-    if (student === undefined) {
+    const student =
+      usable?.lora !== undefined ? this.profileLora(modelDir, usable.lora) : undefined;
+    if (usable?.lora !== undefined && !student) {
       this.pendingWarnings.push(
-        `the profile's ${usable?.lora} LoRA was not found for this model; ran only the requested LoRA`,
+        `the profile's ${usable.lora} LoRA was not found for this model; ran only the requested LoRA`,
       );
     }
     const all = student ? [student, ...loras] : loras;
