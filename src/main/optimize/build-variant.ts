@@ -20,8 +20,9 @@ export { MANIFEST, partialDir };
 import { modelFingerprint } from '../models/fingerprint';
 import { appVersion, ortVersion } from '../versions';
 import { OnnxModel, EXTERNAL_DATA_FILE } from './onnx-model';
-import { chainTolerance, findOptimizeRecipe, roleOf, type Transform } from './recipes';
-import { checkComponent, type CheckFigures } from './self-check';
+import { chainTolerance, findOptimizeRecipe, MIN_COSINE, roleOf, type Transform } from './recipes';
+import { checkComponent, checkShallowUnet, type CheckFigures } from './self-check';
+import { makeShallowUnet } from './feature-cache';
 import { applyTransform, type TransformReport } from './transforms';
 import {
   loraComponentOf,
@@ -33,6 +34,8 @@ import {
 } from './lora-merge';
 
 const ONNX_COMPONENTS = ['text_encoder', 'text_encoder_2', 'unet', 'vae_decoder', 'vae_encoder'];
+/** The feature cache's second UNet (the shallow branch), beside `unet/`. */
+export const SHALLOW_UNET = 'unet_shallow';
 
 export interface BuildProgress {
   component: string;
@@ -249,7 +252,12 @@ export async function buildVariant(
                 details.upDownMs = Math.round(r.stats.productMs);
                 if (r.stats.fallbackReason) console.warn(`LoRA merge: ${r.stats.fallbackReason}`);
               });
-            } else reports.push(applyTransform(model, t as Exclude<Transform, 'ort-all' | 'lora'>));
+            } else
+              reports.push(
+                applyTransform(model, t as Exclude<Transform, 'ort-all' | 'lora'>, {
+                  cacheBranch: recipe.cacheBranch,
+                }),
+              );
           }
           const tw = performance.now();
           model.write(compOut, (done, total) => {
@@ -278,10 +286,37 @@ export async function buildVariant(
         bytesAfter: dirBytes(compOut),
         ms: Math.round(performance.now() - t0),
       };
+      if (transforms.includes('feature-cache')) {
+        at('write', 0.9, `${component}: writing the shallow UNet of the feature cache`);
+        components[SHALLOW_UNET] = writeShallowUnet(compOut, join(tmp, SHALLOW_UNET));
+      }
     }
     // Every component is written before any is loaded for its check, so this is the transform's
     // own peak: the graph plus the tensors in flight, not an ONNX Runtime session.
     const transformPeakRssMb = maxRssMb();
+    if (components[SHALLOW_UNET]) {
+      progress({
+        component: SHALLOW_UNET,
+        phase: 'check',
+        fraction: 0.5,
+        message: `${SHALLOW_UNET}: checking it reproduces the full UNet on its cached feature`,
+      });
+      const t0 = performance.now();
+      const figures = await checkShallowUnet(
+        join(tmp, 'unet', 'model.onnx'),
+        join(tmp, SHALLOW_UNET, 'model.onnx'),
+        source,
+      );
+      const minCosine = MIN_COSINE['feature-cache'];
+      if (figures.nanCount > 0 || !(figures.cosine >= minCosine)) {
+        throw new StudioError(
+          `the ${recipe.name} shallow UNet does not reproduce the full UNet on its own cached feature: cosine ${figures.cosine.toFixed(5)} (needs ≥ ${minCosine}), max |diff| ${figures.maxAbsDiff.toPrecision(3)}; it was not kept`,
+          'failed',
+        );
+      }
+      components[SHALLOW_UNET].check = { ...figures, minCosine };
+      components[SHALLOW_UNET].checkMs = Math.round(performance.now() - t0);
+    }
     for (const [index, component] of present.entries()) {
       const entry = components[component];
       if (entry.transforms.length === 0) continue;
@@ -348,6 +383,35 @@ export async function buildVariant(
   } catch (e) {
     rmSync(tmp, { recursive: true, force: true });
     throw e;
+  }
+}
+
+/** The feature cache's second UNet, cut from the full one just written (feature-cache.ts). */
+function writeShallowUnet(fullDir: string, outDir: string): ComponentManifest {
+  const t0 = performance.now();
+  mkdirSync(outDir, { recursive: true });
+  const model = OnnxModel.read(join(fullDir, 'model.onnx'));
+  try {
+    const r = makeShallowUnet(model);
+    model.write(outDir);
+    for (const f of readdirSync(fullDir))
+      if (!/\.(onnx|onnx_data|pb)$/.test(f)) copyFileSync(join(fullDir, f), join(outDir, f));
+    return {
+      transforms: ['feature-cache'],
+      reports: [
+        {
+          transform: 'feature-cache',
+          changed: r.nodesBefore - r.nodesAfter,
+          left: [],
+          details: { nodesBefore: r.nodesBefore, nodesAfter: r.nodesAfter },
+        },
+      ],
+      bytesBefore: dirBytes(fullDir),
+      bytesAfter: dirBytes(outDir),
+      ms: Math.round(performance.now() - t0),
+    };
+  } finally {
+    model.close();
   }
 }
 

@@ -11,7 +11,13 @@ export type Transform =
   | 'fp16-storage'
   | 'ort-all'
   /** LoRA weights merged in (parameters: the build's LoRA files and scales). */
-  | 'lora';
+  | 'lora'
+  /**
+   * UNet feature caching (DeepCache): the UNet gains the deep feature at a skip connection as a
+   * second output, and a shallow UNet that takes it as an input is written beside it
+   * (`unet_shallow/`); feature-cache.ts.
+   */
+  | 'feature-cache';
 
 export type ComponentRole = 'text_encoder' | 'unet' | 'vae_decoder' | 'vae_encoder';
 
@@ -32,6 +38,8 @@ export interface OptimizeRecipe {
   components: Partial<Record<ComponentRole, Transform[]>>;
   /** Where the result pays: GPU-only recipes are proposed only where a GPU provider works. */
   pays: 'cpu' | 'gpu' | 'any';
+  /** The DeepCache branch (`cache_branch_id`) the feature-cache transform cuts at; 0 = shallowest. */
+  cacheBranch?: number;
 }
 
 /**
@@ -50,6 +58,8 @@ export const MIN_COSINE: Record<Transform, number> = {
   'int4-matmul': 0.98,
   // A LoRA changes what the component computes on purpose: its check only asks for finite outputs.
   lora: -1,
+  // The full UNet of the pair only gains an output: its out_sample must be the source's.
+  'feature-cache': 0.9999,
 };
 
 export const OPTIMIZE_RECIPES: readonly OptimizeRecipe[] = [
@@ -142,6 +152,15 @@ export const OPTIMIZE_RECIPES: readonly OptimizeRecipe[] = [
     pays: 'any',
   },
   {
+    name: 'feature-cache',
+    version: 1,
+    description:
+      'UNet feature caching (DeepCache): the UNet also returns the deep feature at its shallowest skip connection, and a shallow UNet (stem, first down layer, last up layers) reuses it; the engine runs the full UNet every N-th step and the shallow one in between. Same weights',
+    components: { unet: ['feature-cache'] },
+    pays: 'any',
+    cacheBranch: 0,
+  },
+  {
     name: 'mixed',
     version: 1,
     description:
@@ -191,6 +210,7 @@ export const TRANSFORM_KIND: Record<Transform, 'graph' | 'weights' | 'baked' | '
   'fp16-storage': 'weights',
   'ort-all': 'baked',
   lora: 'lora',
+  'feature-cache': 'graph',
 };
 
 const ROLES: readonly ComponentRole[] = ['text_encoder', 'unet', 'vae_decoder', 'vae_encoder'];
@@ -218,6 +238,10 @@ export function compositionRefusal(names: readonly string[]): string | undefined
     if (kinds.includes('baked'))
       return `${r.name} cannot be combined with ${parts.filter((p) => p !== r.name).join(', ')}: ONNX Runtime writes it from the source file, so nothing another transform wrote would be kept`;
   }
+  // The cached feature crosses the pair's boundary in float32; an fp16-compute UNet would need
+  // casts on both sides that no measurement has justified yet.
+  if (parts.includes('feature-cache') && parts.includes('fp16'))
+    return 'feature-cache cannot be combined with fp16 compute: the cached feature is exchanged in float32; use it with attention or int8';
   for (const role of ROLES) {
     const owners = recipes
       .map((r) => ({
@@ -261,6 +285,7 @@ export function composeOptimizeRecipes(names: readonly string[]): OptimizeRecipe
           if (TRANSFORM_KIND[t] === kind && !chain.includes(t)) chain.push(t);
     if (chain.length > 0) components[role] = chain;
   }
+  const cacheBranch = parts.find((p) => p.cacheBranch !== undefined)?.cacheBranch;
   const pays = parts.some((p) => p.pays === 'gpu')
     ? 'gpu'
     : parts.some((p) => p.pays === 'cpu')
@@ -272,5 +297,6 @@ export function composeOptimizeRecipes(names: readonly string[]): OptimizeRecipe
     description: `composed, in this order: ${parts.map((p) => `${p.name} (${p.description})`).join('; then ')}`,
     components,
     pays,
+    ...(cacheBranch !== undefined ? { cacheBranch } : {}),
   };
 }

@@ -212,3 +212,52 @@ export async function checkComponent(
   }
   return { ...compareOutputs(reference, candidate), deterministic };
 }
+
+/**
+ * The feature-cache pair's own check: the shallow UNet, fed the cached feature that the full UNet
+ * computed on the same inputs, must give the full UNet's output (at a full step the cache is
+ * exact, so anything but float rounding means the cut dropped a node the output needs).
+ */
+export async function checkShallowUnet(
+  fullFile: string,
+  shallowFile: string,
+  modelDir: string,
+): Promise<CheckFigures> {
+  const full = await ort.InferenceSession.create(fullFile, {
+    executionProviders: ['cpu'],
+    logSeverityLevel: 3,
+  });
+  let feeds: Record<string, ort.Tensor>;
+  let reference: Float32Array;
+  let feature: ort.Tensor;
+  try {
+    feeds = checkFeeds(full, 'unet', modelDir);
+    const out = await full.run(feeds);
+    const sampleName = full.outputNames.find((n) => n !== 'cached_feature') ?? 'out_sample';
+    reference = Float32Array.from(asFloats(out[sampleName]));
+    feature = out.cached_feature;
+    if (!feature) throw new StudioError(`${fullFile} has no cached_feature output`, 'failed');
+  } finally {
+    await full.release();
+  }
+  let candidate: Float32Array;
+  try {
+    const shallow = await ort.InferenceSession.create(shallowFile, {
+      executionProviders: ['cpu'],
+      logSeverityLevel: 3,
+    });
+    try {
+      const out = await shallow.run({ ...feeds, cached_feature: feature });
+      candidate = asFloats(out[shallow.outputNames[0]]);
+    } finally {
+      await shallow.release();
+    }
+  } catch (e) {
+    if (e instanceof StudioError) throw e;
+    throw new StudioError(
+      `the shallow UNet does not load or run in ONNX Runtime: ${(e as Error).message}`,
+      'failed',
+    );
+  }
+  return compareOutputs([reference], [candidate]);
+}

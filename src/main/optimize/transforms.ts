@@ -1,4 +1,5 @@
 import { fuseAttention } from './attention';
+import { addCachedFeatureOutput } from './feature-cache';
 import { convertToFp16 } from './fp16';
 import { quantizeDynamic, quantizeWeightsDq } from './int8-weights';
 import { quantizeMatMulNBits } from './matmul-nbits';
@@ -21,6 +22,7 @@ const MAX_LEFT = 50;
 export function applyTransform(
   model: OnnxModel,
   transform: Exclude<Transform, 'ort-all'>,
+  options: { cacheBranch?: number } = {},
 ): TransformReport {
   const report = (
     changed: number,
@@ -54,6 +56,14 @@ export function applyTransform(
     case 'int8-dynamic': {
       const r = quantizeDynamic(model);
       return report(r.quantized, r.left, { bytesBefore: r.bytesBefore, bytesAfter: r.bytesAfter });
+    }
+    case 'feature-cache': {
+      const r = addCachedFeatureOutput(model, options.cacheBranch ?? 0);
+      return report(1, [], {
+        skipConcats: r.skips,
+        cutFromEnd: r.cutFromEnd,
+        stemSkip: r.stem ? 1 : 0,
+      });
     }
     case 'fp16':
     case 'fp16-storage': {
