@@ -227,6 +227,10 @@ export function buildCli(): Command {
     .option('--threads <n>', 'intra-op threads (0: automatic)', num('--threads'))
     .option('--profile <name>', 'a saved optimization profile')
     .option(
+      '--recipe <name[+name...]>',
+      'apply a catalogue recipe or a stack of them directly, e.g. feature-cache-3+cfg-truncate (its variant is built on first use)',
+    )
+    .option(
       '--lora <file[:scale]>',
       'merge a LoRA (.safetensors, kohya or diffusers/PEFT keys) at a scale (default 1); repeatable',
       collectLora,
@@ -264,6 +268,7 @@ export function buildCli(): Command {
             ep: opts.ep,
             threads: opts.threads,
             profile: opts.profile,
+            recipe: opts.recipe,
             loras: (opts.lora as { path: string; scale: number }[]).length
               ? (opts.lora as { path: string; scale: number }[])
               : undefined,

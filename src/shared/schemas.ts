@@ -30,6 +30,36 @@ export type SchedulerName = z.infer<typeof SchedulerNameSchema>;
  * One key is not a config key: `timesteps`, an explicit descending schedule (diffusers'
  * `set_timesteps(timesteps=…)`), for a student trained on a grid of its own; DDIM takes it.
  */
+/**
+ * UNet feature caching (DeepCache): the full UNet runs on every `interval`-th step and a shallow
+ * UNet reuses its deep feature in between (`uniform`), or the full steps are placed denser around
+ * the early-middle part of the trajectory (`center`, after the paper's non-uniform schedule).
+ * Needs a model folder with `unet_shallow/` (the `feature-cache` variant); interval 1 = every step full.
+ */
+export const FeatureCacheSchema = z
+  .object({
+    interval: z.number().int().min(1).max(50),
+    schedule: z.enum(['uniform', 'center']).default('uniform'),
+  })
+  .strict();
+export type FeatureCache = z.input<typeof FeatureCacheSchema>;
+
+/**
+ * Classifier-free guidance only inside part of the trajectory (Kynkäänniemi et al. 2024, a limited
+ * guidance interval): steps whose position i/steps lies in [start, end) run the unconditional and
+ * conditional rows; the others run the conditional row alone (batch 1 instead of 2).
+ */
+export const GuidanceIntervalSchema = z
+  .object({
+    start: z.number().min(0).max(1),
+    end: z.number().min(0).max(1),
+  })
+  .strict()
+  .refine((g) => g.start < g.end, {
+    message: 'start must be below end, e.g. {start: 0, end: 0.7}',
+  });
+export type GuidanceInterval = z.infer<typeof GuidanceIntervalSchema>;
+
 export const SchedulerOverridesSchema = z
   .record(
     z.string(),
@@ -178,6 +208,17 @@ export const GenerateRequestSchema = z
     ep: ExecutionProviderSchema.optional(),
     threads: z.number().int().min(0, 'must be 0 (automatic) or more').max(256).optional(),
     profile: z.string().optional(),
+    /**
+     * A catalogue recipe or a stack of them joined by `+` (`feature-cache-3+cfg-truncate`), applied
+     * directly instead of a saved profile; its variant is built on first use.
+     */
+    recipe: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9.-]*(\+[a-z0-9][a-z0-9.-]*)*$/, {
+        message:
+          'name a catalogue recipe, or several joined by "+", e.g. feature-cache-3+cfg-truncate',
+      })
+      .optional(),
     /** LoRAs merged into the model (a cached variant per model, LoRA contents and scales). */
     loras: z.array(LoraRequestSchema).max(8, 'merge at most 8 LoRAs at once').optional(),
     /** Chosen by the caller so it can match progress events to this request. */

@@ -14,7 +14,11 @@ describe('the honest baseline', () => {
 
   it('every single strategy changes exactly one thing against it', () => {
     for (const r of BUILTIN_RECIPES.filter(
-      (x) => x.name !== 'baseline' && !x.stack && x.strategy !== 'distillation',
+      (x) =>
+        x.name !== 'baseline' &&
+        !x.stack &&
+        x.strategy !== 'distillation' &&
+        x.name.startsWith('feature-cache-') === false,
     )) {
       const changes = [
         r.variant !== 'source' ? 'variant' : null,
@@ -27,6 +31,22 @@ describe('the honest baseline', () => {
       expect(knobs.length, r.name).toBeLessThanOrEqual(1);
       expect(r.runConfig.graphOptimizationLevel ?? 'basic', r.name).not.toBe('all');
     }
+  });
+
+  it('feature caching changes the UNet pair and its interval together, nothing else', () => {
+    const fc = BUILTIN_RECIPES.filter((x) => x.name.startsWith('feature-cache-'));
+    expect(fc.map((r) => r.name)).toEqual([
+      'feature-cache-2',
+      'feature-cache-3',
+      'feature-cache-5',
+    ]);
+    for (const r of fc) {
+      expect(r).toMatchObject({ variant: 'feature-cache', runConfig: {}, strategy: 'caching' });
+      expect(Object.keys(r.sampling)).toEqual(['featureCache']);
+      expect(r.sampling.featureCache?.interval).toBe(Number(r.name.split('-').pop()));
+    }
+    const truncate = BUILTIN_RECIPES.find((x) => x.name === 'cfg-truncate');
+    expect(truncate?.sampling).toEqual({ guidanceInterval: { start: 0, end: 0.7 } });
   });
 
   it('distillation changes the model and the sampling it needs together, nothing else', () => {

@@ -1,5 +1,10 @@
 import { z } from 'zod';
-import { SchedulerNameSchema, SchedulerOverridesSchema } from '../../shared/schemas';
+import {
+  FeatureCacheSchema,
+  GuidanceIntervalSchema,
+  SchedulerNameSchema,
+  SchedulerOverridesSchema,
+} from '../../shared/schemas';
 import { StudioError } from '../../shared/errors';
 import type { RunConfig } from '../engine/run-config';
 
@@ -16,6 +21,11 @@ export const STRATEGIES = [
   'memory',
   /** A few-step student of the model (LCM-LoRA merged, LCM scheduler): judged by prompt adherence too. */
   'distillation',
+  /**
+   * Fewer or cheaper UNet evaluations on the same trajectory, training-free: feature caching
+   * (DeepCache) and guidance only inside an interval. Stacks with a scheduler recipe.
+   */
+  'caching',
   /** A composition of single strategies that passed (basic, intermediate, advanced tier). */
   'stack',
 ] as const;
@@ -67,6 +77,10 @@ export const RecipeSchema = z
         adaptiveSteps: z.boolean().optional(),
         /** scheduler_config keys to override, e.g. `timestep_spacing: trailing` for few steps. */
         schedulerOverrides: SchedulerOverridesSchema.optional(),
+        /** UNet feature caching: the full UNet every N-th step (needs the feature-cache variant). */
+        featureCache: FeatureCacheSchema.optional(),
+        /** Classifier-free guidance only inside this part of the trajectory. */
+        guidanceInterval: GuidanceIntervalSchema.optional(),
       })
       .strict()
       .default({}),
@@ -337,6 +351,26 @@ export const BUILTIN_RECIPES: readonly Recipe[] = [
     description:
       'Weights stored as float16 and cast back to float32 when the model loads: half the disk and download, the same compute and pictures.',
     variant: 'fp16-storage',
+  }),
+  ...[2, 3, 5].map((n) =>
+    recipe({
+      name: `feature-cache-${n}`,
+      version: 1,
+      title: `UNet feature caching, full UNet every ${n} steps`,
+      strategy: 'caching',
+      description: `DeepCache, training-free: the full UNet runs every ${n}th step and hands its deep feature (at the shallowest skip connection) to a shallow UNet that runs the ${n - 1} step(s) in between: the stem, the first down layer and the last up layers only. The same scheduler, steps and weights; the deep features change little between adjacent steps, so the pictures stay close. Quality and speed are measured.`,
+      variant: 'feature-cache',
+      sampling: { featureCache: { interval: n, schedule: 'uniform' } },
+    }),
+  ),
+  recipe({
+    name: 'cfg-truncate',
+    version: 1,
+    title: 'Guidance only in the first 70% of the steps',
+    strategy: 'caching',
+    description:
+      'Classifier-free guidance shapes the picture early; in the last steps it changes little (Kynkäänniemi et al. 2024, a limited guidance interval). The last 30% of the steps run the conditional prompt alone, one UNet row instead of two: up to half of their cost. Quality is measured.',
+    sampling: { guidanceInterval: { start: 0, end: 0.7 } },
   }),
   LCM_LORA_RECIPE,
   DISTILLED_STEPS_RECIPE,

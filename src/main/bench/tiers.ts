@@ -17,7 +17,13 @@ import { composeVariant, variantParts } from './variants';
  */
 
 /** What a single recipe changes, which decides where it goes in a stack. */
-export type StackRole = 'settings' | 'sampling' | 'variant' | 'distillation';
+export type StackRole = 'settings' | 'sampling' | 'variant' | 'distillation' | 'caching';
+
+/** Sampling fields that change how the UNet is evaluated, not the trajectory: they stack with a scheduler. */
+const CACHING_FIELDS = ['featureCache', 'guidanceInterval'] as const;
+
+const changesTrajectory = (r: Recipe): boolean =>
+  Object.keys(r.sampling).some((k) => !(CACHING_FIELDS as readonly string[]).includes(k));
 
 /**
  * By what a recipe changes rather than its strategy label: `attention` is a graph strategy but a
@@ -28,6 +34,8 @@ export function stackRole(recipe: Recipe): StackRole | undefined {
   if (recipe.strategy === 'baseline' || recipe.strategy === 'stack' || recipe.stack)
     return undefined;
   if (recipe.strategy === 'distillation') return 'distillation';
+  // Feature caching brings its variant (the UNet pair) but is chosen as a sampling change.
+  if (recipe.strategy === 'caching') return 'caching';
   if (recipe.variant !== 'source') return 'variant';
   if (Object.keys(recipe.sampling).length > 0) return 'sampling';
   return 'settings';
@@ -64,11 +72,19 @@ export function composeRecipes(
   parts: readonly Recipe[],
   name = `stack-${tier}`,
 ): Recipe {
-  const sampling = parts.filter((p) => Object.keys(p.sampling).length > 0);
+  const sampling = parts.filter(changesTrajectory);
   if (sampling.length > 1)
     throw new Error(
       `a stack takes one sampling change, not ${sampling.map((p) => p.name).join(' and ')}`,
     );
+  const caching = parts.filter((p) => p.strategy === 'caching');
+  for (const field of CACHING_FIELDS) {
+    const setting = caching.filter((p) => p.sampling[field] !== undefined);
+    if (setting.length > 1)
+      throw new Error(
+        `a stack takes one ${field}, not ${setting.map((p) => p.name).join(' and ')}`,
+      );
+  }
   const distilled = parts.some((p) => p.strategy === 'distillation');
   return RecipeSchema.parse({
     name,
@@ -80,7 +96,7 @@ export function composeRecipes(
     description: `The ${tier} tier${distilled ? ' (distilled)' : ''}: ${parts.map((p) => p.title).join('; ')}, measured together.`,
     variant: composeVariant(parts.map((p) => p.variant)),
     runConfig: Object.assign({}, ...parts.map((p) => p.runConfig)) as Recipe['runConfig'],
-    sampling: sampling[0]?.sampling ?? {},
+    sampling: Object.assign({}, sampling[0]?.sampling ?? {}, ...caching.map((p) => p.sampling)),
     stack: { tier, of: parts.map((p) => p.name) },
   });
 }
@@ -111,6 +127,21 @@ export function planStacks(passed: readonly PassedSingle[]): StackPlan {
   const scheduler = byRole('sampling')
     .slice(0, 1)
     .map((p) => p.recipe);
+
+  // The fastest passing feature cache, and guidance truncation when it passed: each changes how
+  // the UNet is evaluated, so both stack with the scheduler recipe and with each other.
+  const cachingPassed = byRole('caching');
+  const caches = [
+    cachingPassed.find((p) => p.recipe.sampling.featureCache),
+    cachingPassed.find((p) => p.recipe.sampling.guidanceInterval),
+  ].flatMap((p) => (p ? [p.recipe] : []));
+  for (const p of cachingPassed.filter(
+    (c) => c.recipe.sampling.featureCache && !caches.includes(c.recipe),
+  ))
+    skipped.push({
+      recipe: p.recipe.name,
+      reason: `not stacked: a stack takes one feature-cache interval and ${caches[0]?.name} is faster alone`,
+    });
 
   const variants: PassedSingle[] = [];
   for (const v of byRole('variant')) {
@@ -154,8 +185,8 @@ export function planStacks(passed: readonly PassedSingle[]): StackPlan {
   const variantRecipes = variants.map((p) => p.recipe);
   const tiers: [Tier, Recipe[]][] = [
     ['basic', basic],
-    ['intermediate', [...basic, ...scheduler]],
-    ['advanced', [...basic, ...scheduler, ...variantRecipes]],
+    ['intermediate', [...basic, ...scheduler, ...caches]],
+    ['advanced', [...basic, ...scheduler, ...caches, ...variantRecipes]],
   ];
   const stacks: Recipe[] = [];
   let below = 0;

@@ -42,12 +42,37 @@ describe('proposeCandidates', () => {
   });
 
   it('records what the recipe cap left out, and never proposes graph-basic as a reference', () => {
-    const p = proposeCandidates({ ...q, priority: 'speed', variants: ['int8'] });
+    // Every variant buildable: the training-free recipes and both students fill the cap.
+    const p = proposeCandidates({ ...q, priority: 'speed', canBuildVariant: () => true });
     expect(p.skipped.map((s) => s.reason).join(' ')).toMatch(
       new RegExp(`at most ${MAX_PROPOSED} recipes, the baseline included`),
     );
     for (const priority of ['quality', 'balance', 'speed'] as const)
       expect(proposeCandidates({ ...q, priority }).recipes[0].name).toBe('baseline');
+  });
+
+  it('proposes feature caching and guidance truncation on every machine, not for few-step families', () => {
+    for (const hardwareClass of ['cpu-only', 'gpu-consumer', 'apple-silicon'] as const) {
+      const names = proposeCandidates({
+        ...q,
+        hardwareClass,
+        variants: ['fp16'],
+        canBuildVariant: (v) => v === 'feature-cache',
+      }).recipes.map((r) => r.name);
+      expect(names).toEqual(
+        expect.arrayContaining(['feature-cache-3', 'feature-cache-5', 'cfg-truncate']),
+      );
+    }
+    const quality = proposeCandidates({ ...q, priority: 'quality', canBuildVariant: () => true });
+    expect(quality.recipes.map((r) => r.name)).toContain('feature-cache-2');
+    for (const family of ['lcm', 'sd-turbo'] as const) {
+      const names = proposeCandidates({ ...q, family, canBuildVariant: () => true }).recipes.map(
+        (r) => r.name,
+      );
+      expect(names.some((n) => n.startsWith('feature-cache') || n === 'cfg-truncate')).toBe(false);
+    }
+    // Without the optimizer the pair cannot exist: skipped with the reason.
+    expect(proposeCandidates(q).skipped.map((s) => s.recipe)).toContain('feature-cache-3');
   });
 
   it('proposes sleeping idle threads (no-spin) on CPU-only machines, not on GPU machines', () => {

@@ -29,11 +29,12 @@ export interface Proposal {
 }
 
 /**
- * The baseline and seven candidates: room for both distilled tiers beside the single strategies
- * (two distilled students, attention, a session setting, a quantization and two schedulers on a
- * CPU) while a default run on tiny-shapes stays a few minutes.
+ * The baseline and nine candidates: room for the training-free evaluation savings (two feature
+ * cache intervals, guidance truncation) beside both distilled tiers and the single strategies
+ * (attention, a session setting, a quantization, a scheduler on a CPU) while a default run on
+ * tiny-shapes stays a few minutes.
  */
-export const MAX_PROPOSED = 8;
+export const MAX_PROPOSED = 10;
 
 /**
  * The decision tree: hardware class, then what matters, then latency or throughput. Proposes the
@@ -51,6 +52,14 @@ export function proposeCandidates(q: WizardQuestion): Proposal {
   if (gpu) wanted.push('fp16');
   // Attention fusion keeps the weights and the math: worth measuring for every priority.
   wanted.push('attention');
+  // Training-free and for any model and machine: fewer full UNet evaluations on the same
+  // trajectory (feature caching), and one UNet row instead of two where guidance matters little.
+  // Few-step families run 1-4 steps: nothing to cache between, and no CFG to truncate.
+  if (!fewStepFamily) {
+    wanted.push(q.priority === 'quality' ? 'feature-cache-2' : 'feature-cache-3');
+    if (q.priority !== 'quality') wanted.push('feature-cache-5');
+    wanted.push('cfg-truncate');
+  }
   // Spin-waiting threads cost most where cores are few and shared: a CPU-only machine.
   if (q.hardwareClass === 'cpu-only') wanted.push('no-spin');
   // The distilled tier that keeps the pictures, where a step-distilled LoRA exists for the model

@@ -101,7 +101,13 @@ export const REQUIRED_UNET_INPUTS: Record<Family, string[]> = {
   sdxl: ['sample', 'timestep', 'encoder_hidden_states', 'text_embeds', 'time_ids'],
 };
 
-export type ComponentName = 'text_encoder' | 'text_encoder_2' | 'unet' | 'vae_decoder';
+export type ComponentName =
+  | 'text_encoder'
+  | 'text_encoder_2'
+  | 'unet'
+  /** The feature cache's shallow UNet (optimize/feature-cache.ts). */
+  | 'unet_shallow'
+  | 'vae_decoder';
 
 /** Loads component sessions and checks each against its family's expected inputs. */
 export async function loadComponent(
@@ -111,6 +117,8 @@ export async function loadComponent(
 ): Promise<ComponentSession> {
   const session = await ComponentSession.load(info.dir, component, config);
   if (component === 'unet') session.requireInputs(REQUIRED_UNET_INPUTS[info.family], info.family);
+  if (component === 'unet_shallow')
+    session.requireInputs([...REQUIRED_UNET_INPUTS[info.family], 'cached_feature'], info.family);
   if (component === 'text_encoder' || component === 'text_encoder_2')
     session.requireInputs(['input_ids'], info.family);
   if (component === 'vae_decoder') session.requireInputs(['latent_sample'], info.family);

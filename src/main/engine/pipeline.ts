@@ -1,4 +1,6 @@
 import * as ort from 'onnxruntime-node';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { StudioError } from '../../shared/errors';
 import { timestepTensor } from './component-session';
 import { FAMILY_DEFAULTS } from './model-loader';
@@ -16,6 +18,8 @@ import {
 import { decodeLatents } from './vae-decode';
 import { imagesToPng, latentPreviewPng } from './image-encode';
 import { floatTensor, toFloat32 } from './float16';
+import { fullSteps, guidedStep } from './feature-cache-schedule';
+import type { ComponentSession } from './component-session';
 
 /**
  * Fewer steps for simpler prompts: a prompt of a few words settles in fewer denoising steps than a
@@ -179,25 +183,43 @@ export async function runPipeline(
   }
   const hiddenTensor = floatTensor(unet.input('encoder_hidden_states'), cond.hidden, cond.dims);
 
-  // Denoise.
+  // Denoise. Under feature caching the full UNet runs on the schedule's steps and returns its
+  // deep feature; the shallow UNet runs the others on the last one. Under a guidance interval the
+  // steps outside it run the conditional rows alone.
   const timesteps = scheduler.timesteps;
+  const caching = (req.featureCache?.interval ?? 1) > 1;
+  const shallow = caching ? await acquireShallow(model) : undefined;
+  const full = fullSteps(timesteps.length, caching ? req.featureCache : undefined);
+  const feeds = new UnetFeeds(rows, batch, {
+    encoder_hidden_states: hiddenTensor,
+    ...extra,
+  });
+  let cache: { feature: ort.Tensor; rows: number } | undefined;
   const unetPerStep: number[] = [];
   const tUnet = performance.now();
-  const input = new Float32Array(rows * per);
   for (let i = 0; i < timesteps.length; i++) {
     const t = timesteps[i];
     const tStep = performance.now();
+    const guided = cfg && guidedStep(i, timesteps.length, req.guidanceInterval);
+    const stepRows = guided || !cfg ? rows : batch;
     const scaled = scheduler.scaleModelInput(latents, t);
+    const input = new Float32Array(stepRows * per);
     input.set(scaled, 0);
-    if (cfg) input.set(scaled, batch * per);
+    if (guided) input.set(scaled, batch * per);
+    const stepFeeds: Record<string, ort.Tensor> = {
+      sample: floatTensor(unet.input('sample'), input, [stepRows, channels, lh, lw]),
+      timestep: timestepTensor(unet.input('timestep'), t, stepRows),
+      ...feeds.forRows(stepRows),
+    };
+    const cached = shallow && !full.has(i) ? cachedFor(cache, stepRows, batch) : undefined;
     let out: Record<string, ort.Tensor>;
     try {
-      out = await unet.run({
-        sample: floatTensor(unet.input('sample'), input, [rows, channels, lh, lw]),
-        timestep: timestepTensor(unet.input('timestep'), t, rows),
-        encoder_hidden_states: hiddenTensor,
-        ...extra,
-      });
+      if (shallow && cached) {
+        out = await shallow.run(onlyInputs(shallow, { ...stepFeeds, cached_feature: cached }));
+      } else {
+        out = await unet.run(stepFeeds);
+        if (shallow && out.cached_feature) cache = { feature: out.cached_feature, rows: stepRows };
+      }
     } catch (error) {
       if (i > 0) throw error;
       // A first-step failure is almost always a size the traced graph cannot take.
@@ -209,13 +231,13 @@ export async function runPipeline(
     }
     const predicted = toFloat32(out.out_sample ?? Object.values(out)[0]);
     let eps: Float32Array;
-    if (cfg) {
+    if (guided) {
       eps = new Float32Array(batch * per);
       const off = batch * per;
       for (let j = 0; j < eps.length; j++)
         eps[j] = predicted[j] + guidance * (predicted[off + j] - predicted[j]);
     } else {
-      eps = predicted;
+      eps = predicted.length === batch * per ? predicted : predicted.subarray(0, batch * per);
     }
     const result = scheduler.step(eps, t, latents, stepNoise.source);
     latents = result.prevSample;
@@ -237,6 +259,7 @@ export async function runPipeline(
   }
   const unetMs = performance.now() - tUnet - previewMs;
   await model.done('unet');
+  if (shallow) await model.done('unet_shallow');
   if (!latents.every(Number.isFinite)) {
     throw new StudioError(
       'the UNet produced NaN or infinite values (try fp32 or another provider)',
@@ -297,4 +320,72 @@ export async function runPipeline(
     warnings,
     providers: Object.fromEntries(model.providersUsed),
   };
+}
+
+async function acquireShallow(model: ModelSessions): Promise<ComponentSession> {
+  if (!existsSync(join(model.info.dir, 'unet_shallow', 'model.onnx'))) {
+    throw new StudioError(
+      `feature caching needs the feature-cache variant of the model (${model.info.dir} has no unet_shallow/); use the recipe feature-cache-N, which builds it`,
+      'bad-input',
+    );
+  }
+  return model.acquire('unet_shallow');
+}
+
+/**
+ * The UNet's per-image inputs (text conditioning and its companions) for the guided rows
+ * (uncond + cond) and for the conditional rows alone, which are the second half of each tensor.
+ */
+class UnetFeeds {
+  private readonly halves = new Map<number, Record<string, ort.Tensor>>();
+
+  constructor(
+    private readonly rows: number,
+    private readonly batch: number,
+    private readonly all: Record<string, ort.Tensor>,
+  ) {
+    this.halves.set(rows, all);
+  }
+
+  forRows(rows: number): Record<string, ort.Tensor> {
+    const known = this.halves.get(rows);
+    if (known) return known;
+    const made = Object.fromEntries(
+      Object.entries(this.all).map(([k, v]) => [k, lastRows(v, this.rows, rows)]),
+    );
+    this.halves.set(rows, made);
+    return made;
+  }
+}
+
+/** The last `keep` of a tensor's `rows` rows along its first axis (a view, no copy). */
+function lastRows(t: ort.Tensor, rows: number, keep: number): ort.Tensor {
+  if (t.dims[0] !== rows) return t;
+  const per = t.data.length / rows;
+  const data = (t.data as Float32Array).subarray((rows - keep) * per);
+  return new ort.Tensor(t.type as 'float32', data as Float32Array, [keep, ...t.dims.slice(1)]);
+}
+
+/**
+ * The cached feature for a shallow step of `rows` rows. A guidance interval changes the rows
+ * between steps: a feature cached with both rows gives the conditional one; a step that needs
+ * more rows than were cached runs the full UNet instead (undefined).
+ */
+function cachedFor(
+  cache: { feature: ort.Tensor; rows: number } | undefined,
+  rows: number,
+  batch: number,
+): ort.Tensor | undefined {
+  if (!cache) return undefined;
+  if (cache.rows === rows) return cache.feature;
+  if (cache.rows === 2 * batch && rows === batch) return lastRows(cache.feature, cache.rows, rows);
+  return undefined;
+}
+
+/** Feeds limited to what a session declares (an input the cut left unused may be gone). */
+function onlyInputs(
+  session: ComponentSession,
+  feeds: Record<string, ort.Tensor>,
+): Record<string, ort.Tensor> {
+  return Object.fromEntries(Object.entries(feeds).filter(([k]) => session.input(k)));
 }

@@ -1,5 +1,7 @@
 import type {
   ExecutionProvider,
+  FeatureCache,
+  GuidanceInterval,
   StageTimings,
   SchedulerName,
   SchedulerOverrides,
@@ -28,6 +30,10 @@ export interface PipelineRequest {
   schedulerOverrides?: SchedulerOverrides;
   /** Session settings beyond `ep`/`threads` (a recipe's); unset fields keep the defaults. */
   runConfig?: Partial<RunConfig>;
+  /** UNet feature caching; needs `unet_shallow/` in the model folder (the feature-cache variant). */
+  featureCache?: FeatureCache;
+  /** Classifier-free guidance only inside this part of the trajectory (cfg-truncate). */
+  guidanceInterval?: GuidanceInterval;
 }
 
 export interface PipelineImage {

@@ -57,7 +57,7 @@ export const DEFAULT_RUN_CONFIG: RunConfig = {
 };
 
 /** Components a pipeline calls once per step: the only ones whose idle threads spin by default. */
-const LOOPED_COMPONENTS: ReadonlySet<string> = new Set(['unet']);
+const LOOPED_COMPONENTS: ReadonlySet<string> = new Set(['unet', 'unet_shallow']);
 
 /** Whether this component's idle pool threads spin-wait under `config`. */
 export function spins(config: RunConfig, component?: string): boolean {

@@ -52,6 +52,8 @@ export interface ProfileSampling {
   scheduler?: Recipe['sampling']['scheduler'];
   adaptiveSteps?: boolean;
   schedulerOverrides?: Recipe['sampling']['schedulerOverrides'];
+  featureCache?: Recipe['sampling']['featureCache'];
+  guidanceInterval?: Recipe['sampling']['guidanceInterval'];
 }
 
 /**
@@ -66,5 +68,7 @@ export function profileSampling(recipe: Recipe, baseSteps: number): ProfileSampl
     scheduler: s.scheduler,
     adaptiveSteps: s.adaptiveSteps,
     schedulerOverrides: s.schedulerOverrides,
+    featureCache: s.featureCache,
+    guidanceInterval: s.guidanceInterval,
   };
 }

@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MethodOutput, ParsedInput } from '../../shared/api';
 import { StudioError } from '../../shared/errors';
@@ -8,6 +8,7 @@ import type { ModelRegistry } from '../models/model-registry';
 import type { RunsRepo } from '../store/runs-repo';
 import type { BenchRepo } from '../store/bench-repo';
 import { recipeRunConfig } from '../bench/recipes';
+import { catalogueRecipe } from '../profiles/catalogue-recipe';
 import { loraOfVariant, prepareVariant, variantParts } from '../bench/variants';
 import { ensureLoraVariant } from '../optimize/variant-store';
 import { cardSchedulerOverrides, resolveLoraRefs } from '../optimize/lora-library';
@@ -59,11 +60,17 @@ export class GenerateService {
   ): Promise<MethodOutput<'generate'>> {
     const { runs, events, home } = this.deps;
     // With LoRAs the profile's variant is rebuilt with them merged (loraModelDir), not used alone.
+    if (input.profile !== undefined && input.recipe !== undefined)
+      throw new StudioError(
+        'recipe: give either a saved profile or a recipe, not both (drop --profile or --recipe)',
+        'bad-input',
+      );
     const profile = await this.profileFor(
       model.name,
       model.dir,
       input.profile,
       (input.loras?.length ?? 0) === 0,
+      input.recipe,
     );
     // The provider: asked for, else the one the profile was measured on, else the best that works.
     const ep =
@@ -99,6 +106,16 @@ export class GenerateService {
       const modelDir = input.loras?.length
         ? await this.loraModelDir(model.dir, input.loras, profile?.variant, jobId)
         : (profile?.modelDir ?? model.dir);
+      // Feature caching runs on the variant's UNet pair: where the variant could not be built (the
+      // warning above says why) the source runs every step in full.
+      const featureCache =
+        profile?.featureCache && existsSync(join(modelDir, 'unet_shallow', 'model.onnx'))
+          ? profile.featureCache
+          : undefined;
+      if (profile?.featureCache && !featureCache)
+        this.pendingWarnings.push(
+          `feature caching off: ${modelDir} has no shallow UNet (the feature-cache variant); every step ran the full UNet`,
+        );
       const result = await this.engine.run(
         jobId,
         {
@@ -112,6 +129,9 @@ export class GenerateService {
           adaptiveSteps: input.steps === undefined ? profile?.adaptiveSteps : undefined,
           schedulerOverrides: cardOverrides ?? profileOverrides,
           runConfig: profile?.runConfig,
+          featureCache,
+          // Guidance truncation belongs to the guidance it was measured with.
+          guidanceInterval: input.guidance === undefined ? profile?.guidanceInterval : undefined,
           width: input.width,
           height: input.height,
           batch: input.batch,
@@ -142,7 +162,9 @@ export class GenerateService {
       if (profile) {
         result.warnings.push(
           ...this.pendingWarnings.splice(0),
-          `profile "${profile.name}" applied (recipe ${profile.recipe}${profile.promise})`,
+          profile.name === null
+            ? `recipe ${profile.recipe} applied (not measured here: run bench --recipes ${profile.recipe.split('+').join(',')} to measure it)`
+            : `profile "${profile.name}" applied (recipe ${profile.recipe}${profile.promise})`,
         );
       }
       const output = {
@@ -185,7 +207,23 @@ export class GenerateService {
     modelDir: string,
     name: string | undefined,
     buildVariant = true,
+    recipeName?: string,
   ) {
+    if (recipeName !== undefined) {
+      const recipe = catalogueRecipe(recipeName);
+      return {
+        name: null,
+        recipe: recipe.name,
+        promise: '',
+        ep: undefined,
+        variant: recipe.variant,
+        modelDir: buildVariant
+          ? await this.profileModelDir(modelDir, recipe.variant, `recipe ${recipe.name}`)
+          : modelDir,
+        runConfig: recipeRunConfig(recipe, (await this.deps.hardware.detect()).cpu.physicalCores),
+        ...profileSampling(recipe, modelDefaults(modelDir).steps),
+      };
+    }
     const stored = name ? this.deps.bench.profile(name) : this.deps.bench.defaultProfile(modelName);
     if (name && !stored)
       throw new StudioError(
@@ -209,7 +247,7 @@ export class GenerateService {
       ep,
       variant: recipe.variant,
       modelDir: buildVariant
-        ? await this.profileModelDir(modelDir, recipe.variant, stored.name)
+        ? await this.profileModelDir(modelDir, recipe.variant, `profile "${stored.name}"`)
         : modelDir,
       runConfig: recipeRunConfig(recipe, (await this.deps.hardware.detect()).cpu.physicalCores),
       ...sampling,
@@ -223,14 +261,15 @@ export class GenerateService {
   private async profileModelDir(
     modelDir: string,
     variant: string,
-    profile: string,
+    /** Who asked for it, for the warning: `profile "name"` or `recipe name`. */
+    what: string,
   ): Promise<string> {
     try {
       return await prepareVariant(modelDir, variant, undefined, this.deps.home);
     } catch (error) {
       const why = error instanceof Error ? error.message : String(error);
       this.pendingWarnings.push(
-        `profile "${profile}" needs the ${variant} variant, which could not be built (${why}); ran the source model`,
+        `${what} needs the ${variant} variant, which could not be built (${why}); ran the source model`,
       );
       return modelDir;
     }
