@@ -39,6 +39,7 @@ export const FINDING_IDS = [
   'text-encoder-heavy',
   'cpu-underused',
   'near-ram-limit',
+  'machine-loaded',
 ] as const;
 export type FindingId = (typeof FINDING_IDS)[number];
 
@@ -74,6 +75,11 @@ export interface DiagnosisInput {
   stages?: { textEncoder: number; unet: number; vae: number };
   /** Physical RAM of the machine, MB; enables the near-RAM-limit rule. */
   ramTotalMb?: number;
+  /**
+   * The 1-minute load average before and after the recipe's runs and the logical cores; enables
+   * the machine-loaded rule.
+   */
+  loadAvg?: { before: number; after: number; cores: number };
 }
 
 /** Providers that run the model off the CPU (GPU, NPU or Apple's Neural Engine). */
@@ -294,8 +300,32 @@ function textEncoderHeavy(input: DiagnosisInput): Finding | null {
   return null;
 }
 
+/**
+ * Ours: a 1-minute load average above the logical cores (before or after the recipe's runs) means
+ * threads queued for a CPU while it was measured: its timings are too noisy to decide on. The
+ * bench's own engine counts in the load (up to one thread per physical core).
+ */
+function machineLoaded(input: DiagnosisInput): Finding | null {
+  const load = input.loadAvg;
+  if (!load || !(load.cores > 0)) return null;
+  const peak = Math.max(load.before, load.after);
+  if (!(peak > load.cores)) return null;
+  return {
+    id: 'machine-loaded',
+    severity: 'warning',
+    title: 'The machine was busy while this was measured',
+    detail: `The 1-minute load average was ${fmt(load.before, 1)} before and ${fmt(load.after, 1)} after the runs, on ${load.cores} cores: more runnable threads than cores, so the timings are too noisy to decide on.`,
+    evidence: { metric: 'loadAvg1m', value: peak, threshold: load.cores },
+    suggestions: [
+      'Close other programs (browsers, builds, other benchmarks) and run the benchmark again',
+      'Keep the interleaved baseline on: it pairs each run with a baseline run made beside it',
+    ],
+  };
+}
+
 /** The checklist, one rule per finding (most telling first). */
 const RULES: ((input: DiagnosisInput, gpu: boolean) => Finding | null)[] = [
+  machineLoaded,
   computeBound,
   activationBound,
   nearRamLimit,

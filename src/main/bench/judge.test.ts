@@ -2,10 +2,13 @@ import { describe, expect, it } from 'vitest';
 import {
   ADHERENCE_TOLERANCE,
   adheresLikeBaseline,
+  caseSpeedup,
   DIFFERENT_PIXELS,
   fitVerdict,
   judgeRecipe,
+  loadWarning,
   MIN_SPEEDUP,
+  overloaded,
   paretoFront,
   pickWinner,
   speedVerdict,
@@ -231,6 +234,58 @@ describe('distilled recipes: judged by prompt adherence when their pixels differ
     const dpm = r('dpm-fast', 2, [1.8, 2.2], 0.95);
     for (const priority of ['speed', 'balance', 'quality'] as const)
       expect(pickWinner([baseline, lcm, dpm], 'baseline', priority).winner).toBe('dpm-fast');
+  });
+});
+
+describe('the explanation: interval method and a loaded machine', () => {
+  it('says how the interval was made where it is known', () => {
+    const paired = r('paired', 2, [1.8, 2.2], 0.95, { speedMethod: { method: 'pairs', n: 15 } });
+    const out = pickWinner([base, paired], 'baseline', 'speed');
+    expect(out.winner).toBe('paired');
+    expect(out.explanation).toMatch(/2\.00x \(95% interval 1\.80-2\.20, over 15 adjacent pairs\)/);
+  });
+
+  it('warns when the load average was above the cores, at the end, and not at them', () => {
+    expect(overloaded({ before: 2, after: 2, cores: 2 })).toBe(false);
+    expect(overloaded({ before: 0.5, after: 2.1, cores: 2 })).toBe(true);
+    expect(overloaded(undefined)).toBe(false);
+    const busy = r('busy', 1.02, [0.9, 1.15], 0.95, {
+      loadAvg: { before: 3, after: 5.5, cores: 4 },
+    });
+    const calm = r('calm', 1.5, [1.3, 1.7], 0.95, { loadAvg: { before: 1, after: 3, cores: 4 } });
+    expect(loadWarning([base, calm])).toBeNull();
+    const out = pickWinner([base, busy, calm], 'baseline', 'speed');
+    expect(out.winner).toBe('calm');
+    expect(out.explanation).toMatch(
+      /Warning: the machine was busier than its cores while busy ran \(load average 3\.0 -> 5\.5 on 4 cores\): too noisy to decide on; close other programs and run the benchmark again\.$/,
+    );
+    expect(out.explanation).not.toMatch(/calm ran/);
+  });
+});
+
+describe('caseSpeedup', () => {
+  const c = (latencies: number[], referenceLatencies?: number[], caseIndex = 0): CaseRun => ({
+    caseIndex,
+    testCase: SHAPES_SET.cases[caseIndex],
+    steps: 10,
+    guidance: 7.5,
+    latencies,
+    stages: {},
+    png: new Uint8Array(),
+    ...(referenceLatencies ? { referenceLatencies } : {}),
+  });
+
+  it('pairs interleaved runs one to one, and falls back to the baseline row without them', () => {
+    const baseRow = [c([200, 600, 300]), c([400, 1200, 600], undefined, 1)];
+    const interleaved = caseSpeedup(
+      [c([100, 290, 152], [200, 600, 300]), c([205, 600, 300], [400, 1200, 610], 1)],
+      baseRow,
+    );
+    expect(interleaved).toMatchObject({ method: 'pairs', n: 6 });
+    expect(interleaved.ci?.[0]).toBeGreaterThan(1.9);
+    const alone = caseSpeedup([c([100, 290, 152]), c([205, 600, 300], undefined, 1)], baseRow);
+    expect(alone.method).toBe('repeats');
+    expect(alone.ci?.[0]).toBeLessThan(1.5);
   });
 });
 

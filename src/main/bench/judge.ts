@@ -1,12 +1,12 @@
 import type { Priority, RecipeAdherence, RecipeOutcome } from '../../shared/bench-schemas';
 import { StudioError } from '../../shared/errors';
-import type { CaseRun, RecipeRun } from './measure';
+import type { CaseRun, LoadAvg, RecipeRun } from './measure';
 import type { CaseAdherence } from '../workers/quality-worker';
 import { adherenceSummary } from './adherence';
 import { PSNR_ACCEPTABLE_DB, SSIM_ACCEPTABLE, qualityVerdict } from './quality';
 import { qualityClient, type QualityClient } from './quality-client';
 import type { Recipe } from './recipes';
-import { pairedSpeedup, stats } from './stats';
+import { pairedSpeedup, stats, type SpeedupEstimate } from './stats';
 import { contributions } from './tiers';
 
 /**
@@ -131,11 +131,45 @@ export interface JudgedRecipe {
   /** Shown to explain a figure, never recommended. */
   explanatory?: boolean;
   adherence?: RecipeAdherence | null;
+  /** How the interval was computed and on how many ratios (`pairedSpeedup`), where known. */
+  speedMethod?: { method: SpeedupEstimate['method']; n: number };
+  /** The machine's 1-minute load average around the recipe's runs, where measured. */
+  loadAvg?: LoadAvg;
+}
+
+/**
+ * Ours: a 1-minute load average above the number of logical cores means threads were queueing
+ * for a CPU during the recipe's runs (the bench's own engine counts too: up to one per physical
+ * core), so its timings are too noisy to decide on.
+ */
+export function overloaded(load: LoadAvg | undefined): boolean {
+  return load !== undefined && Math.max(load.before, load.after) > load.cores;
+}
+
+/** "load average 3.1 -> 5.2 on 4 cores". */
+export const loadText = (load: LoadAvg): string =>
+  `load average ${load.before.toFixed(1)} -> ${load.after.toFixed(1)} on ${load.cores} cores`;
+
+/** The loaded-machine warning of a run's explanation, or null when no recipe ran loaded. */
+export function loadWarning(results: readonly JudgedRecipe[]): string | null {
+  const loaded = results.filter((r) => overloaded(r.loadAvg));
+  if (loaded.length === 0) return null;
+  return `Warning: the machine was busier than its cores while ${loaded.map((r) => `${r.name} ran (${loadText(r.loadAvg as LoadAvg)})`).join('; ')}: too noisy to decide on; close other programs and run the benchmark again.`;
 }
 
 const x2 = (v: number | null | undefined): string => (v == null ? '?' : `${v.toFixed(2)}x`);
-const ciText = (ci: [number, number] | null): string =>
-  ci ? `95% interval ${ci[0].toFixed(2)}-${ci[1].toFixed(2)}` : 'no interval: too few runs';
+const ciText = (ci: [number, number] | null, how?: JudgedRecipe['speedMethod']): string =>
+  ci
+    ? `95% interval ${ci[0].toFixed(2)}-${ci[1].toFixed(2)}${how ? `, ${METHOD_TEXT[how.method](how.n)}` : ''}`
+    : 'no interval: too few runs';
+
+/** How each interval method reads in an explanation. */
+const METHOD_TEXT: Record<SpeedupEstimate['method'], (n: number) => string> = {
+  pairs: (n) => `over ${n} adjacent pairs`,
+  repeats: (n) => `from the repeats of ${n} cases`,
+  cases: (n) => `over ${n} cases`,
+  none: () => 'no interval',
+};
 
 /**
  * Why a `different-pixels` recipe is shown and not picked, with its numbers: speed-up and
@@ -220,7 +254,7 @@ export function pickWinner(
       speed: 'the fastest candidate that passed',
     }[priority];
     parts.unshift(
-      `${winner.name} is recommended (priority ${priority}: ${why}): ${winner.latencyMean?.toFixed(0)} ms per image against ${((winner.latencyMean ?? 0) * (winner.speedup ?? 1)).toFixed(0)} ms for the baseline on the same prompts, seeds and steps (measured alongside it when interleaved), ${x2(winner.speedup)} (${ciText(winner.speedupCi)}), with SSIM ${winner.ssim?.toFixed(3)} and PSNR ${winner.psnr?.toFixed(1)} dB against the baseline images (thresholds: SSIM > ${SSIM_ACCEPTABLE}, PSNR > ${PSNR_ACCEPTABLE_DB} dB).`,
+      `${winner.name} is recommended (priority ${priority}: ${why}): ${winner.latencyMean?.toFixed(0)} ms per image against ${((winner.latencyMean ?? 0) * (winner.speedup ?? 1)).toFixed(0)} ms for the baseline on the same prompts, seeds and steps (measured alongside it when interleaved), ${x2(winner.speedup)} (${ciText(winner.speedupCi, winner.speedMethod)}), with SSIM ${winner.ssim?.toFixed(3)} and PSNR ${winner.psnr?.toFixed(1)} dB against the baseline images (thresholds: SSIM > ${SSIM_ACCEPTABLE}, PSNR > ${PSNR_ACCEPTABLE_DB} dB).`,
     );
     const others = passing.filter((r) => r !== winner);
     if (others.length > 0)
@@ -236,7 +270,7 @@ export function pickWinner(
   const noGain = list(['no-gain', 'slower']);
   if (noGain.length > 0)
     parts.push(
-      `Not faster: ${noGain.map((r) => `${r.name} (${r.verdict}, ${x2(r.speedup)}, ${ciText(r.speedupCi)})`).join('; ')}.`,
+      `Not faster: ${noGain.map((r) => `${r.name} (${r.verdict}, ${x2(r.speedup)}, ${ciText(r.speedupCi, r.speedMethod)})`).join('; ')}.`,
     );
   for (const r of list([DIFFERENT_PIXELS])) parts.push(differentPixelsNote(r, base));
   const rejected = list(['degraded', 'over-optimized']);
@@ -252,6 +286,8 @@ export function pickWinner(
     parts.push(
       `Failed: ${failed.map((r) => `${r.name} (${r.verdict === 'does-not-fit' ? 'does not fit: ' : ''}${r.error ?? 'unknown error'})`).join('; ')}.`,
     );
+  const busy = loadWarning(results);
+  if (busy) parts.push(busy);
   return { winner: winner?.name ?? null, explanation: parts.join(' ') };
 }
 
@@ -289,6 +325,24 @@ export async function judgeCase(
 }
 
 /**
+ * A candidate's paired speed-up against the baseline: against the baseline runs interleaved with
+ * its own where there are any (run i beside run i: truly paired), else against the baseline's own
+ * cases (measured earlier: unpaired).
+ */
+export function caseSpeedup(
+  cases: readonly CaseRun[],
+  baseCases: readonly CaseRun[],
+): SpeedupEstimate {
+  return pairedSpeedup(
+    cases.map((c) =>
+      c.referenceLatencies
+        ? { base: c.referenceLatencies, candidate: c.latencies, paired: true }
+        : { base: baseCases[c.caseIndex]?.latencies ?? [], candidate: c.latencies },
+    ),
+  );
+}
+
+/**
  * A measured recipe's outcome: latency figures, the paired speed-up against the baseline (its
  * interleaved runs when there are any, else the baseline's own cases) with its interval, the worst
  * case's quality, the verdict, and for stacks their tier and contributions.
@@ -309,14 +363,7 @@ export function judgeRecipe(j: {
 }): RecipeOutcome {
   const { recipe, run, cases, quality, baseCases } = j;
   const s = stats(cases.flatMap((c) => c.latencies));
-  const paired = baseCases
-    ? pairedSpeedup(
-        cases.map((c) => ({
-          base: c.referenceLatencies ?? baseCases[c.caseIndex]?.latencies ?? [],
-          candidate: c.latencies,
-        })),
-      )
-    : null;
+  const paired = baseCases ? caseSpeedup(cases, baseCases) : null;
   // The worst case, not the mean: a recipe that ruins one prompt must not pass on the others.
   const ssim = quality.length ? Math.min(...quality.map((q) => q.ssim)) : null;
   const psnr = quality.length ? Math.min(...quality.map((q) => q.psnr)) : null;

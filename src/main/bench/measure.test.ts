@@ -3,7 +3,17 @@ import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempHome } from '../../../test/helpers/temp-home';
 import { profileSampling } from '../profiles/profile';
-import { caseRequest, engineTurns, folderBytes, inAbbaOrder } from './measure';
+import {
+  ADAPTIVE_CHEAP_PAIR_MS,
+  ADAPTIVE_MAX_FACTOR,
+  ADAPTIVE_TARGET_HALF_WIDTH,
+  caseRequest,
+  engineTurns,
+  folderBytes,
+  inAbbaOrder,
+  wantsMorePairs,
+} from './measure';
+import { logHalfWidth } from './stats';
 import { findRecipe } from './recipes';
 import { SHAPES_SET } from './test-sets';
 
@@ -85,5 +95,39 @@ describe('inAbbaOrder', () => {
         async () => void order.push('b'),
       );
     expect(order.join('')).toBe('abbaab');
+  });
+});
+
+describe('wantsMorePairs (adaptive repeats)', () => {
+  const noisy = [0.9, 0.5, 0.7, 0.3, 1.1, 0.6]; // log ratios far apart: a wide interval
+  const quiet = [0.69, 0.7, 0.69, 0.71, 0.7, 0.7];
+  const ask = (o: Partial<Parameters<typeof wantsMorePairs>[0]>) =>
+    wantsMorePairs({ logs: noisy, planned: 0, done: 3, repeats: 3, lastPairMs: 100, ...o });
+
+  it('always runs the configured repeats', () => {
+    expect(ask({ logs: quiet, done: 2 })).toBe(true);
+  });
+
+  it('adds pairs while the interval is wider than the target, and stops once it is not', () => {
+    expect(logHalfWidth(noisy)).toBeGreaterThan(ADAPTIVE_TARGET_HALF_WIDTH);
+    expect(ask({})).toBe(true);
+    expect(logHalfWidth(quiet)).toBeLessThan(ADAPTIVE_TARGET_HALF_WIDTH);
+    expect(ask({ logs: quiet })).toBe(false);
+    // One pair shows no spread yet: one more.
+    expect(ask({ logs: [0.7], done: 1, repeats: 1 })).toBe(true);
+  });
+
+  it('counts the pairs the later cases will add anyway', () => {
+    const middling = [0.75, 0.62, 0.71, 0.66];
+    expect(logHalfWidth(middling)).toBeGreaterThan(ADAPTIVE_TARGET_HALF_WIDTH);
+    expect(ask({ logs: middling })).toBe(true);
+    expect(ask({ logs: middling, planned: 12 })).toBe(false);
+  });
+
+  it('is bounded: at most the factor times the repeats, and only while a pair is cheap', () => {
+    expect(ask({ done: 3 * ADAPTIVE_MAX_FACTOR - 1 })).toBe(true);
+    expect(ask({ done: 3 * ADAPTIVE_MAX_FACTOR })).toBe(false);
+    expect(ask({ lastPairMs: ADAPTIVE_CHEAP_PAIR_MS })).toBe(true);
+    expect(ask({ lastPairMs: ADAPTIVE_CHEAP_PAIR_MS + 1 })).toBe(false);
   });
 });

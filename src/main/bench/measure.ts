@@ -1,4 +1,5 @@
 import { mkdirSync, readdirSync, statSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import type { BenchProgress, RecipeOutcome } from '../../shared/bench-schemas';
 import type { ExecutionProvider } from '../../shared/schemas';
@@ -9,6 +10,7 @@ import { GpuReader, PeakTracker } from '../hardware/live-sampler';
 import { profileSampling } from '../profiles/profile';
 import { findProfileFile, readProfileTrace } from './profile-trace';
 import { recipeRunConfig, recipeSteps, type Recipe } from './recipes';
+import { logHalfWidth } from './stats';
 import type { TestCase, TestSet } from './test-sets';
 import { prepareVariant } from './variants';
 
@@ -43,6 +45,16 @@ export interface MeasureSetup {
    */
   reference?: Recipe;
   /**
+   * Adaptive repeats (see `wantsMorePairs`): with a reference, after the configured repeats of a
+   * case, more ABBA pairs while the recipe's paired interval is still wider than
+   * ADAPTIVE_TARGET_HALF_WIDTH, within ADAPTIVE_MAX_FACTOR x the repeats and only while a pair is
+   * cheap. Default: on for the CPU provider with a reference; never without a reference (there is
+   * nothing to pair).
+   */
+  adaptive?: boolean;
+  /** The pause when the turn passes between engines; default ENGINE_SWITCH_SETTLE_MS (tests: 0). */
+  settleMs?: number;
+  /**
    * After measuring, start a fresh engine and time its session creation once more: start-up with
    * warm caches (the OS file cache, and ORT's optimized-model cache where the recipe turns it on).
    */
@@ -64,13 +76,16 @@ export interface CaseRun {
   testCase: TestCase;
   steps: number;
   guidance: number;
-  /** ms per image, one per measured repeat. */
+  /** ms per image, one per measured repeat (adaptive repeats can make more than `repeats`). */
   latencies: number[];
   /** Mean ms per image per stage over the repeats. */
   stages: Record<string, number>;
   /** The last repeat's first image. */
   png: Uint8Array;
-  /** With a reference: the baseline's latencies measured alternately with these. */
+  /**
+   * With a reference: the baseline's latencies measured alternately with these, one per repeat:
+   * the i-th was measured right before or after the i-th of `latencies` (ABBA), so they pair.
+   */
   referenceLatencies?: number[];
 }
 
@@ -88,6 +103,51 @@ export interface RecipeRun {
   /** With `restartLoad`: session creation in a second, fresh engine, ms. */
   restartLoadMs?: number;
   topOps?: NonNullable<RecipeOutcome['topOps']>;
+  /**
+   * How loaded the machine was: the 1-minute load average (os.loadavg) before the first case and
+   * after the last, and the logical cores to read it against. It includes the bench's own engine.
+   */
+  loadAvg?: LoadAvg;
+}
+
+export interface LoadAvg {
+  before: number;
+  after: number;
+  cores: number;
+}
+
+/** Ours: adaptive repeats stop once the recipe's 95% interval is within ±5% (log space). */
+export const ADAPTIVE_TARGET_HALF_WIDTH = 0.05;
+/** Ours: adaptive repeats give a case at most this many times the configured repeats. */
+export const ADAPTIVE_MAX_FACTOR = 3;
+/**
+ * Ours: adaptive repeats only while a pair (candidate and baseline run, settle pauses included)
+ * takes at most this long, so a model that needs a minute an image is not run for tripled time;
+ * there, ask for more `--repeats` knowingly.
+ */
+export const ADAPTIVE_CHEAP_PAIR_MS = 20_000;
+
+/**
+ * Whether a case that has had its configured repeats should get one more ABBA pair: while the
+ * recipe's paired 95% interval, as it will stand once the cases still to come have had their
+ * configured repeats, is wider than ADAPTIVE_TARGET_HALF_WIDTH; never beyond ADAPTIVE_MAX_FACTOR x
+ * `repeats` pairs in one case, nor when the last pair took more than ADAPTIVE_CHEAP_PAIR_MS.
+ */
+export function wantsMorePairs(p: {
+  /** log(baseline / candidate) of every pair of the recipe so far, earlier cases included. */
+  logs: readonly number[];
+  /** Pairs the cases after this one will add anyway (their configured repeats). */
+  planned: number;
+  /** Pairs this case has had. */
+  done: number;
+  repeats: number;
+  /** How long the last pair took, ms. */
+  lastPairMs: number;
+}): boolean {
+  if (p.done < p.repeats) return true;
+  if (p.done >= p.repeats * ADAPTIVE_MAX_FACTOR) return false;
+  if (p.lastPairMs > ADAPTIVE_CHEAP_PAIR_MS) return false;
+  return logHalfWidth(p.logs, p.planned) > ADAPTIVE_TARGET_HALF_WIDTH;
 }
 
 const STAGES = ['tokenize', 'textEncoder', 'unet', 'vae', 'ort', 'load'] as const;
@@ -177,7 +237,8 @@ export function folderBytes(dir: string): number {
 }
 
 /**
- * Runs `recipe` on every case: warm-ups for each new case shape, then `repeats` measured runs.
+ * Runs `recipe` on every case: warm-ups for each new case shape, then `repeats` measured runs
+ * (with a reference, `repeats` ABBA pairs, and adaptive ones beyond: `wantsMorePairs`).
  * `onCase` sees each case as soon as it is measured (the caller judges and records it, so a killed
  * run keeps every finished case); an error it throws fails the recipe.
  */
@@ -200,12 +261,17 @@ export async function measureRecipe(
   // GPU memory is the device's, sampled while the recipe runs (null where no GPU reports it).
   const tracker = new PeakTracker({ pid: () => engine.pid, gpu: new GpuReader() });
   let tracking = false;
+  // Only with a reference: without one there is nothing to pair.
+  const adaptive = m.reference !== undefined && (m.adaptive ?? m.ep === 'cpu');
+  /** log(baseline / candidate) of every pair so far (what the adaptive repeats watch). */
+  const pairLogs: number[] = [];
   try {
+    const loadBefore = loadavg()[0];
     const before = await engine.stats();
     m.onEngine?.(engine.pid);
     tracker.begin();
     tracking = true;
-    const turn = engineTurns();
+    const turn = engineTurns(m.settleMs);
     const candidate = engineRunner(engine, m, 'c', turn);
     const reference = referenceEngine && engineRunner(referenceEngine, m, 'r', turn);
     const warmed = new Set<string>();
@@ -225,27 +291,45 @@ export async function measureRecipe(
       const referenceLatencies: number[] = [];
       const stages: Record<string, number> = {};
       let last: PipelineResult | undefined;
-      for (let r = 0; r < m.repeats; r++) {
+      const planned = (m.testSet.cases.length - 1 - caseIndex) * m.repeats;
+      let lastPairMs = 0;
+      // The configured repeats, then (adaptive) more pairs while the interval is too wide.
+      for (
+        let r = 0;
+        r < m.repeats ||
+        (adaptive &&
+          wantsMorePairs({ logs: pairLogs, planned, done: r, repeats: m.repeats, lastPairMs }));
+        r++
+      ) {
         m.progress(caseIndex, 'measure');
         let run: PipelineResult | undefined;
+        let ref: PipelineResult | undefined;
+        const t0 = performance.now();
+        // Repeat r's candidate run and baseline run are adjacent (one right after the other, the
+        // order alternating): they form pair r, latencies[r] with referenceLatencies[r].
         await inAbbaOrder(
           r,
           async () => {
-            if (!reference || !refRequest) return;
-            const ref = await reference.run(refRequest);
-            referenceLatencies.push(ref.timings.total / m.batch);
+            if (reference && refRequest) ref = await reference.run(refRequest);
           },
           async () => {
             run = await candidate.run(request);
           },
         );
+        lastPairMs = performance.now() - t0;
         if (!run) throw new StudioError('no measured run', 'failed');
         last = run;
-        latencies.push(last.timings.total / m.batch);
-        for (const s of STAGES)
-          stages[s] = (stages[s] ?? 0) + last.timings[s] / m.batch / m.repeats;
+        const ms = last.timings.total / m.batch;
+        latencies.push(ms);
+        if (ref) {
+          const refMs = ref.timings.total / m.batch;
+          referenceLatencies.push(refMs);
+          pairLogs.push(Math.log(refMs / ms));
+        }
+        for (const s of STAGES) stages[s] = (stages[s] ?? 0) + last.timings[s] / m.batch;
       }
       if (!last) throw new StudioError('no measured run', 'failed');
+      for (const s of STAGES) stages[s] /= latencies.length;
       m.progress(caseIndex, 'quality');
       await onCase({
         caseIndex,
@@ -258,6 +342,7 @@ export async function measureRecipe(
         ...(reference ? { referenceLatencies } : {}),
       });
     }
+    const loadAvg: LoadAvg = { before: loadBefore, after: loadavg()[0], cores: cpus().length };
     const after = await engine.stats();
     const window = await tracker.end();
     tracking = false;
@@ -281,6 +366,7 @@ export async function measureRecipe(
       firstImageMs: candidate.first()?.firstImageMs ?? 0,
       ...(restartLoadMs !== undefined ? { restartLoadMs } : {}),
       ...(topOps ? { topOps } : {}),
+      loadAvg,
     };
   } catch (error) {
     // An engine killed for memory is a measured result: it does not fit, at the peak it reached.

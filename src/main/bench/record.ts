@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { RecipeOutcome } from '../../shared/bench-schemas';
 import type { BenchRepo } from '../store/bench-repo';
 import { diagnose } from './diagnosis';
+import type { JudgedRecipe } from './judge';
 import type { CaseRun } from './measure';
 import type { Recipe } from './recipes';
 
@@ -62,7 +63,12 @@ export class RecipeRecord {
   /** The recipe's summary, its diagnosis findings and (when profiled) its top operators. */
   finish(
     o: RecipeOutcome,
-    context: { idleRssMb: number; modelSizeMb: number; provider: string; ramTotalMb: number },
+    context: {
+      idleRssMb: number;
+      modelSizeMb: number;
+      provider: string;
+      ramTotalMb: number;
+    } & Pick<JudgedRecipe, 'speedMethod' | 'loadAvg'>,
   ): void {
     const latency = o.latencyMs ?? { mean: NaN, std: NaN, median: NaN };
     const stages = o.stagesMs ?? {};
@@ -86,6 +92,9 @@ export class RecipeRecord {
         tier: o.tier,
         contributions: o.contributions,
         adherence: o.adherence,
+        // Not in RecipeOutcome (yet): kept with the stored run, and told in findings/explanation.
+        speedupMethod: context.speedMethod,
+        loadAvg: context.loadAvg,
       },
     });
     const findings = diagnose({
@@ -103,6 +112,7 @@ export class RecipeRecord {
         vae: stages.vae ?? 0,
       },
       ramTotalMb: context.ramTotalMb,
+      loadAvg: context.loadAvg,
     });
     for (const finding of findings) this.repo.addFinding(this.id, finding);
     if (o.topOps) this.repo.setOpProfile(this.id, o.topOps);

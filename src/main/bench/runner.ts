@@ -8,7 +8,14 @@ import type { ExecutionProvider, HardwareInfo, ModelSummary } from '../../shared
 import { StudioError } from '../../shared/errors';
 import type { BenchRepo } from '../store/bench-repo';
 import { isAcceleratorProvider } from './diagnosis';
-import { fitVerdict, judgeCase, judgeRecipe, pickWinner } from './judge';
+import {
+  caseSpeedup,
+  fitVerdict,
+  judgeCase,
+  judgeRecipe,
+  pickWinner,
+  type JudgedRecipe,
+} from './judge';
 import { measureRecipe, type CaseRun, type MeasureSetup } from './measure';
 import type { Recipe } from './recipes';
 import type { CaseAdherence } from '../workers/quality-worker';
@@ -48,6 +55,11 @@ export interface BenchPlan {
   stack: boolean;
   /** Run the baseline alternately with each candidate (a second engine) for the paired speed-up. */
   interleave: boolean;
+  /**
+   * Adaptive repeats with the interleaved baseline (`MeasureSetup.adaptive`); absent: measure's
+   * default (on for the CPU provider).
+   */
+  adaptive?: boolean;
   skipped: { recipe: string; reason: string }[];
 }
 
@@ -61,6 +73,8 @@ export interface BenchHooks {
 interface Measured {
   outcome: RecipeOutcome;
   cases: CaseRun[];
+  /** What the explanation says beside the outcome: how the interval was made, the machine's load. */
+  notes?: Pick<JudgedRecipe, 'speedMethod' | 'loadAvg'>;
 }
 
 export async function runBenchmark(
@@ -98,6 +112,7 @@ export async function runBenchmark(
     try {
       const setup = measureSetup(plan, hooks, progress);
       if (plan.interleave && !isBaseline) setup.reference = baseline;
+      if (plan.adaptive !== undefined) setup.adaptive = plan.adaptive;
       // Start-up with warm caches: the baseline's, and each recipe's that caches its optimized model.
       setup.restartLoad = isBaseline || recipe.runConfig.optimizedModelCache === true;
       const run = await measureRecipe(setup, recipe, async (c) => {
@@ -122,14 +137,20 @@ export async function runBenchmark(
         baseCases: isBaseline ? null : baseCases,
         alone,
       });
+      const speed = isBaseline ? null : caseSpeedup(cases, baseCases);
+      const notes: Measured['notes'] = {
+        ...(speed ? { speedMethod: { method: speed.method, n: speed.n } } : {}),
+        ...(run.loadAvg ? { loadAvg: run.loadAvg } : {}),
+      };
       record.finish(outcome, {
         idleRssMb: run.idleRssMb,
         modelSizeMb: plan.model.sizeBytes / 2 ** 20,
         provider: plan.ep,
         ramTotalMb: plan.hardware.memory.totalMb,
+        ...notes,
       });
       progress(plan.testSet.cases.length - 1, 'done');
-      return { outcome, cases };
+      return { outcome, cases, notes };
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       const verdict =
@@ -172,7 +193,7 @@ export async function runBenchmark(
   const outcomes = measured.map((m) => m.outcome);
   const explanatory = new Set(plan.recipes.filter((r) => r.explanatory).map((r) => r.name));
   const { winner, explanation } = pickWinner(
-    outcomes.map((o) => ({
+    measured.map(({ outcome: o, notes }) => ({
       name: o.name,
       status: o.status,
       verdict: o.verdict,
@@ -185,6 +206,7 @@ export async function runBenchmark(
       error: o.error ?? null,
       explanatory: explanatory.has(o.name),
       adherence: o.adherence ?? null,
+      ...notes,
     })),
     baseline.name,
     plan.priority,
