@@ -1,6 +1,21 @@
 /** Table and argument helpers shared by the benchmark scripts (not by the app). */
 export { stats } from '../../src/main/bench/stats';
+import { readFileSync } from 'node:fs';
 import type { PipelineRequest } from '../../src/main/engine/protocol';
+
+/** The CPU flags that decide which kernels ONNX Runtime runs, for every benchmark table's header. */
+export function cpuFlags(): string {
+  try {
+    const text = readFileSync('/proc/cpuinfo', 'utf8');
+    const line = text.split('\n').find((l) => l.startsWith('flags')) ?? '';
+    const want = ['avx2', 'avx512f', 'avx512_vnni', 'avx_vnni', 'amx_int8', 'f16c'];
+    return (
+      want.filter((f) => line.split(/\s+/).includes(f)).join(' ') || 'none of avx2/avx512/vnni/amx'
+    );
+  } catch {
+    return 'unknown';
+  }
+}
 export function table(headers: string[], rows: (string | number)[][]): string {
   const cells = rows.map((r) =>
     r.map((c) => (typeof c === 'number' ? c.toFixed(c >= 100 ? 0 : 3) : c)),

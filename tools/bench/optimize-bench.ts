@@ -8,7 +8,7 @@ import { runOptimizeJob } from '../../src/main/optimize/optimize-client';
 import type { VariantManifest } from '../../src/main/optimize/build-variant';
 import { staleReason, variantStorePath } from '../../src/main/optimize/variant-store';
 import { compareImages } from '../../src/main/bench/quality';
-import { arg, benchRequest, stats, table } from './bench-util';
+import { arg, benchRequest, cpuFlags, stats, table } from './bench-util';
 
 /**
  * `npm run bench:optimize -- [--model M] [--recipes a,b] [--size 512] [--steps 3] [--threads 2]`
@@ -35,18 +35,7 @@ const home = studioHome();
 const source = new ModelRegistry(home).resolve(modelName).dir;
 const size = Number(arg('size', modelName === 'tiny-shapes' ? '64' : '512'));
 
-const flags = (() => {
-  try {
-    const text = readFileSync('/proc/cpuinfo', 'utf8');
-    const line = text.split('\n').find((l) => l.startsWith('flags')) ?? '';
-    const want = ['avx2', 'avx512f', 'avx512_vnni', 'avx_vnni', 'amx_int8', 'f16c'];
-    return (
-      want.filter((f) => line.split(/\s+/).includes(f)).join(' ') || 'none of avx2/avx512/vnni/amx'
-    );
-  } catch {
-    return 'unknown';
-  }
-})();
+const flags = cpuFlags();
 
 function bytesOf(dir: string): number {
   return readdirSync(dir).reduce((sum, f) => sum + statSync(join(dir, f)).size, 0);

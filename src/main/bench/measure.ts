@@ -221,6 +221,8 @@ export function caseRequest(
     scheduler: recipe.sampling.scheduler,
     adaptiveSteps: recipe.sampling.adaptiveSteps,
     schedulerOverrides: recipe.sampling.schedulerOverrides,
+    featureCache: recipe.sampling.featureCache,
+    guidanceInterval: recipe.sampling.guidanceInterval,
   };
 }
 

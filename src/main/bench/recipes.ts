@@ -61,6 +61,7 @@ export const RecipeSchema = z
         optimizedModelCache: z.boolean(),
         allowSpinning: z.boolean(),
         spinEverySession: z.boolean(),
+        staticShapes: z.boolean(),
       })
       .partial()
       .strict()
@@ -201,6 +202,15 @@ export const BUILTIN_RECIPES: readonly Recipe[] = [
     description:
       "The UNet's ONNX Runtime worker threads spin-wait between its steps by default (the other sessions' already sleep); here they sleep too (session.intra_op.allow_spinning = 0). Where cores are shared with other programs, the thread doing the work gets the CPU back; on idle machines spinning between steps is usually slightly faster. The numbers decide.",
     runConfig: { allowSpinning: false },
+  }),
+  recipe({
+    name: 'static-shapes',
+    version: 1,
+    title: 'Static input shapes for the UNet',
+    strategy: 'graph',
+    description:
+      "The UNet's symbolic input dimensions (batch, latent height and width, prompt length) fixed to the sizes you generate at, before its session is created: ONNX Runtime can then fold a traced export's shape arithmetic into constants and plan its memory once. The same weights and math. ORT's freeDimensionOverrides does this, but the Node binding does not read it, so the studio writes the sizes into a copy of the graph (the weights are linked, not copied). A new size builds a new session. Measured, never assumed.",
+    runConfig: { staticShapes: true },
   }),
   recipe({
     name: 'dpm-fast',

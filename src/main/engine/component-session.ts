@@ -36,6 +36,8 @@ export class ComponentSession {
     modelDir: string,
     component: string,
     config: RunConfig,
+    /** The graph to load instead of `<modelDir>/<component>/model.onnx` (a static-shapes copy). */
+    graphFile?: string,
   ): Promise<ComponentSession> {
     const file = join(modelDir, component, 'model.onnx');
     if (!existsSync(file)) {
@@ -61,9 +63,9 @@ export class ComponentSession {
           config.profileDir ? join(config.profileDir, component) : undefined,
           component,
         );
-        let source = file;
+        let source = graphFile ?? file;
         if (config.optimizedModelCache) {
-          cache = optimizedModelPath(file, config, provider);
+          cache = optimizedModelPath(source, config, provider);
           const cached = withOptimizedCache(options, cache);
           options = cached.options;
           if (cached.source === 'cache') source = cache.path;

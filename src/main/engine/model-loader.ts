@@ -114,8 +114,9 @@ export async function loadComponent(
   info: ModelInfo,
   component: ComponentName,
   config: RunConfig,
+  graphFile?: string,
 ): Promise<ComponentSession> {
-  const session = await ComponentSession.load(info.dir, component, config);
+  const session = await ComponentSession.load(info.dir, component, config, graphFile);
   if (component === 'unet') session.requireInputs(REQUIRED_UNET_INPUTS[info.family], info.family);
   if (component === 'unet_shallow')
     session.requireInputs([...REQUIRED_UNET_INPUTS[info.family], 'cached_feature'], info.family);

@@ -1,6 +1,8 @@
 import type { ComponentSession } from './component-session';
 import { loadComponent, type ComponentName, type ModelInfo } from './model-loader';
+import { join } from 'node:path';
 import type { RunConfig } from './run-config';
+import { staticShapesFile, type InputDims } from './static-shapes';
 
 /**
  * A loaded model under one RunConfig. `resident` keeps every session between generations;
@@ -20,11 +22,29 @@ export class ModelSessions {
     readonly config: RunConfig,
   ) {}
 
-  async acquire(component: ComponentName): Promise<ComponentSession> {
+  /** Which input sizes each static-shapes session was made for. */
+  private readonly staticKeys = new Map<ComponentName, string>();
+
+  /**
+   * The component's session. With `staticShapes` on and `dims` given, a session whose inputs are
+   * fixed to those sizes: a session made for other sizes is released and a new one made.
+   */
+  async acquire(component: ComponentName, dims?: InputDims): Promise<ComponentSession> {
+    const fixed = this.config.staticShapes && dims !== undefined;
+    const key = fixed ? JSON.stringify(dims) : '';
     const existing = this.sessions.get(component);
-    if (existing) return existing;
+    if (existing && (this.staticKeys.get(component) ?? '') === key) return existing;
+    if (existing) {
+      this.sessions.delete(component);
+      this.releasedOrtMs += existing.ortMs;
+      await existing.release();
+    }
     const start = performance.now();
-    const session = await loadComponent(this.info, component, this.config);
+    const graph = fixed
+      ? staticShapesFile(join(this.info.dir, component, 'model.onnx'), dims)
+      : undefined;
+    const session = await loadComponent(this.info, component, this.config, graph?.file);
+    this.staticKeys.set(component, key);
     this.loadMs += performance.now() - start;
     this.warnings.push(...session.warnings);
     this.providersUsed.set(component, session.provider);

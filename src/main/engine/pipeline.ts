@@ -20,6 +20,7 @@ import { imagesToPng, latentPreviewPng } from './image-encode';
 import { floatTensor, toFloat32 } from './float16';
 import { fullSteps, guidedStep } from './feature-cache-schedule';
 import type { ComponentSession } from './component-session';
+import type { InputDims } from './static-shapes';
 
 /**
  * Fewer steps for simpler prompts: a prompt of a few words settles in fewer denoising steps than a
@@ -131,12 +132,14 @@ export async function runPipeline(
   const textEncoderMs = performance.now() - tEnc - loadInside;
   checkCancelled(hooks);
 
-  // Initial latents from the seeded generator.
-  const unet = await model.acquire('unet');
-  const sampleShape = unet.input('sample')?.shape ?? [];
-  const channels = typeof sampleShape[1] === 'number' ? sampleShape[1] : 4;
+  // Initial latents from the seeded generator. Static shapes fix the UNet's sizes (the batch too,
+  // unless a guidance interval changes it between steps).
   const lh = height / 8;
   const lw = width / 8;
+  const unetDims = staticUnetDims(req.guidanceInterval && cfg ? null : rows, lh, lw, cond);
+  const unet = await model.acquire('unet', unetDims);
+  const sampleShape = unet.input('sample')?.shape ?? [];
+  const channels = typeof sampleShape[1] === 'number' ? sampleShape[1] : 4;
   const per = channels * lh * lw;
   // `timesteps` is set_timesteps' argument, not a config key: it goes to the scheduler as an option.
   const { timesteps: customTimesteps, ...configOverrides } = req.schedulerOverrides ?? {};
@@ -188,7 +191,7 @@ export async function runPipeline(
   // steps outside it run the conditional rows alone.
   const timesteps = scheduler.timesteps;
   const caching = (req.featureCache?.interval ?? 1) > 1;
-  const shallow = caching ? await acquireShallow(model) : undefined;
+  const shallow = caching ? await acquireShallow(model, unetDims) : undefined;
   const full = fullSteps(timesteps.length, caching ? req.featureCache : undefined);
   const feeds = new UnetFeeds(rows, batch, {
     encoder_hidden_states: hiddenTensor,
@@ -322,14 +325,31 @@ export async function runPipeline(
   };
 }
 
-async function acquireShallow(model: ModelSessions): Promise<ComponentSession> {
+/** The UNet's input sizes for static shapes (null: left as the export has it). */
+function staticUnetDims(
+  rows: number | null,
+  lh: number,
+  lw: number,
+  cond: EncoderOutput,
+): InputDims {
+  return {
+    sample: [rows, null, lh, lw],
+    timestep: [rows],
+    encoder_hidden_states: [rows, ...cond.dims.slice(1)],
+    text_embeds: [rows, null],
+    time_ids: [rows, null],
+    timestep_cond: [rows, null],
+  };
+}
+
+async function acquireShallow(model: ModelSessions, dims: InputDims): Promise<ComponentSession> {
   if (!existsSync(join(model.info.dir, 'unet_shallow', 'model.onnx'))) {
     throw new StudioError(
       `feature caching needs the feature-cache variant of the model (${model.info.dir} has no unet_shallow/); use the recipe feature-cache-N, which builds it`,
       'bad-input',
     );
   }
-  return model.acquire('unet_shallow');
+  return model.acquire('unet_shallow', dims);
 }
 
 /**

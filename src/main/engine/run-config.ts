@@ -38,6 +38,12 @@ export interface RunConfig {
    * instead of 7-8, and the VAE 10-15 ms instead of 8-9 (docs/benchmarks.md, session 6).
    */
   spinEverySession: boolean;
+  /**
+   * Fix the UNet's symbolic input dimensions (batch, latent height and width, sequence) to the
+   * generation's sizes before its session is created (static-shapes.ts); a new size makes a new
+   * session. The `static-shapes` recipe.
+   */
+  staticShapes: boolean;
 }
 
 export const DEFAULT_RUN_CONFIG: RunConfig = {
@@ -54,6 +60,7 @@ export const DEFAULT_RUN_CONFIG: RunConfig = {
   optimizedModelCache: false,
   allowSpinning: true,
   spinEverySession: false,
+  staticShapes: false,
 };
 
 /** Components a pipeline calls once per step: the only ones whose idle threads spin by default. */
