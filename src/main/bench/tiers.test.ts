@@ -37,6 +37,48 @@ describe('stacked tiers', () => {
     });
   });
 
+  it('stacks the fastest feature cache and guidance truncation with the scheduler and the variants', () => {
+    const { stacks, skipped } = planStacks([
+      p('feature-cache-3', 1.7),
+      p('feature-cache-5', 2.1),
+      p('cfg-truncate', 1.15),
+      p('dpm-fast', 2.2),
+      p('attention', 1.1),
+      p('static-shapes', 1.05),
+    ]);
+    expect(stackRole(findRecipe('feature-cache-5'))).toBe('caching');
+    expect(stackRole(findRecipe('cfg-truncate'))).toBe('caching');
+    expect(skipped.map((s) => s.recipe)).toEqual(['feature-cache-3']);
+    const advanced = stacks.find((s) => s.stack?.tier === 'advanced');
+    expect(advanced?.stack?.of).toEqual([
+      'static-shapes',
+      'dpm-fast',
+      'feature-cache-5',
+      'cfg-truncate',
+      'attention',
+    ]);
+    // One variant holds the UNet pair and the fused attention; the sampling keeps all three changes.
+    expect(advanced).toMatchObject({
+      variant: 'attention+feature-cache',
+      runConfig: { staticShapes: true },
+      sampling: {
+        scheduler: 'dpm++2m-karras',
+        stepsFactor: 0.4,
+        featureCache: { interval: 5, schedule: 'uniform' },
+        guidanceInterval: { start: 0, end: 0.7 },
+      },
+    });
+  });
+
+  it('refuses two feature-cache intervals or two schedulers in one stack', () => {
+    expect(() =>
+      composeRecipes('advanced', [findRecipe('feature-cache-3'), findRecipe('feature-cache-5')]),
+    ).toThrow(/one featureCache/);
+    expect(() =>
+      composeRecipes('advanced', [findRecipe('dpm-fast'), findRecipe('euler-fast')]),
+    ).toThrow(/one sampling change/);
+  });
+
   it('proposes no stack of one strategy, and no tier equal to the one below', () => {
     expect(planStacks([p('dpm-fast', 2)]).stacks).toEqual([]);
     expect(planStacks([p('dpm-fast', 2), p('int8', 1.2)]).stacks.map((s) => s.name)).toEqual([
