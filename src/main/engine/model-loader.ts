@@ -10,7 +10,29 @@ import { FAMILY_DEFAULTS, type Family } from '../models/family-defaults';
 
 export { FAMILY_DEFAULTS, type Family };
 
-const VaeConfigSchema = z.looseObject({ scaling_factor: z.number().positive().optional() });
+const VaeConfigSchema = z.looseObject({
+  _class_name: z.string().optional(),
+  scaling_factor: z.number().positive().optional(),
+  /** What the decoder's `sample` spans (a TAESD decoder's raw output: [0, 1]); default [-1, 1]. */
+  output_range: z
+    .tuple([z.number(), z.number()])
+    .refine(([lo, hi]) => lo < hi, 'output_range must be [low, high] with low < high')
+    .optional(),
+});
+
+/** The VAE decoder's pixel range when its config names none: diffusers' decode convention. */
+export const DEFAULT_VAE_OUTPUT_RANGE: readonly [number, number] = [-1, 1];
+
+/**
+ * The decoder's latent scaling: its own config's `scaling_factor`, else AutoencoderTiny's 1.0
+ * (TAESD decodes the UNet's latents as they are), else the family's SD VAE value.
+ */
+function vaeScalingFactor(vae: z.infer<typeof VaeConfigSchema>, family: Family): number {
+  if (vae.scaling_factor !== undefined) return vae.scaling_factor;
+  if (vae._class_name === 'AutoencoderTiny') return 1;
+  return family === 'sdxl' ? 0.13025 : 0.18215;
+}
+
 const UnetConfigSchema = z.looseObject({
   time_cond_proj_dim: z.number().int().positive().nullable().optional(),
   sample_size: z.number().int().positive().optional(),
@@ -25,7 +47,14 @@ export interface ModelInfo {
   dir: string;
   family: Family;
   schedulerConfig: Record<string, unknown>;
+  /** The UNet's latents are divided by it before the VAE decoder (vae_decoder/config.json). */
   vaeScalingFactor: number;
+  /**
+   * What the VAE decoder's output spans: [-1, 1] for SD's AutoencoderKL (and diffusers' decode of
+   * any VAE), [0, 1] for a raw TAESD decoder (`output_range` in vae_decoder/config.json). The
+   * decode maps it to [-1, 1], the convention imagesToPng reads.
+   */
+  vaeOutputRange: readonly [number, number];
   /** LCM's guidance-embedding size (unet input `timestep_cond`), if the UNet has one. */
   timeCondProjDim: number | null;
   /** Native image size in pixels (UNet sample_size x 8). */
@@ -85,7 +114,8 @@ export async function readModelInfo(dir: string): Promise<ModelInfo> {
       family === 'sd-turbo' ||
       (family === 'sdxl' && /turbo/i.test(`${dir} ${index._name_or_path ?? ''}`)),
     schedulerConfig,
-    vaeScalingFactor: vae.scaling_factor ?? (family === 'sdxl' ? 0.13025 : 0.18215),
+    vaeScalingFactor: vaeScalingFactor(vae, family),
+    vaeOutputRange: vae.output_range ?? DEFAULT_VAE_OUTPUT_RANGE,
     timeCondProjDim: unet.time_cond_proj_dim ?? null,
     nativeSize: (unet.sample_size ?? (family === 'sdxl' ? 128 : 64)) * 8,
     tokenizer,

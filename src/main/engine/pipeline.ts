@@ -279,9 +279,11 @@ export async function runPipeline(
   const final = embedsGuidance && denoised ? denoised : latents;
   const scaledLatents = new Float32Array(final.length);
   for (let i = 0; i < final.length; i++) scaledLatents[i] = final[i] / info.vaeScalingFactor;
+  // A TAESD decoder (scaling factor 1, output [0, 1]) comes back in [-1, 1] like an SD VAE's.
   const pixels = await decodeLatents(vae, scaledLatents, [batch, channels, lh, lw], {
     slicing: config.vaeSlicing,
     tiling: config.vaeTiling,
+    outputRange: info.vaeOutputRange,
   });
   await model.done('vae_decoder');
   const vaeMs = performance.now() - tVae;

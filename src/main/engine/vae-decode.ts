@@ -7,6 +7,26 @@ export interface DecodeOptions {
   /** Tile edge in latent pixels (64 = 512 image pixels) and the overlap blended between tiles. */
   tileSize?: number;
   tileOverlap?: number;
+  /**
+   * What the decoder's output spans (ModelInfo.vaeOutputRange): [0, 1] for a raw TAESD decoder.
+   * Mapped to [-1, 1]; absent or [-1, 1] leaves the decoder's values untouched.
+   */
+  outputRange?: readonly [number, number];
+}
+
+/**
+ * Decoder output in [lo, hi] mapped in place to the [-1, 1] convention (x * 2 - 1 for [0, 1]).
+ * [-1, 1] returns the array as it is, so an SD VAE's pixels are the decoder's, bit for bit.
+ */
+export function toSignedUnitRange(
+  pixels: Float32Array,
+  range: readonly [number, number] = [-1, 1],
+): Float32Array {
+  const [lo, hi] = range;
+  if (lo === -1 && hi === 1) return pixels;
+  const scale = 2 / (hi - lo);
+  for (let i = 0; i < pixels.length; i++) pixels[i] = (pixels[i] - lo) * scale - 1;
+  return pixels;
 }
 
 async function decodeOnce(
@@ -98,8 +118,21 @@ async function decodeTiled(
   return acc;
 }
 
-/** Decodes scaled latents [B, C, h, w] to NCHW images in [-1, 1]. */
+/**
+ * Decodes latents [B, C, h, w] (already divided by the decoder's scaling factor) to NCHW images in
+ * [-1, 1], whatever range the decoder itself emits (options.outputRange).
+ */
 export async function decodeLatents(
+  vae: ComponentSession,
+  latents: Float32Array,
+  dims: [number, number, number, number],
+  options: DecodeOptions,
+): Promise<Float32Array> {
+  return toSignedUnitRange(await decodeRaw(vae, latents, dims, options), options.outputRange);
+}
+
+/** The decoder's own output: one call, per image (slicing) or per tile (tiling). */
+async function decodeRaw(
   vae: ComponentSession,
   latents: Float32Array,
   dims: [number, number, number, number],
