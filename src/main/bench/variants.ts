@@ -4,6 +4,7 @@ import { compositionRefusal, findOptimizeRecipe } from '../optimize/recipes';
 import { ensureLoraVariant } from '../optimize/variant-store';
 import { findLcmLora, findStepDistilledLora, type LoraCard } from '../optimize/bundled-loras';
 import { detectFamily } from '../models/model-folder';
+import { TINY_VAE_VARIANT, ensureTinyVaeVariant, tinyVaeRefusal } from '../optimize/tiny-vae';
 import { StudioError } from '../../shared/errors';
 import type { Recipe } from './recipes';
 
@@ -35,17 +36,23 @@ export const LORA_VARIANTS: Readonly<
   [DISTILLED_STEPS_VARIANT]: findStepDistilledLora,
 };
 
-/** A variant name taken apart: the LoRA merged first (if any), then the optimizer recipe (if any). */
+/**
+ * A variant name taken apart: the LoRA merged first (if any), then the optimizer recipe (if any),
+ * then the VAE decoder swapped (if any).
+ */
 export interface VariantParts {
   lora?: string;
   /** A single or composed optimizer recipe, canonical (`attention+int8`). */
   optimize?: string;
+  /** `tiny-vae`: the vae_decoder replaced by a TAESD decoder from `<home>/vae/` (optimize/tiny-vae.ts). */
+  vae?: typeof TINY_VAE_VARIANT;
 }
 
 /**
  * A variant name split into its parts, or the reason it cannot be built as one model. `+` joins
  * parts (`lcm-lora+attention+int8`); at most one LoRA variant, since each is a different student
- * with its own sampling; the optimizer parts must compose (compositionRefusal).
+ * with its own sampling; the optimizer parts must compose (compositionRefusal); `tiny-vae`
+ * composes with anything, since it only replaces the decoder, last.
  */
 export function variantParts(variant: string): VariantParts | { refused: string } {
   if (variant === 'source') return {};
@@ -55,12 +62,14 @@ export function variantParts(variant: string): VariantParts | { refused: string 
     return {
       refused: `${loras.join(' and ')} cannot be combined: each is a distilled student with its own sampling, and a stack takes one sampling change`,
     };
-  const optimize = names.filter((n) => !Object.hasOwn(LORA_VARIANTS, n));
+  const vae = names.includes(TINY_VAE_VARIANT);
+  const optimize = names.filter((n) => !Object.hasOwn(LORA_VARIANTS, n) && n !== TINY_VAE_VARIANT);
   const refusal = compositionRefusal(optimize);
   if (refusal) return { refused: refusal };
   return {
     ...(loras.length ? { lora: loras[0] } : {}),
     ...(optimize.length ? { optimize: findOptimizeRecipe(optimize.join('+')).name } : {}),
+    ...(vae ? { vae: TINY_VAE_VARIANT } : {}),
   };
 }
 
@@ -75,7 +84,7 @@ export function composeVariant(variants: readonly string[]): string {
   if (!joined) return 'source';
   const parts = variantParts(joined);
   if ('refused' in parts) throw new StudioError(parts.refused, 'bad-input');
-  return [parts.lora, parts.optimize].filter((p) => p !== undefined).join('+');
+  return [parts.lora, parts.optimize, parts.vae].filter((p) => p !== undefined).join('+');
 }
 
 /**
@@ -126,8 +135,12 @@ export function canBuildVariant(
   if (variant === 'source') return true;
   const parts = variantParts(variant);
   if ('refused' in parts) return false;
-  if (parts.lora === undefined) return true;
-  return modelDir !== undefined && LORA_VARIANTS[parts.lora](modelDir, family, home) !== undefined;
+  if (parts.lora === undefined && parts.vae === undefined) return true;
+  if (modelDir === undefined) return false;
+  // A LoRA variant needs its card for this model; tiny-vae a decoder of its latent family.
+  if (parts.lora !== undefined && LORA_VARIANTS[parts.lora](modelDir, family, home) === undefined)
+    return false;
+  return parts.vae === undefined || tinyVaeRefusal(home, modelDir, family) === undefined;
 }
 
 /**
@@ -146,6 +159,11 @@ export function canBuildVariant(
  * quantization step. The second step's self-check compares against the merged model with the
  * recipe's own tolerance: the same check as any variant (against the unmerged source it could only
  * ask for finite outputs).
+ *
+ * `tiny-vae` comes last: the result of the steps before, with its vae_decoder replaced by the
+ * TAESD decoder of its latent family from `<home>/vae/` (optimize/tiny-vae.ts; built in this
+ * process in well under a second, links and one small copy). Without such a decoder it is refused
+ * (`not-found`) with what to put where.
  */
 export async function prepareVariant(
   modelDir: string,
@@ -159,6 +177,9 @@ export async function prepareVariant(
   if ('refused' in parts) throw new StudioError(parts.refused, 'bad-input');
   const both = parts.lora !== undefined && parts.optimize !== undefined;
   const canonical = [parts.lora, parts.optimize].filter((n) => n !== undefined).join('+');
+  // The decoder swap is links and one small copy: a sliver of the bar after heavier steps.
+  const vaeSpan = parts.vae === undefined ? 0 : canonical ? 0.05 : 1;
+  const heavy = 1 - vaeSpan;
   const report =
     (what: string, from: number, span: number) =>
     (p: { fraction: number; message: string; reason: string }): void =>
@@ -167,6 +188,11 @@ export async function prepareVariant(
         fraction: from + span * p.fraction,
         message: `building the ${what} variant (${p.reason}): ${p.message}`,
       });
+  if (parts.vae !== undefined) {
+    // Refused before any LoRA merge or optimizer build that it would come after.
+    const refusal = tinyVaeRefusal(home, modelDir, safeFamily(modelDir));
+    if (refusal) throw new StudioError(refusal, 'not-found');
+  }
   let base = modelDir;
   if (parts.lora !== undefined) {
     const card = loraOfVariant(modelDir, parts.lora, home);
@@ -180,17 +206,26 @@ export async function prepareVariant(
       home,
       modelDir,
       [{ path: card.path, scale: card.scale }],
-      report(parts.lora, 0, both ? 0.5 : 1),
+      report(parts.lora, 0, heavy * (both ? 0.5 : 1)),
       signal,
     );
   }
-  if (parts.optimize === undefined) return base;
-  return ensureVariant(
+  if (parts.optimize !== undefined) {
+    base = await ensureVariant(
+      home,
+      base,
+      parts.optimize,
+      report(canonical, heavy * (both ? 0.5 : 0), heavy * (both ? 0.5 : 1)),
+      signal,
+    );
+  }
+  if (parts.vae === undefined) return base;
+  signal?.throwIfAborted();
+  return ensureTinyVaeVariant(
     home,
     base,
-    parts.optimize,
-    report(canonical, both ? 0.5 : 0, both ? 0.5 : 1),
-    signal,
+    report(composeVariant([variant]), heavy, vaeSpan),
+    safeFamily(modelDir),
   );
 }
 
