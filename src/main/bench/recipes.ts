@@ -384,6 +384,17 @@ export const BUILTIN_RECIPES: readonly Recipe[] = [
   }),
   LCM_LORA_RECIPE,
   DISTILLED_STEPS_RECIPE,
+  // A different VAE decoder (optimize/tiny-vae.ts): 'memory' like vae-tiled, the other way to
+  // change how the decode is done (not 'graph', whose recipes keep the same weights and math).
+  recipe({
+    name: 'tiny-vae',
+    version: 1,
+    title: 'Tiny VAE decoder (TAESD)',
+    strategy: 'memory',
+    description:
+      "The VAE decoder replaced by a TAESD-family tiny decoder for the model's latent family, from <home>/vae/<name>/vae_decoder/ (about 1.2 M parameters against the SD VAE decoder's 49 M): the decode takes a fraction of the time and memory. It is a different decoder, so it changes the pictures (softer fine detail): they are measured against the baseline's like any recipe's. Only where such a decoder is present.",
+    variant: 'tiny-vae',
+  }),
 ];
 
 export function findRecipe(name: string, extra: readonly Recipe[] = []): Recipe {
