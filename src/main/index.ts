@@ -23,7 +23,7 @@ import { studioHome } from './paths';
 import { moveDatabaseAside } from './store/database';
 import { useUtilityProcess } from './workers/worker-process';
 import { isTrustedSender, UNTRUSTED_SENDER, type OwnPage } from './ipc-guard';
-import { ConsentStore, checkPaths } from './path-consent';
+import { ConsentStore } from './path-consent';
 
 /**
  * The Electron adapter: a window and one ipcMain handler per StudioApi method, generated from the
@@ -166,8 +166,8 @@ if (primary)
         if (!isTrustedSender(event, ownPage)) return UNTRUSTED_SENDER;
         try {
           // Paths from the page are handles to what the person picked in a dialog, nothing else.
-          const checked = await checkPaths(s.handlers, method, input, consent.resolve);
-          return { ok: true, result: await dispatch(s.handlers, method, checked) };
+          const result = await dispatch(s.handlers, method, input, { paths: consent.resolve });
+          return { ok: true, result };
         } catch (error) {
           return { ok: false, ...errorPayload(error) };
         }

@@ -2,117 +2,130 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { z } from 'zod';
-import type { MethodName, StudioHandlers } from '../shared/api';
+import { METHOD_NAMES, studioMethods, type MethodName, type StudioHandlers } from '../shared/api';
 import { StudioError } from '../shared/errors';
 import { isLoraId } from '../shared/lora-schemas';
+import { pathFieldsOf, type PathAlias, type PathKind } from '../shared/path-fields';
+
+export type { PathKind } from '../shared/path-fields';
 
 /**
  * Paths only with consent. A page (the renderer, or whatever script reaches the web host) must not
- * be able to point the studio at any file on disk. Fields that name a file-system path are listed
- * here, once, and each adapter decides what consent means:
+ * be able to point the studio at any file on disk. Fields that name a file-system path are marked
+ * on their schema (`pathField`, src/shared/path-fields.ts) and read from the method schemas here;
+ * each adapter decides what consent means:
  * - Electron: a path the person picked in a main-process dialog; the page only holds an opaque
  *   handle (`consent:<uuid>`), which the adapter turns back into the path (ConsentStore);
  * - web host: a path under a folder the person allowed (`npm run web -- --allow-folder DIR`, kept
- *   in `<home>/allowed-folders.json`), after symlinks are resolved (folderPolicy);
+ *   in `<home>/allowed-folders.json`), checked on its text first, then after symlinks are resolved
+ *   (folderPolicy);
  * - CLI: plain paths (the person typed them).
+ * The gate runs on the input as the method's schema parsed it (`dispatch`), never on a raw body.
  * Anything else is refused with `field: why, and what to do`.
  */
 
 /** Built-in test sets: a `cases` value that is not a path. */
 const BUILT_IN_CASES = new Set(['auto', 'default', 'classic', 'shapes']);
 
-export type PathKind = 'folder' | 'file' | 'output';
-
 export interface PathField {
   method: MethodName;
   /** Dotted field path; `*` stands for every item of an array. */
   field: string;
   kind: PathKind;
-  /** Values that are names, not paths (a known model, a built-in test set) pass untouched. */
-  isName?: (value: string, known: KnownNames) => boolean;
+  /** What a value may be instead of a path (a known model, a LoRA id, a built-in test set). */
+  alias?: PathAlias;
 }
 
 export interface KnownNames {
   isKnownModel(name: string): boolean;
 }
 
-const modelName = (value: string, known: KnownNames): boolean => known.isKnownModel(value);
 /**
- * A LoRA id from listLoras (`lora:bundled/<file>`, `lora:home/<file>`) names a file in the studio's
- * own LoRA folders; the service resolves it there and refuses anything that would leave them.
+ * Values that are names, not paths, and pass untouched. A LoRA id from listLoras
+ * (`lora:bundled/<file>`, `lora:home/<file>`) names a file in the studio's own LoRA folders; the
+ * service resolves it there and refuses anything that would leave them.
  */
-const loraId = (value: string): boolean => isLoraId(value);
+const IS_NAME: Record<PathAlias, (value: string, known: KnownNames) => boolean> = {
+  model: (value, known) => known.isKnownModel(value),
+  lora: (value) => isLoraId(value),
+  cases: (value) => BUILT_IN_CASES.has(value),
+};
 
-export const PATH_FIELDS: readonly PathField[] = [
-  { method: 'registerModel', field: 'path', kind: 'folder' },
-  { method: 'optimizeModel', field: 'out', kind: 'output' },
-  { method: 'optimizeModel', field: 'model', kind: 'folder', isName: modelName },
-  { method: 'generate', field: 'model', kind: 'folder', isName: modelName },
-  { method: 'generate', field: 'loras.*.path', kind: 'file', isName: loraId },
-  { method: 'optimizeModel', field: 'loras.*.path', kind: 'file', isName: loraId },
-  { method: 'runBenchmark', field: 'model', kind: 'folder', isName: modelName },
-  {
-    method: 'runBenchmark',
-    field: 'cases',
-    kind: 'file',
-    isName: (value) => BUILT_IN_CASES.has(value),
-  },
-  { method: 'proposeRecipes', field: 'model', kind: 'folder', isName: modelName },
-  { method: 'getTrend', field: 'model', kind: 'folder', isName: modelName },
-];
+/** Every path field of every method, read from the method input schemas. */
+export const PATH_FIELDS: readonly PathField[] = METHOD_NAMES.flatMap((method) =>
+  pathFieldsOf(studioMethods[method].input).map(({ field, path }) => ({
+    method,
+    field,
+    kind: path.kind,
+    ...(path.alias ? { alias: path.alias } : {}),
+  })),
+);
 
 /** Turns one path value into the path to use, or throws a StudioError naming `field`. */
 export type PathResolver = (value: string, field: string, kind: PathKind) => string;
 
-/** The input with every path field checked (and, for handles, replaced by the picked path). */
-export function gatePaths(
+/**
+ * The parsed input with every path field checked (and, for handles, replaced by the picked path).
+ * The input is not changed: what is rewritten is copied along the way.
+ */
+export function gatePaths<T>(
   method: MethodName,
-  input: unknown,
+  input: T,
   resolvePath: PathResolver,
   known: KnownNames,
-): unknown {
-  const fields = PATH_FIELDS.filter((f) => f.method === method);
-  if (fields.length === 0 || input === null || typeof input !== 'object') return input;
-  const copy = structuredClone(input) as Record<string, unknown>;
-  for (const spec of fields) visit(copy, spec.field.split('.'), [], spec, resolvePath, known);
-  return copy;
+): T {
+  let out: unknown = input;
+  for (const spec of PATH_FIELDS) {
+    if (spec.method !== method) continue;
+    out = rewrite(out, spec.field.split('.'), [], (value, field) => {
+      if (spec.alias && IS_NAME[spec.alias](value, known)) return value;
+      // A bare word (no separator, no handle) in a model field is a name no adapter takes as a path.
+      if (spec.alias === 'model' && /^[^\\/:]+$/.test(value)) {
+        throw new StudioError(
+          `${field}: unknown model "${value}": use the name of a known model (listModels) or a model folder's path`,
+          'not-found',
+        );
+      }
+      return resolvePath(value, field, spec.kind);
+    });
+  }
+  return out as T;
 }
 
-function visit(
+/** `node` with the string at `rest` replaced by `fix(value, field)`; copies only what it changes. */
+function rewrite(
   node: unknown,
-  rest: string[],
-  at: string[],
-  spec: PathField,
-  resolvePath: PathResolver,
-  known: KnownNames,
-): void {
-  if (node === null || typeof node !== 'object') return;
+  rest: readonly string[],
+  at: readonly string[],
+  fix: (value: string, field: string) => string,
+): unknown {
+  if (rest.length === 0)
+    return typeof node === 'string' && node !== '' ? fix(node, at.join('.')) : node;
+  if (node === null || typeof node !== 'object') return node;
   const [key, ...tail] = rest;
   if (key === '*') {
-    if (!Array.isArray(node)) return;
-    node.forEach((item, i) => visit(item, tail, [...at, String(i)], spec, resolvePath, known));
-    return;
+    if (Array.isArray(node))
+      return node.map((item, i) => rewrite(item, tail, [...at, String(i)], fix));
+    return Object.fromEntries(
+      Object.entries(node).map(([k, v]) => [k, rewrite(v, tail, [...at, k], fix)]),
+    );
   }
-  const record = node as Record<string, unknown>;
-  const value = record[key];
-  if (tail.length > 0) return visit(value, tail, [...at, key], spec, resolvePath, known);
-  // Not a string (or absent): the schema answers that, with its own message.
-  if (typeof value !== 'string' || value === '') return;
-  if (spec.isName?.(value, known)) return;
-  record[key] = resolvePath(value, [...at, key].join('.'), spec.kind);
+  if (!Object.prototype.hasOwnProperty.call(node, key)) return node;
+  const value = (node as Record<string, unknown>)[key];
+  return { ...node, [key]: rewrite(value, tail, [...at, key], fix) };
 }
 
 /**
  * `gatePaths` for an adapter: model fields that name a known model (listed by the studio) pass,
  * every other path goes through `resolvePath`.
  */
-export async function checkPaths(
+export async function checkPaths<T>(
   handlers: Pick<StudioHandlers, 'listModels'>,
   method: MethodName,
-  input: unknown,
+  input: T,
   resolvePath: PathResolver,
-): Promise<unknown> {
-  const needsModels = PATH_FIELDS.some((f) => f.method === method && f.isName === modelName);
+): Promise<T> {
+  const needsModels = PATH_FIELDS.some((f) => f.method === method && f.alias === 'model');
   const names = needsModels
     ? new Set((await handlers.listModels({})).map((m) => m.name))
     : new Set<string>();
@@ -148,11 +161,14 @@ export class ConsentStore {
   };
 }
 
-/** The real path of `p`, or of its nearest existing ancestor joined with the rest (outputs). */
-function realpathLoose(p: string): string {
+/**
+ * The real path of `p`, or of its nearest existing ancestor joined with the rest (outputs). With
+ * `stop`, an ancestor of `p` that exists, the walk up goes no further than it.
+ */
+function realpathLoose(p: string, stop?: string): string {
   let head = resolve(p);
   const tail: string[] = [];
-  while (!existsSync(head)) {
+  while (head !== stop && !existsSync(head)) {
     const parent = dirname(head);
     if (parent === head) break;
     tail.unshift(basename(head));
@@ -167,23 +183,50 @@ function inside(child: string, folder: string): boolean {
   return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel) && !rel.startsWith(`..${sep}`));
 }
 
-/** Web host: only paths under the allowed folders, compared after symlinks are resolved. */
+/**
+ * A network path (`\\host\share`, `//host/share`) or a Windows device path (`\\?\`, `\\.\`):
+ * on Windows, opening one connects to another machine (and offers it the person's credentials).
+ */
+const NETWORK_OR_DEVICE = /^[\\/]{2}/;
+
+/**
+ * Web host: only paths under the allowed folders. The path's text is checked first (resolved, `..`
+ * taken out), so nothing outside the allowed folders is ever looked at on disk; then symlinks are
+ * resolved and the real path must be inside too. An output (`optimizeModel.out`) is a new folder
+ * inside an allowed folder, never an allowed folder itself.
+ */
 export function folderPolicy(folders: readonly string[]): PathResolver {
-  return (value, field) => {
-    if (!isAbsolute(value)) {
-      throw new StudioError(
-        `${field}: give an absolute path under a folder allowed for the web studio`,
-        'bad-input',
+  return (value, field, kind) => {
+    const refuse = (why: string): never => {
+      throw new StudioError(`${field}: ${why}`, 'bad-input');
+    };
+    if (value.includes('\0')) refuse('the path contains a NUL character; give a plain path');
+    if (NETWORK_OR_DEVICE.test(value)) {
+      refuse(
+        `${value} is a network (UNC) or device path; the web studio opens only local paths under an allowed folder: copy the files into one and give that path`,
       );
     }
-    const real = realpathLoose(value);
-    const allowed = folders.map((f) => realpathLoose(f));
-    if (!allowed.some((f) => inside(real, f))) {
-      throw new StudioError(
-        allowed.length === 0
-          ? `${field}: the web studio reads and writes no folder until you allow one: restart it with \`npm run web -- --allow-folder DIR\``
-          : `${field}: ${value} is outside the folders allowed for the web studio (${allowed.join(', ')}); allow its folder with \`npm run web -- --allow-folder DIR\``,
-        'bad-input',
+    if (!isAbsolute(value))
+      refuse('give an absolute path under a folder allowed for the web studio');
+    if (folders.length === 0) {
+      refuse(
+        'the web studio reads and writes no folder until you allow one: restart it with `npm run web -- --allow-folder DIR`',
+      );
+    }
+    // The allowed folders as they were given and with their symlinks resolved (they exist).
+    const roots = folders.flatMap((f) => [resolve(f), realpathLoose(f)]);
+    const outside = (): never =>
+      refuse(
+        `${value} is outside the folders allowed for the web studio (${[...new Set(roots)].join(', ')}); allow its folder with \`npm run web -- --allow-folder DIR\``,
+      );
+    const text = resolve(value);
+    const base = roots.find((r) => inside(text, r));
+    if (base === undefined) return outside();
+    const real = realpathLoose(text, base);
+    if (!roots.some((r) => inside(real, r))) return outside();
+    if (kind === 'output' && roots.some((r) => relative(r, real) === '')) {
+      refuse(
+        `${value} is an allowed folder itself; the studio writes a new folder inside it, never over it: give a new folder inside it, e.g. ${join(value, 'my-variant')}`,
       );
     }
     return real;

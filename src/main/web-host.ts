@@ -9,7 +9,7 @@ import { isMethodName } from '../shared/api';
 import { StudioError } from '../shared/errors';
 import { dispatch, errorPayload } from './services/dispatch';
 import type { Studio } from './services/studio';
-import { checkPaths, folderPolicy, readAllowedFolders } from './path-consent';
+import { folderPolicy, readAllowedFolders } from './path-consent';
 
 const MAX_BODY_BYTES = 1 << 20;
 /** How long a refused connection stays open for the client to read the 413 before it is reset. */
@@ -231,8 +231,9 @@ export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
     try {
       // Paths in the input must lie under a folder the person allowed for the web studio.
       const folders = options.allowedFolders ?? readAllowedFolders(studio.home);
-      const checked = await checkPaths(studio.handlers, method, input, folderPolicy(folders));
-      const result = await dispatch(studio.handlers, method, checked);
+      const result = await dispatch(studio.handlers, method, input, {
+        paths: folderPolicy(folders),
+      });
       sendJson(res, 200, { result });
     } catch (error) {
       const payload = errorPayload(error);

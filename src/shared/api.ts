@@ -49,6 +49,7 @@ import {
   ProfileSummarySchema,
 } from './library-schemas';
 import type { EventName, MethodName } from './channels';
+import { MODEL_PATH, pathField } from './path-fields';
 
 export { EVENT_NAMES, METHOD_NAMES, ipcChannel, ipcEventChannel } from './channels';
 export type { EventName, MethodName } from './channels';
@@ -74,7 +75,7 @@ export const studioMethods = {
   proposeRecipes: {
     input: z
       .object({
-        model: z.string().min(1).default('tiny-shapes'),
+        model: pathField(z.string().min(1), MODEL_PATH).default('tiny-shapes'),
         priority: z.enum(PRIORITIES).default('balance'),
         objective: z.enum(OBJECTIVES).default('latency'),
       })
@@ -140,7 +141,7 @@ export const studioMethods = {
   getTrend: {
     input: z
       .object({
-        model: z.string().min(1).default('tiny-shapes'),
+        model: pathField(z.string().min(1), MODEL_PATH).default('tiny-shapes'),
         recipe: z.string().min(1).default('baseline'),
       })
       .strict(),
@@ -171,9 +172,9 @@ export const studioMethods = {
   optimizeModel: {
     input: z
       .object({
-        model: z.string().min(1).default('tiny-shapes'),
+        model: pathField(z.string().min(1), MODEL_PATH).default('tiny-shapes'),
         recipe: z.string().min(1, 'name an optimize recipe, e.g. int8 or attention'),
-        out: z.string().min(1).optional(),
+        out: pathField(z.string().min(1), { kind: 'output' }).optional(),
         force: z.boolean().default(false),
         /** LoRAs merged before the recipe's transforms (recipe `lora`: the merge alone). */
         loras: z.array(LoraRequestSchema).max(8, 'merge at most 8 LoRAs at once').optional(),
@@ -220,7 +221,9 @@ export const studioMethods = {
   registerModel: {
     input: z
       .object({
-        path: z.string().min(1, 'give the folder of an ONNX Stable Diffusion export'),
+        path: pathField(z.string().min(1, 'give the folder of an ONNX Stable Diffusion export'), {
+          kind: 'folder',
+        }),
         name: z.string().min(1).max(100).optional(),
       })
       .strict(),
@@ -278,6 +281,10 @@ export const studioMethods = {
    */
   listLoras: { input: ListLorasRequestSchema, output: z.array(LoraSummarySchema) },
 } as const satisfies Record<MethodName, MethodSpec>;
+
+// The benchmark request's path fields (the schema is in bench-schemas.ts).
+pathField(BenchRequestSchema.shape.model, MODEL_PATH);
+pathField(BenchRequestSchema.shape.cases, { kind: 'file', alias: 'cases' });
 
 export const studioEvents = {
   generateProgress: ProgressEventSchema,

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { EXECUTION_PROVIDERS, MODEL_FAMILIES } from './schemas';
+import { MODEL_PATH, pathField } from './path-fields';
 
 /**
  * The model library's API shapes: Hugging Face Hub downloads, the catalogue, fit checks. Pure zod,
@@ -144,7 +145,7 @@ export const CatalogueSchema = z.object({
 export const FitRequestSchema = z
   .object({
     /** A known model or folder; or give the sizes of one not yet downloaded. */
-    model: z.string().min(1).optional(),
+    model: pathField(z.string().min(1), MODEL_PATH).optional(),
     weightsBytes: z.number().positive().optional(),
     largestComponentBytes: z.number().positive().optional(),
     ep: z.enum(EXECUTION_PROVIDERS).optional(),

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { SchedulerOverridesSchema } from './schemas';
+import { MODEL_PATH, pathField } from './path-fields';
 
 /**
  * The LoRAs a person can pick for a model: the studio's bundled ones (`resources/loras/`, each with a
@@ -19,10 +20,10 @@ export const isLoraId = (value: string): boolean => value.startsWith(LORA_ID_PRE
 
 export const ListLorasRequestSchema = z
   .object({
-    model: z
-      .string()
-      .min(1, 'name a model folder or a known model such as tiny-shapes')
-      .default('tiny-shapes'),
+    model: pathField(
+      z.string().min(1, 'name a model folder or a known model such as tiny-shapes'),
+      MODEL_PATH,
+    ).default('tiny-shapes'),
   })
   .strict()
   .prefault({});

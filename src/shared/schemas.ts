@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { LORA_PATH, MODEL_PATH, pathField } from './path-fields';
 
 /** Every value the studio's API accepts or returns, as zod schemas: the one source of both runtime
  * validation (IPC, HTTP, CLI) and the static types the renderer and services share. */
@@ -160,7 +161,7 @@ export const LORA_SCALE_RANGE = { min: -4, max: 4 } as const;
 
 export const LoraRequestSchema = z
   .object({
-    path: z.string().min(1, 'name a .safetensors LoRA file'),
+    path: pathField(z.string().min(1, 'name a .safetensors LoRA file'), LORA_PATH),
     scale: z
       .number()
       .min(
@@ -177,10 +178,10 @@ export const LoraRequestSchema = z
 
 export const GenerateRequestSchema = z
   .object({
-    model: z
-      .string()
-      .min(1, 'name a model folder or a known model such as tiny-shapes')
-      .default('tiny-shapes'),
+    model: pathField(
+      z.string().min(1, 'name a model folder or a known model such as tiny-shapes'),
+      MODEL_PATH,
+    ).default('tiny-shapes'),
     prompt: z.string().max(4000, 'is too long; keep it under 4000 characters').default(''),
     negativePrompt: z.string().max(4000, 'is too long; keep it under 4000 characters').default(''),
     steps: z

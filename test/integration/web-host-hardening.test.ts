@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyFileSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
 import { createStudio, type Studio } from '../../src/main/services/studio';
@@ -150,8 +150,69 @@ describe('web host hardening', () => {
       );
       const model = await post('generate', { model: '/etc' });
       expect(((await model.json()) as { error: string }).error).toMatch(/^model: .* is outside/);
+      const unc = await post('registerModel', { path: '\\\\attacker.example\\share\\m' });
+      expect(unc.status).toBe(400);
+      expect(((await unc.json()) as { error: string }).error).toMatch(
+        /^path: .* is a network \(UNC\) or device path/,
+      );
     } finally {
       linkDir.cleanup();
+    }
+  });
+
+  it('gates checkFit.model and listLoras.model: a model outside the allowed folders is not read', async () => {
+    const model = join(outside.dir, 'model');
+    cpSync(join(fixtures, 'sd15-diffusers-script'), model, { recursive: true });
+    for (const method of ['checkFit', 'listLoras']) {
+      for (const value of [model, join(outside.dir, 'missing')]) {
+        const res = await post(method, { model: value });
+        const body = (await res.json()) as { error?: string };
+        expect([method, res.status]).toEqual([method, 400]);
+        expect(body.error).toMatch(/^model: .* is outside the folders allowed/);
+      }
+    }
+    // A known model name needs no consent.
+    expect((await post('checkFit', { model: 'tiny-shapes' })).status).toBe(200);
+  });
+
+  it('validates before it gates: a deeply nested body is a 400 naming the field, not a 500', async () => {
+    const depth = 400_000;
+    const body = `{"model":${'['.repeat(depth)}${']'.repeat(depth)}}`;
+    expect(body.length).toBeLessThan(2 ** 20);
+    for (const method of ['generate', 'optimizeModel', 'runBenchmark']) {
+      const res = await fetch(`${base}/api/${method}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...auth() },
+        body,
+      });
+      const payload = (await res.json()) as { error: string; code: string };
+      expect([method, res.status, payload.code]).toEqual([method, 400, 'bad-input']);
+      expect(payload.error).toMatch(/^model: /);
+    }
+  });
+
+  it('never lets optimizeModel replace an allowed folder itself (force or not)', async () => {
+    const allowed = tempHome('latent-studio-allowed-root-');
+    try {
+      allowFolder(home.dir, allowed.dir);
+      const source = join(allowed.dir, 'sd15');
+      cpSync(join(fixtures, 'sd15-diffusers-script'), source, { recursive: true });
+      writeFileSync(join(allowed.dir, 'notes.txt'), 'mine');
+      const res = await post('optimizeModel', {
+        model: source,
+        recipe: 'int8',
+        out: allowed.dir,
+        force: true,
+      });
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { error: string }).error).toMatch(
+        /^out: .* is an allowed folder itself; .*a new folder inside it/,
+      );
+      expect(existsSync(join(source, 'unet', 'model.onnx'))).toBe(true);
+      expect(existsSync(join(allowed.dir, 'notes.txt'))).toBe(true);
+      expect(existsSync(`${allowed.dir}.partial`)).toBe(false);
+    } finally {
+      allowed.cleanup();
     }
   });
 });
