@@ -174,6 +174,7 @@ export const studioMethods = {
       .object({
         model: pathField(z.string().min(1), MODEL_PATH).default('tiny-shapes'),
         recipe: z.string().min(1, 'name an optimize recipe, e.g. int8 or attention'),
+        /** A new folder, or one the studio wrote (holding its latent-studio.json) with `force`. */
         out: pathField(z.string().min(1), { kind: 'output' }).optional(),
         force: z.boolean().default(false),
         /** LoRAs merged before the recipe's transforms (recipe `lora`: the merge alone). */

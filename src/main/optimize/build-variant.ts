@@ -5,8 +5,6 @@ import {
   existsSync,
   mkdirSync,
   readdirSync,
-  renameSync,
-  rmSync,
   statSync,
   statfsSync,
   writeFileSync,
@@ -14,7 +12,14 @@ import {
 import { dirname, join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import { StudioError } from '../../shared/errors';
-import { MANIFEST, partialDir } from './variant-files';
+import {
+  MANIFEST,
+  checkOutDir,
+  discardPartial,
+  installPartial,
+  partialDir,
+  preparePartial,
+} from './variant-files';
 
 export { MANIFEST, partialDir };
 import { modelFingerprint } from '../models/fingerprint';
@@ -121,8 +126,9 @@ function dirBytes(dir: string): number {
 /**
  * Writes an optimized copy of a model folder: each component's recipe transforms run on the
  * decoded graph, the result is written tensor by tensor, loaded in ONNX Runtime and compared with
- * the source on fixed inputs before it is kept. Everything goes into `<out>.partial` and is renamed
- * into place only when every component passed, so no half-written variant is ever visible.
+ * the source on fixed inputs before it is kept. Everything goes into `<out>/.latent-studio.partial`
+ * and is moved into place only when every component passed, the manifest last, so no half-written
+ * variant is ever taken for one.
  */
 export async function buildVariant(
   sourceDir: string,
@@ -136,14 +142,9 @@ export async function buildVariant(
   if (!existsSync(join(source, 'unet', 'model.onnx'))) {
     throw new StudioError(`${source} is not a model folder (no unet/model.onnx)`, 'bad-input');
   }
-  if (out === source)
-    throw new StudioError('--out must differ from the source model folder', 'bad-input');
-  if (existsSync(out) && readdirSync(out).length > 0 && !options.force) {
-    throw new StudioError(
-      `${out} exists and is not empty; choose a new --out folder or pass --force to replace it`,
-      'bad-input',
-    );
-  }
+  // Never the source, a folder holding it, or (with force) a folder the studio did not write.
+  const claim = checkOutDir(source, out, options.force ?? false);
+  const createdOut = claim === 'new';
   const loras: LoraPlanEntry[] = options.loras?.length ? readLoras(options.loras) : [];
   if (recipe.name === 'lora' && loras.length === 0) {
     throw new StudioError(
@@ -173,9 +174,7 @@ export async function buildVariant(
       'too-large',
     );
   }
-  const tmp = partialDir(out);
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp, { recursive: true });
+  const tmp = preparePartial(out, claim);
   const started = performance.now();
   const progress = options.onProgress ?? (() => {});
   try {
@@ -376,12 +375,11 @@ export async function buildVariant(
         : {}),
     };
     writeFileSync(join(tmp, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
-    if (existsSync(out)) rmSync(out, { recursive: true, force: true });
-    renameSync(tmp, out);
+    installPartial(out, claim);
     progress({ component: '', phase: 'done', fraction: 1, message: `wrote ${out}` });
     return { outDir: out, components: present, manifest };
   } catch (e) {
-    rmSync(tmp, { recursive: true, force: true });
+    discardPartial(out, createdOut);
     throw e;
   }
 }

@@ -1,10 +1,10 @@
-import { rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { StudioError } from '../../shared/errors';
 import { describeExit, startWorker } from '../workers/worker-process';
 import type { FromOptimizer, OptimizeJob } from '../workers/optimize-worker';
 import type { BuildProgress, VariantManifest } from './build-variant';
-import { partialDir } from './variant-files';
+import { discardPartial } from './variant-files';
 
 export interface OptimizeResult {
   outDir: string;
@@ -33,7 +33,7 @@ export function runOptimizeJob(
     );
   }
   writing.add(out);
-  return startJob(job, onProgress, signal).finally(() => writing.delete(out));
+  return startJob(job, !existsSync(out), onProgress, signal).finally(() => writing.delete(out));
 }
 
 /** Output folders a build of this process is writing now. */
@@ -41,6 +41,8 @@ const writing = new Set<string>();
 
 function startJob(
   job: OptimizeJob,
+  /** The build makes the output folder: it goes again when the build fails. */
+  createsOut: boolean,
   onProgress: (p: BuildProgress) => void,
   signal: AbortSignal | undefined,
 ): Promise<OptimizeResult> {
@@ -54,7 +56,7 @@ function startJob(
       // One job per worker: once it has answered (or failed), it is ended.
       child.kill('SIGKILL');
       if (error) {
-        rmSync(partialDir(job.outDir), { recursive: true, force: true });
+        discardPartial(job.outDir, createsOut);
         reject(error);
       } else if (result) resolve(result);
     };
