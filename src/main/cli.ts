@@ -360,6 +360,13 @@ export function buildCli(): Command {
       '--acknowledge-quality',
       'with --save-profile: save the named recipe even though its images failed the quality check (e.g. a distilled recipe that draws the prompts with different pixels)',
     )
+    .option(
+      '--budget <minutes>',
+      'how long the run may take: the plan is fitted to it on this model and machine (default 15)',
+      num('--budget'),
+      15,
+    )
+    .option('--plan-only', 'calibrate, print the plan and its predicted time, and measure nothing')
     .option('--json', 'print one JSON object as the last line')
     .action(async (opts: CommonOptions & Record<string, unknown>) => {
       // Checked before a run of minutes, not after it.
@@ -367,6 +374,34 @@ export function buildCli(): Command {
         throw new Error(
           '--acknowledge-quality: name the recipe to save with it, e.g. --save-profile lcm-lora --acknowledge-quality',
         );
+      const request = {
+        model: opts.model,
+        recipes:
+          typeof opts.recipes === 'string'
+            ? opts.recipes
+                .split(',')
+                .map((x) => x.trim())
+                .filter(Boolean)
+            : undefined,
+        cases: opts.cases,
+        repeats: opts.repeats,
+        warmup: opts.warmup,
+        maxCases: opts.maxCases,
+        profileOps: Boolean(opts.profileOps),
+        priority: opts.priority,
+        objective: opts.objective,
+        settings: opts.settings,
+        stack: opts.stack !== false,
+        interleave: opts.interleave !== false,
+        ep: opts.ep,
+        budgetMinutes: opts.budget,
+      };
+      if (opts.planOnly) {
+        const planned = await withStudio((studio) => call(studio, 'planBenchmark', request));
+        if (opts.json) return printJson(planned);
+        printPlan(planned.plan);
+        return;
+      }
       const result = await withStudio(async (studio) => {
         const bar = progressBar(
           'benchmark [{bar}] {value}/{total} cases  {recipe} {phase}',
@@ -391,27 +426,7 @@ export function buildCli(): Command {
           });
         });
         try {
-          const r = await call(studio, 'runBenchmark', {
-            model: opts.model,
-            recipes:
-              typeof opts.recipes === 'string'
-                ? opts.recipes
-                    .split(',')
-                    .map((x) => x.trim())
-                    .filter(Boolean)
-                : undefined,
-            cases: opts.cases,
-            repeats: opts.repeats,
-            warmup: opts.warmup,
-            maxCases: opts.maxCases,
-            profileOps: Boolean(opts.profileOps),
-            priority: opts.priority,
-            objective: opts.objective,
-            settings: opts.settings,
-            stack: opts.stack !== false,
-            interleave: opts.interleave !== false,
-            ep: opts.ep,
-          });
+          const r = await call(studio, 'runBenchmark', request);
           // `--save-profile NAME` saves that recipe (refused when its quality failed, unless
           // --acknowledge-quality); a bare `--save-profile` saves the recommendation, if any.
           const named = typeof opts.saveProfile === 'string' ? opts.saveProfile : undefined;
@@ -465,9 +480,30 @@ export function buildCli(): Command {
         );
       }
       for (const s of result.skipped) console.log(`  ${s.recipe.padEnd(18)} skipped  ${s.reason}`);
+      if (result.budgetSeconds !== undefined)
+        console.log(
+          `\ntime: ${minutes(result.elapsedSeconds ?? 0)} of a ${minutes(result.budgetSeconds)} budget (predicted ${minutes(result.predictedSeconds ?? 0)})`,
+        );
       console.log(`\n${result.explanation}`);
       if (result.profile) console.log(`saved as the default profile "${result.profile}"`);
     });
+
+  const minutes = (seconds: number): string => `${(seconds / 60).toFixed(1)} min`;
+  const printPlan = (plan: MethodOutput<'planBenchmark'>['plan']): void => {
+    const c = plan.calibration;
+    console.log(
+      `calibration: load ${(c.loadMs / 1000).toFixed(1)} s, text encoder ${c.textEncoderMs.toFixed(0)} ms, UNet step ${c.unetStepMs.toFixed(0)} ms (first ${c.firstStepMs.toFixed(0)}), VAE ${c.vaeMs.toFixed(0)} ms; images at ${c.steps} steps`,
+    );
+    console.log(
+      `plan: ${plan.candidates.join(', ')} x ${plan.cases} cases x ${plan.repeats} repeats (warm-up ${plan.warmup})`,
+    );
+    for (const p of plan.phases)
+      console.log(`  ${p.name.padEnd(11)} ${minutes(p.predictedSeconds)}`);
+    console.log(
+      `predicted ${minutes(plan.predictedSeconds)} of a ${minutes(plan.budgetSeconds)} budget (the untrimmed plan: ${minutes(plan.untrimmedSeconds)})`,
+    );
+    for (const d of plan.dropped) console.log(`  ${d.recipe.padEnd(18)} left out  ${d.reason}`);
+  };
 
   program
     .command('compare')

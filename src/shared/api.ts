@@ -17,6 +17,7 @@ import {
 } from './schemas';
 import {
   BenchProgressSchema,
+  BenchPlanSchema,
   BenchRequestSchema,
   BenchResultSchema,
   CompareRequestSchema,
@@ -95,6 +96,8 @@ export const studioMethods = {
     }),
   },
   runBenchmark: { input: BenchRequestSchema, output: BenchResultSchema },
+  /** What runBenchmark would measure and how long it is predicted to take (a short calibration). */
+  planBenchmark: { input: BenchRequestSchema, output: BenchPlanSchema },
   cancelBenchmark: { input: CancelRequestSchema, output: z.object({ cancelled: z.boolean() }) },
   getRun: { input: RunRequestSchema, output: RunDetailSchema },
   compareRuns: { input: CompareRequestSchema, output: CompareResultSchema },

@@ -40,6 +40,15 @@ export const BenchRequestSchema = z
     profileOps: z.boolean().default(false),
     /** Run only the first N cases of the set (quick checks). */
     maxCases: z.number().int().min(1).optional(),
+    /**
+     * How long the run may take, minutes: the plan (repeats, cases, candidates) is trimmed to fit
+     * it on this model and machine, from a short calibration (bench/budget.ts).
+     */
+    budgetMinutes: z
+      .number()
+      .min(1, 'must be at least 1 minute')
+      .max(24 * 60, 'must be at most a day (1440 minutes)')
+      .default(15),
     jobId: z.string().min(1).max(100).optional(),
   })
   .strict();
@@ -105,6 +114,17 @@ export const RecipeOutcomeSchema = z.object({
     )
     .optional(),
   verdict: z.string(),
+  /**
+   * Whether the latency comes from whole images measured end to end (true) or was composed from
+   * stage timings (false). Every figure of today's runs is measured end to end.
+   */
+  measuredEndToEnd: z.boolean().optional(),
+  /** 1-minute load average (os.loadavg) before and after the recipe's runs, and the logical cores. */
+  loadAvg: z.object({ before: z.number(), after: z.number(), cores: z.number().int() }).optional(),
+  /** How speedupCi was computed and on how many ratios. */
+  speedupMethod: z
+    .object({ method: z.enum(['pairs', 'repeats', 'cases', 'none']), n: z.number().int() })
+    .optional(),
   /** With profileOps: the most expensive operator types per component, and the trace files. */
   topOps: z
     .array(
@@ -135,8 +155,43 @@ export const BenchResultSchema = z.object({
   ep: ExecutionProviderSchema.optional(),
   /** Whether each candidate's speed-up is against baseline runs interleaved with its own. */
   interleaved: z.boolean().optional(),
+  /** The time budget the plan was fitted to, its prediction, and what the run took (seconds). */
+  budgetSeconds: z.number().optional(),
+  predictedSeconds: z.number().optional(),
+  elapsedSeconds: z.number().optional(),
 });
 export type BenchResult = z.infer<typeof BenchResultSchema>;
+
+/** `bench --plan-only`: what a run would measure and how long it is predicted to take. */
+export const BenchPlanSchema = z.object({
+  plan: z.object({
+    budgetSeconds: z.number(),
+    predictedSeconds: z.number(),
+    phases: z.array(
+      z.object({
+        name: z.enum(['calibrate', 'build', 'baseline', 'candidates', 'stacks']),
+        predictedSeconds: z.number(),
+      }),
+    ),
+    candidates: z.array(z.string()),
+    cases: z.number().int(),
+    repeats: z.number().int(),
+    warmup: z.number().int(),
+    dropped: z.array(z.object({ recipe: z.string(), reason: z.string() })),
+    /** The default plan's prediction before it was trimmed to the budget. */
+    untrimmedSeconds: z.number(),
+    /** What the calibration measured on this model and machine, ms. */
+    calibration: z.object({
+      loadMs: z.number(),
+      textEncoderMs: z.number(),
+      unetStepMs: z.number(),
+      firstStepMs: z.number(),
+      vaeMs: z.number(),
+      steps: z.number().int(),
+    }),
+  }),
+});
+export type BenchPlanResult = z.infer<typeof BenchPlanSchema>;
 
 export const BenchProgressSchema = z.object({
   jobId: z.string(),

@@ -13,6 +13,7 @@ export const METHOD_NAMES = [
   'getAppInfo',
   'proposeRecipes',
   'runBenchmark',
+  'planBenchmark',
   'cancelBenchmark',
   'getRun',
   'compareRuns',

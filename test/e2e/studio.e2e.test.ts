@@ -348,6 +348,7 @@ describe('studio in Chromium', () => {
       stack: false,
       interleave: true,
       profileOps: false,
+      budgetMinutes: 15,
     });
     await show('history', 'History');
     await page.getByRole('button', { name: 'Refresh' }).click();

@@ -76,6 +76,13 @@ const Recipe = z
           .strict(),
       )
       .optional(),
+    // Whole images (true) or composed from stage timings (false): every ok recipe says which.
+    measuredEndToEnd: z.boolean().optional(),
+    loadAvg: z.object({ before: num, after: num, cores: z.number().int() }).strict().optional(),
+    speedupMethod: z
+      .object({ method: z.enum(['pairs', 'repeats', 'cases', 'none']), n: z.number().int() })
+      .strict()
+      .optional(),
   })
   .strict();
 const Bench = z
@@ -93,6 +100,10 @@ const Bench = z
     ep: z.string(),
     interleaved: z.boolean(),
     profile: z.string().nullable(),
+    // The time budget the plan was fitted to, its prediction and what the run took, in seconds.
+    budgetSeconds: num,
+    predictedSeconds: num,
+    elapsedSeconds: num,
   })
   .strict();
 
@@ -109,7 +120,10 @@ function checkBench(raw: unknown) {
       expect(r.speedupCi[1]).toBeGreaterThanOrEqual(r.speedup ?? NaN);
     }
     if (r.status === 'failed') expect(r.error).toBeTruthy();
+    if (r.status === 'ok') expect(typeof r.measuredEndToEnd).toBe('boolean');
   }
+  expect(b.budgetSeconds).toBe(15 * 60);
+  expect(b.elapsedSeconds).toBeGreaterThan(0);
   if (b.recommended === null) expect(b.explanation).toMatch(/Keep the baseline|did not complete/);
   else expect(b.recipes.find((r) => r.name === b.recommended)?.verdict).toBe('recommended');
   return b;
@@ -150,6 +164,53 @@ describe('CLI JSON contracts', () => {
       second = b.runId;
     },
   );
+
+  it('bench --plan-only --json prints the plan and its predicted time, measuring nothing', () => {
+    const Plan = z
+      .object({
+        plan: z
+          .object({
+            budgetSeconds: num,
+            predictedSeconds: num,
+            phases: z.array(z.object({ name: z.string(), predictedSeconds: num }).strict()).min(1),
+            candidates: z.array(z.string()).min(1),
+            cases: z.number().int().positive(),
+            repeats: z.number().int().positive(),
+            warmup: z.number().int(),
+            dropped: z.array(z.object({ recipe: z.string(), reason: z.string() }).strict()),
+            untrimmedSeconds: num,
+            calibration: z
+              .object({
+                loadMs: num,
+                textEncoderMs: num,
+                unetStepMs: num,
+                firstStepMs: num,
+                vaeMs: num,
+                steps: z.number().int(),
+              })
+              .strict(),
+          })
+          .strict(),
+      })
+      .strict();
+    const runs = () => (cli('history', '--json') as { runs: unknown[] }).runs.length;
+    const before = runs();
+    const p = Plan.parse(cli('bench', '--model', model, '--plan-only', '--budget', '5', '--json'));
+    expect(p.plan.budgetSeconds).toBe(300);
+    expect(p.plan.candidates[0]).toBe('baseline');
+    expect(p.plan.phases.map((x) => x.name)).toEqual([
+      'calibrate',
+      'build',
+      'baseline',
+      'candidates',
+      'stacks',
+    ]);
+    const sum = p.plan.phases.reduce((a, x) => a + x.predictedSeconds, 0);
+    expect(sum).toBeCloseTo(p.plan.predictedSeconds, 6);
+    expect(p.plan.calibration.unetStepMs).toBeGreaterThan(0);
+    // Nothing was measured or recorded.
+    expect(runs()).toBe(before);
+  });
 
   it('history --json lists runs with id and status', () => {
     const h = z

@@ -61,6 +61,18 @@ export interface BenchPlan {
    */
   adaptive?: boolean;
   skipped: { recipe: string; reason: string }[];
+  /**
+   * The time budget (budget.ts): a recipe whose predicted measurement would end past the deadline
+   * (plus 10%) is not started; the run finishes with what it has, each left-out recipe saying so.
+   */
+  budget?: {
+    budgetSeconds: number;
+    predictedSeconds: number;
+    /** Date.now() when the run (its calibration included) started. */
+    startedAt: number;
+    /** Predicted seconds per recipe name (stacks: the costliest part's). */
+    perRecipe: Record<string, number>;
+  };
 }
 
 export interface BenchHooks {
@@ -142,6 +154,10 @@ export async function runBenchmark(
         ...(speed ? { speedMethod: { method: speed.method, n: speed.n } } : {}),
         ...(run.loadAvg ? { loadAvg: run.loadAvg } : {}),
       };
+      // Today every latency comes from whole images measured end to end.
+      outcome.measuredEndToEnd = true;
+      if (run.loadAvg) outcome.loadAvg = run.loadAvg;
+      if (speed) outcome.speedupMethod = { method: speed.method, n: speed.n };
       record.finish(outcome, {
         idleRssMb: run.idleRssMb,
         modelSizeMb: plan.model.sizeBytes / 2 ** 20,
@@ -162,7 +178,23 @@ export async function runBenchmark(
     }
   };
 
+  const budgetSkips: BenchResult['skipped'] = [];
+  /** Whether the budget leaves room for a recipe predicted to take `seconds` (the baseline always runs). */
+  const fitsBudget = (name: string, seconds: number): boolean => {
+    const b = plan.budget;
+    if (!b) return true;
+    const elapsed = (Date.now() - b.startedAt) / 1000;
+    if (elapsed + seconds <= b.budgetSeconds * 1.1) return true;
+    budgetSkips.push({
+      recipe: name,
+      reason: `not measured: the time budget of ${(b.budgetSeconds / 60).toFixed(0)} min would be overrun (${(elapsed / 60).toFixed(1)} min spent, ${(seconds / 60).toFixed(1)} min predicted for it); give the wizard more time to measure it`,
+    });
+    return false;
+  };
+
   for (const [position, recipe] of plan.recipes.entries()) {
+    if (position > 0 && !fitsBudget(recipe.name, plan.budget?.perRecipe[recipe.name] ?? 0))
+      continue;
     const m = await runOne(recipe, position);
     if (position === 0) {
       baseCases = m.cases;
@@ -187,7 +219,12 @@ export async function runBenchmark(
     const { stacks, skipped } = planStacks(passed);
     stackSkips.push(...skipped);
     recipeCount += stacks.length;
-    for (const stack of stacks) measured.push(await runOne(stack, measured.length));
+    for (const stack of stacks) {
+      const parts = stack.stack?.of ?? [];
+      const predicted = Math.max(0, ...parts.map((n) => plan.budget?.perRecipe[n] ?? 0));
+      if (!fitsBudget(stack.name, predicted)) continue;
+      measured.push(await runOne(stack, measured.length));
+    }
   }
 
   const outcomes = measured.map((m) => m.outcome);
@@ -221,11 +258,18 @@ export async function runBenchmark(
     recipes: outcomes,
     recommended: winner,
     explanation,
-    skipped: [...plan.skipped, ...stackSkips],
+    skipped: [...plan.skipped, ...stackSkips, ...budgetSkips],
     priority: plan.priority,
     settings: plan.settings,
     ep: plan.ep,
     interleaved: plan.interleave,
+    ...(plan.budget
+      ? {
+          budgetSeconds: plan.budget.budgetSeconds,
+          predictedSeconds: plan.budget.predictedSeconds,
+          elapsedSeconds: (Date.now() - plan.budget.startedAt) / 1000,
+        }
+      : {}),
   };
 }
 

@@ -33,6 +33,9 @@ import { PSNR_ACCEPTABLE_DB, SSIM_ACCEPTABLE, qualityVerdict } from '../bench/qu
 import { modelDefaults, type Profile } from '../profiles/profile';
 import type { EngineLock } from './engine-lock';
 import { canBuildVariant, withCardSampling } from '../bench/variants';
+import { variantNeedsBuild } from '../bench/variant-status';
+import { planToBudget } from '../bench/budget';
+import { calibrate } from '../bench/calibrate';
 
 /** The batch the throughput objective measures at: big enough to amortise per-call costs, small
  * enough for consumer memory. Latency figures are then per image. */
@@ -122,10 +125,49 @@ export class BenchService {
     }
   }
 
-  private async runExclusive(
-    input: ParsedInput<'runBenchmark'>,
-  ): Promise<MethodOutput<'runBenchmark'>> {
-    const { runs, bench, models, hardware, events, home } = this.deps;
+  /** What a run of `input` would measure, with the time it is predicted to take (no measuring). */
+  async plan(input: ParsedInput<'planBenchmark'>): Promise<MethodOutput<'planBenchmark'>> {
+    if (this.running) {
+      throw new StudioError(
+        `a benchmark (${this.running}) is already running; wait for it or cancel it first`,
+        'unavailable',
+      );
+    }
+    const release = this.deps.lock.acquire('benchmark');
+    this.running = input.jobId ?? 'plan';
+    try {
+      const prepared = await this.prepare(input);
+      const { plan, cal } = await this.budgetPlan(prepared, input, input.jobId ?? randomUUID());
+      return {
+        plan: {
+          budgetSeconds: plan.budgetSeconds,
+          predictedSeconds: plan.predictedSeconds,
+          phases: plan.phases,
+          candidates: plan.candidates,
+          cases: plan.cases,
+          repeats: plan.repeats,
+          warmup: plan.warmup,
+          dropped: plan.dropped,
+          untrimmedSeconds: plan.untrimmedSeconds,
+          calibration: {
+            loadMs: cal.loadMs,
+            textEncoderMs: cal.textEncoderMs,
+            unetStepMs: cal.unetStepMs,
+            firstStepMs: cal.firstStepMs,
+            vaeMs: cal.vaeMs,
+            steps: cal.steps,
+          },
+        },
+      };
+    } finally {
+      this.running = undefined;
+      release();
+    }
+  }
+
+  /** Resolves what a run measures: the model, provider, test set, recipes and what was left out. */
+  private async prepare(input: ParsedInput<'runBenchmark'>) {
+    const { models, hardware, home } = this.deps;
     const model = models.resolve(input.model);
     const summary = summarizeModel(model.name, model.dir, 'user');
     const hw = await hardware.detect();
@@ -151,11 +193,73 @@ export class BenchService {
     }
     // A distilled student runs at the sampling its card was trained for; the stored recipe says it.
     recipes = recipes.map((r) => withCardSampling(r, model.dir, summary.family, home));
+    // Two engines at once: only on the CPU provider (a GPU's memory and peak would be shared) and
+    // where the model fits in memory twice.
+    const interleave =
+      input.interleave &&
+      !isAcceleratorProvider(ep) &&
+      fitVerdict(2 * summary.sizeBytes, hw.memory.availableMb, 'this machine') === null;
+    const batch = input.objective === 'throughput' ? THROUGHPUT_BATCH : 1;
+    return { model, summary, hw, ep, testSet, recipes, skipped, interleave, batch };
+  }
+
+  /** The calibration on this model and machine, and the plan fitted to the budget. */
+  private async budgetPlan(
+    p: Awaited<ReturnType<BenchService['prepare']>>,
+    input: ParsedInput<'runBenchmark'>,
+    jobId: string,
+  ) {
+    const defaults = modelDefaults(p.model.dir);
+    const cal = await calibrate({
+      model: { name: p.model.name, dir: p.model.dir, family: p.summary.family },
+      baseline: p.recipes[0],
+      testCase: p.testSet.cases[0],
+      settings: input.settings,
+      defaultSteps: defaults.steps,
+      defaultGuidance: defaults.guidance,
+      batch: p.batch,
+      ep: p.ep,
+      physicalCores: p.hw.cpu.physicalCores || p.hw.cpu.cores,
+      jobId,
+      isCancelled: () => this.cancelled.has(jobId),
+    });
+    const plan = planToBudget({
+      cal,
+      recipes: p.recipes,
+      cases: p.testSet.cases.length,
+      repeats: input.repeats,
+      warmup: input.warmup,
+      interleave: p.interleave,
+      stack: input.stack,
+      budgetSeconds: input.budgetMinutes * 60,
+      needsBuild: (r) => variantNeedsBuild(p.model.dir, r.variant, this.deps.home),
+      modelBytes: p.summary.sizeBytes,
+    });
+    return { plan, cal };
+  }
+
+  private async runExclusive(
+    input: ParsedInput<'runBenchmark'>,
+  ): Promise<MethodOutput<'runBenchmark'>> {
+    const { runs, bench, home, events } = this.deps;
+    const startedAt = Date.now();
+    const prepared = await this.prepare(input);
+    const { model, summary, hw, ep, interleave } = prepared;
     const jobId = input.jobId ?? randomUUID();
+    // The plan is fitted to the time budget: fewer repeats, cases or candidates, each said.
+    const { plan: budget } = await this.budgetPlan(prepared, input, jobId);
+    const recipes = prepared.recipes.filter((r) => budget.candidates.includes(r.name));
+    const testSet = {
+      ...prepared.testSet,
+      cases: prepared.testSet.cases.slice(0, budget.cases),
+    };
+    const skipped = [...prepared.skipped, ...budget.dropped];
+    const repeats = budget.repeats;
+    const warmup = budget.warmup;
     const runId = runs.start({
       kind: 'bench',
       model: model.name,
-      summary: `${recipes.length} recipes x ${testSet.cases.length} cases (${testSet.name}${input.settings === 'model' ? ', model defaults' : ''}), ${input.repeats} repeats, ${ep}${input.objective === 'throughput' ? `, batch ${THROUGHPUT_BATCH}` : ''}`,
+      summary: `${recipes.length} recipes x ${testSet.cases.length} cases (${testSet.name}${input.settings === 'model' ? ', model defaults' : ''}), ${repeats} repeats, ${ep}${input.objective === 'throughput' ? `, batch ${THROUGHPUT_BATCH}` : ''}, budget ${input.budgetMinutes} min (predicted ${(budget.predictedSeconds / 60).toFixed(1)})`,
       params: { ...input, ep, recipes: recipes.map((r) => r.name), skipped },
       appVersion: appVersion(),
       ortVersion: ortVersion(),
@@ -187,22 +291,23 @@ export class BenchService {
           testSet,
           settings: input.settings,
           defaultSteps: modelDefaults(model.dir).steps,
-          repeats: input.repeats,
-          warmup: input.warmup,
+          repeats,
+          warmup,
           ep,
           priority: input.priority,
           stack: input.stack,
-          // Two engines at once: only on the CPU provider (a GPU's memory and peak would be
-          // shared) and where the model fits in memory twice.
-          interleave:
-            input.interleave &&
-            !isAcceleratorProvider(ep) &&
-            fitVerdict(2 * summary.sizeBytes, hw.memory.availableMb, 'this machine') === null,
+          interleave,
           hardware: hw,
           imagesDir: join(home, 'images', `bench-${runId}`),
           profileOps: input.profileOps,
-          batch: input.objective === 'throughput' ? THROUGHPUT_BATCH : 1,
+          batch: prepared.batch,
           skipped,
+          budget: {
+            budgetSeconds: budget.budgetSeconds,
+            predictedSeconds: budget.predictedSeconds,
+            startedAt,
+            perRecipe: budget.perRecipe,
+          },
         },
         bench,
         {

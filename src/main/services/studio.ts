@@ -118,6 +118,7 @@ export function createStudio(options: { home: string; secrets?: SecretCodec }): 
     },
     proposeRecipes: (input) => benchService.propose(input),
     runBenchmark: (input) => benchService.run(input),
+    planBenchmark: (input) => benchService.plan(input),
     cancelBenchmark: async (input) => ({ cancelled: benchService.cancel(input.jobId) }),
     getRun: async (input) => benchService.detail(input.runId),
     compareRuns: async (input) => benchService.compare(input.runA, input.runB),
