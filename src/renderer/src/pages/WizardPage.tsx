@@ -17,6 +17,7 @@ import {
   Title,
 } from '@mantine/core';
 import type {
+  BenchPlanResult,
   BenchProgress,
   BenchResult,
   RecipeOutcome,
@@ -37,6 +38,7 @@ import {
   SpeedQualityScatter,
 } from '../components/wizard/ResultCharts';
 import { Findings } from '../components/wizard/Findings';
+import { TimeBudget } from '../components/wizard/TimeBudget';
 import { ApplyProfile } from '../components/wizard/ApplyProfile';
 import { ApplyAnywayModal } from '../components/wizard/ApplyAnywayModal';
 import { BeforeAfter } from '../components/BeforeAfter';
@@ -81,6 +83,9 @@ export function WizardPage({ active }: PageProps): React.JSX.Element {
   const [repeats, setRepeats] = useState<number | string>(2);
   const [maxCases, setMaxCases] = useState<number | string>(3);
   const [stack, setStack] = useState(true);
+  const [budget, setBudget] = useState<string>('15');
+  const [plan, setPlan] = useState<BenchPlanResult['plan']>();
+  const [predicting, setPredicting] = useState(false);
   /** null: the best provider that works here (the service decides). */
   const [ep, setEp] = useState<string | null>(null);
   const [proposal, setProposal] = useState<Proposal>();
@@ -148,6 +153,29 @@ export function WizardPage({ active }: PageProps): React.JSX.Element {
     [jobId],
   );
 
+  const request = () => ({
+    model: model ?? 'tiny-shapes',
+    recipes: selected,
+    repeats: typeof repeats === 'number' ? repeats : 2,
+    maxCases: typeof maxCases === 'number' ? maxCases : undefined,
+    stack,
+    priority,
+    objective,
+    ep: ExecutionProviderSchema.safeParse(ep).data,
+    budgetMinutes: Number(budget),
+  });
+
+  const predict = async (): Promise<void> => {
+    setPredicting(true);
+    try {
+      setPlan((await studio.planBenchmark(request())).plan);
+    } catch (e) {
+      notifyError('The time could not be predicted', e, 'check the model on the Models page');
+    } finally {
+      setPredicting(false);
+    }
+  };
+
   const run = async (): Promise<void> => {
     if (!model) return;
     const id = newJobId();
@@ -161,17 +189,7 @@ export function WizardPage({ active }: PageProps): React.JSX.Element {
     lastFetch.current = '';
     setStep(3);
     try {
-      const r = await studio.runBenchmark({
-        model,
-        recipes: selected,
-        repeats: typeof repeats === 'number' ? repeats : 2,
-        maxCases: typeof maxCases === 'number' ? maxCases : undefined,
-        stack,
-        priority,
-        objective,
-        ep: ExecutionProviderSchema.safeParse(ep).data,
-        jobId: id,
-      });
+      const r = await studio.runBenchmark({ ...request(), jobId: id });
       const [d, images] = await Promise.all([
         studio.getRun({ runId: r.runId }),
         studio.listImages({ runId: r.runId, limit: 1 }),
@@ -356,6 +374,17 @@ export function WizardPage({ active }: PageProps): React.JSX.Element {
                     : ' (the time is known after the first run of this model)'}
                   ; variants the optimizer must build first add their build time.
                 </Text>
+                <TimeBudget
+                  budget={budget}
+                  onBudget={(b) => {
+                    setBudget(b);
+                    setPlan(undefined);
+                  }}
+                  plan={plan}
+                  predicting={predicting}
+                  onPredict={() => void predict()}
+                  disabled={!model || selected.length === 0 || running}
+                />
                 <Group justify="space-between" mt="sm">
                   <Button variant="default" onClick={() => setStep(1)}>
                     Back
