@@ -178,6 +178,14 @@ describe('studio in Chromium', () => {
     await page.getByLabel('Repeats per prompt').fill('1');
     await page.getByLabel('Then stack what passed into tiers').uncheck({ force: true });
     await expect.poll(() => page.getByTestId('plan-estimate').innerText()).toMatch(/^2 recipes/);
+    // The time budget: a calibration on this model predicts the plan's time, phase by phase.
+    await page.getByRole('radio', { name: '5 min' }).check({ force: true });
+    await page.getByTestId('predict-time').click();
+    const prediction = page.getByTestId('plan-prediction');
+    await prediction.waitFor({ timeout: 60_000 });
+    expect(await prediction.innerText()).toMatch(/Predicted .* of your 5\.0 min: 2 recipes on 1 prompt/);
+    expect(await prediction.getByRole('row').count()).toBeGreaterThanOrEqual(3);
+    await shot('wizard-budget');
     await page.getByTestId('run-benchmark').click();
     // The run step: progress per recipe, the live monitor beside it, Cancel.
     await page.getByTestId('run-progress').waitFor();
