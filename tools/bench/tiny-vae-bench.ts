@@ -19,7 +19,7 @@ import { arg, cpuFlags, stats, table } from './bench-util';
  * session settings (DEFAULT_RUN_CONFIG: graph level all, the VAE's threads sleeping after a run)
  * and its decode (`decodeLatents`, the output range mapped), on the same seeded latents (the SD
  * side divided by its scaling factor, as the pipeline does), one warm-up each, then called in turn
- * round after round (SD first on even rounds, TAESD first on odd ones) so drift hits both alike.
+ * round after round (SD first in rounds 1, 3, ..., TAESD first in rounds 2, 4, ...) so drift hits both alike.
  * `--memory` also decodes once in a fresh child process per decoder and reports its peak RSS
  * (the child's own maxRSS: Node, ORT, the session and one decode).
  */
