@@ -1,10 +1,25 @@
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type * as ort from 'onnxruntime-node';
 import { studioHome } from '../paths';
 import { ortVersion } from '../versions';
 import type { RunConfig } from './run-config';
+
+/**
+ * A hash over a component's model files as they are on disk (name, size, modification time of
+ * the graph and its external data): what a cache derived from them must be keyed on.
+ */
+export function modelFilesHash(file: string): Hash {
+  const hash = createHash('sha256');
+  const folder = dirname(file);
+  for (const name of readdirSync(folder).sort()) {
+    if (!/\.(onnx|onnx_data|pb|data)$/.test(name)) continue;
+    const s = statSync(join(folder, name));
+    hash.update(`${name}:${s.size}:${s.mtimeMs};`);
+  }
+  return hash;
+}
 
 /**
  * ORT can save the graph it optimized for a provider; loading that file skips the optimization
@@ -16,13 +31,7 @@ export function optimizedModelPath(
   config: RunConfig,
   provider: string,
 ): { path: string; exists: boolean } {
-  const hash = createHash('sha256');
-  const folder = dirname(file);
-  for (const name of readdirSync(folder).sort()) {
-    if (!/\.(onnx|onnx_data|pb|data)$/.test(name)) continue;
-    const s = statSync(join(folder, name));
-    hash.update(`${name}:${s.size}:${s.mtimeMs};`);
-  }
+  const hash = modelFilesHash(file);
   hash.update(`${file}|${config.graphOptimizationLevel}|${provider}|${ortVersion()}`);
   const dir = join(studioHome(), 'cache', 'ort-optimized');
   mkdirSync(dir, { recursive: true });

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import {
   copyFileSync,
   existsSync,
@@ -8,7 +7,6 @@ import {
   readdirSync,
   renameSync,
   rmSync,
-  statSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
@@ -18,6 +16,7 @@ import { ModelProtoSchema } from 'onnx-buf';
 import { OnnxModel } from '../optimize/onnx-model';
 import { studioHome } from '../paths';
 import { ortVersion } from '../versions';
+import { modelFilesHash } from './optimized-model-cache';
 
 /**
  * Static shapes for a session: the symbolic dimensions of a component's graph inputs (batch,
@@ -33,13 +32,7 @@ import { ortVersion } from '../versions';
 export type InputDims = Record<string, (number | null)[]>;
 
 const keyOf = (file: string, dims: InputDims): string => {
-  const hash = createHash('sha256');
-  const folder = dirname(file);
-  for (const name of readdirSync(folder).sort()) {
-    if (!/\.(onnx|onnx_data|pb|data)$/.test(name)) continue;
-    const s = statSync(join(folder, name));
-    hash.update(`${name}:${s.size}:${s.mtimeMs};`);
-  }
+  const hash = modelFilesHash(file);
   const sorted = Object.keys(dims)
     .sort()
     .map((k) => [k, dims[k]]);

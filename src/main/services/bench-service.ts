@@ -109,6 +109,11 @@ export class BenchService {
   }
 
   async run(input: ParsedInput<'runBenchmark'>): Promise<MethodOutput<'runBenchmark'>> {
+    return this.exclusive(input.jobId ?? 'unnamed', () => this.runExclusive(input));
+  }
+
+  /** One benchmark (or plan, which runs the engine too) at a time, holding the engine lock. */
+  private async exclusive<T>(name: string, work: () => Promise<T>): Promise<T> {
     if (this.running) {
       throw new StudioError(
         `a benchmark (${this.running}) is already running; wait for it or cancel it first`,
@@ -116,9 +121,9 @@ export class BenchService {
       );
     }
     const release = this.deps.lock.acquire('benchmark');
-    this.running = input.jobId ?? 'unnamed';
+    this.running = name;
     try {
-      return await this.runExclusive(input);
+      return await work();
     } finally {
       this.running = undefined;
       release();
@@ -127,15 +132,7 @@ export class BenchService {
 
   /** What a run of `input` would measure, with the time it is predicted to take (no measuring). */
   async plan(input: ParsedInput<'planBenchmark'>): Promise<MethodOutput<'planBenchmark'>> {
-    if (this.running) {
-      throw new StudioError(
-        `a benchmark (${this.running}) is already running; wait for it or cancel it first`,
-        'unavailable',
-      );
-    }
-    const release = this.deps.lock.acquire('benchmark');
-    this.running = input.jobId ?? 'plan';
-    try {
+    return this.exclusive(input.jobId ?? 'plan', async () => {
       const prepared = await this.prepare(input);
       const { plan, cal } = await this.budgetPlan(prepared, input, input.jobId ?? randomUUID());
       return {
@@ -159,10 +156,7 @@ export class BenchService {
           },
         },
       };
-    } finally {
-      this.running = undefined;
-      release();
-    }
+    });
   }
 
   /** Resolves what a run measures: the model, provider, test set, recipes and what was left out. */
