@@ -75,6 +75,20 @@ describe('proposeCandidates', () => {
     expect(proposeCandidates(q).skipped.map((s) => s.recipe)).toContain('feature-cache-3');
   });
 
+  it('proposes a tiny VAE decoder only where one can be built for the model', () => {
+    const withDecoder = proposeCandidates({
+      ...q,
+      priority: 'quality',
+      canBuildVariant: (v) => v === 'tiny-vae',
+    });
+    expect(withDecoder.recipes.map((r) => r.name)).toContain('tiny-vae');
+    const without = proposeCandidates({ ...q, priority: 'quality' });
+    expect(without.recipes.map((r) => r.name)).not.toContain('tiny-vae');
+    expect(without.skipped.find((s) => s.recipe === 'tiny-vae')?.reason).toMatch(
+      /no tiny-vae variant/,
+    );
+  });
+
   it('proposes sleeping idle threads (no-spin) on CPU-only machines, not on GPU machines', () => {
     expect(proposeCandidates(q).recipes.map((r) => r.name)).toContain('no-spin');
     const gpu = { ...q, hardwareClass: 'gpu-consumer' as const, variants: ['fp16'] };

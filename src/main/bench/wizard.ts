@@ -60,6 +60,9 @@ export function proposeCandidates(q: WizardQuestion): Proposal {
     if (q.priority !== 'quality') wanted.push('feature-cache-5');
     wanted.push('cfg-truncate');
   }
+  // A tiny decoder, where one for the model's latent family is in <home>/vae/ (canBuildVariant
+  // decides): the VAE decode is one or two UNet steps' worth of a CPU image.
+  wanted.push('tiny-vae');
   // Spin-waiting threads cost most where cores are few and shared: a CPU-only machine.
   if (q.hardwareClass === 'cpu-only') wanted.push('no-spin');
   // The distilled tier that keeps the pictures, where a step-distilled LoRA exists for the model
@@ -81,6 +84,8 @@ export function proposeCandidates(q: WizardQuestion): Proposal {
     }
   }
   if (q.hardwareClass === 'cpu-only') wanted.push('threads-physical');
+  // Fixed input sizes: measured, never assumed (no gain stood out on SD 1.5 on one CPU).
+  wanted.push('static-shapes');
   if (q.priority === 'quality') wanted.push('graph-all-cached');
   // Explanatory: what the default graph level buys (never recommended; only when there is room).
   wanted.push('graph-basic');

@@ -11,6 +11,8 @@ import { recipeRunConfig } from '../bench/recipes';
 import { catalogueRecipe } from '../profiles/catalogue-recipe';
 import { loraOfVariant, prepareVariant, variantParts } from '../bench/variants';
 import { ensureLoraVariant } from '../optimize/variant-store';
+import { ensureTinyVaeVariant, tinyVaeRefusal } from '../optimize/tiny-vae';
+import { detectFamily } from '../models/model-folder';
 import { cardSchedulerOverrides, resolveLoraRefs } from '../optimize/lora-library';
 import { describeSchedulerOverrides } from '../../shared/scheduler-overrides';
 import { modelDefaults, parseProfile, profileSampling } from '../profiles/profile';
@@ -327,7 +329,7 @@ export class GenerateService {
         message,
       });
     merge(0, 'looking for the merged LoRA variant…');
-    return ensureLoraVariant(
+    const merged = await ensureLoraVariant(
       this.deps.home,
       modelDir,
       all,
@@ -339,6 +341,16 @@ export class GenerateService {
       undefined,
       optimize ?? 'lora',
     );
+    if (usable?.vae === undefined) return merged;
+    // The profile's tiny decoder goes onto the merged model too (the LoRA does not touch the VAE).
+    const refused = tinyVaeRefusal(this.deps.home, modelDir);
+    if (refused) {
+      this.pendingWarnings.push(
+        `the profile's tiny VAE decoder could not be used (${refused}); ran the model's own decoder`,
+      );
+      return merged;
+    }
+    return ensureTinyVaeVariant(this.deps.home, merged, undefined, detectFamily(modelDir));
   }
 
   /** The LoRA a profile's LoRA variant merges (its card's file and scale); undefined: none found. */
