@@ -169,11 +169,16 @@ export async function runBenchmark(
       return { outcome, cases, notes };
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
+      // Cancelled: the recipe being measured never finished, which is not a failure of it.
+      if (error instanceof StudioError && error.code === 'cancelled') {
+        record.fail(message, 'cancelled');
+        progress(0, 'cancelled');
+        throw error;
+      }
       const verdict =
         error instanceof StudioError && error.code === 'too-large' ? 'does-not-fit' : 'failed';
       record.fail(message, verdict);
       progress(0, 'failed');
-      if (error instanceof StudioError && error.code === 'cancelled') throw error;
       return { outcome: failedOutcome(recipe, message, verdict), cases: [] };
     }
   };
@@ -214,7 +219,7 @@ export async function runBenchmark(
       .map((p) => ({
         recipe: p.recipe as Recipe,
         speedup: p.o.speedup ?? 1,
-        keepsPixels: p.o.verdict === 'faster',
+        keepsPixels: p.o.verdict !== 'different-pixels',
       }));
     const { stacks, skipped } = planStacks(passed);
     stackSkips.push(...skipped);

@@ -223,9 +223,12 @@ describe('stacked tiers', () => {
     );
   });
 
-  it('joins the singles the judge passed: faster, or a distilled student with different pixels', () => {
+  it('joins the singles the judge passed (faster, a likely gain, a distilled student with different pixels)', () => {
     expect(joinsStacks(findRecipe('int8'), { verdict: 'faster' })).toBe(true);
-    expect(joinsStacks(findRecipe('int8'), { verdict: 'no-gain' })).toBe(false);
+    expect(joinsStacks(findRecipe('int8'), { verdict: 'no-gain', speedup: 1.01 })).toBe(false);
+    // A likely gain the interval could not prove joins; the stack is then judged on its own.
+    expect(joinsStacks(findRecipe('attention'), { verdict: 'no-gain', speedup: 1.05 })).toBe(true);
+    expect(joinsStacks(findRecipe('attention'), { verdict: 'degraded', speedup: 1.5 })).toBe(false);
     expect(joinsStacks(findRecipe('int8'), { verdict: 'different-pixels' })).toBe(false);
     expect(joinsStacks(LCM_LORA_RECIPE, { verdict: 'different-pixels' })).toBe(true);
     expect(joinsStacks(LCM_LORA_RECIPE, { verdict: 'over-optimized' })).toBe(false);

@@ -48,16 +48,28 @@ export interface PassedSingle {
   keepsPixels?: boolean;
 }
 
+/** A `no-gain` single whose point estimate is at least this joins the stacks (see joinsStacks). */
+export const STACK_JOIN_SPEEDUP = 1.03;
+
 /**
  * Whether a measured single joins the stacks: it is `faster` (acceptable quality, interval above 1,
- * a real gain). A distilled student draws its own pixels by design, so it joins when the judge
- * found it faster and drawing the prompts as well as the baseline (`different-pixels`); the stack
- * is measured and judged again as its own candidate. Explanatory recipes never join.
+ * a real gain), or `no-gain` with acceptable quality and a point estimate of at least
+ * STACK_JOIN_SPEEDUP (a likely gain its interval could not prove). The stack is measured and judged
+ * again as its own candidate, so a part that does not help shows there; letting such parts in keeps
+ * a recipe whose interval straddles the bar from deciding, run by run, whether the stack exists at
+ * all (attention at 1.05-1.06x made the recommendation flip between the stack and the student
+ * alone between two runs of one command). A distilled student draws its own pixels by design, so it
+ * joins when the judge found it faster and drawing the prompts as well as the baseline
+ * (`different-pixels`). Explanatory recipes never join.
  */
-export function joinsStacks(recipe: Recipe, outcome: Pick<RecipeOutcome, 'verdict'>): boolean {
+export function joinsStacks(
+  recipe: Recipe,
+  outcome: Pick<RecipeOutcome, 'verdict'> & { speedup?: number | null },
+): boolean {
   if (recipe.explanatory || stackRole(recipe) === undefined) return false;
   return (
     outcome.verdict === 'faster' ||
+    (outcome.verdict === 'no-gain' && (outcome.speedup ?? 0) >= STACK_JOIN_SPEEDUP) ||
     (recipe.strategy === 'distillation' && outcome.verdict === DIFFERENT_PIXELS)
   );
 }
