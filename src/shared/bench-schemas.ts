@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ExecutionProviderSchema } from './schemas';
+import { ExecutionProviderSchema, RUN_STATUSES } from './schemas';
 
 export const PRIORITIES = ['quality', 'balance', 'speed'] as const;
 export const OBJECTIVES = ['latency', 'throughput'] as const;
@@ -201,7 +201,17 @@ export const BenchProgressSchema = z.object({
   recipeCount: z.number().int(),
   caseIndex: z.number().int(),
   caseCount: z.number().int(),
-  phase: z.enum(['prepare', 'warmup', 'measure', 'quality', 'profile', 'done', 'failed']),
+  /** `cancelled`: the recipe being measured when the run was cancelled (it never finished). */
+  phase: z.enum([
+    'prepare',
+    'warmup',
+    'measure',
+    'quality',
+    'profile',
+    'done',
+    'failed',
+    'cancelled',
+  ]),
   /** While a variant is prepared: what the optimizer does, and how far (0..1). */
   message: z.string().optional(),
   fraction: z.number().optional(),
@@ -229,7 +239,7 @@ export const CaseDetailSchema = z.object({
 
 export const RunDetailSchema = z.object({
   id: z.number().int(),
-  status: z.enum(['running', 'done', 'failed', 'interrupted']),
+  status: z.enum(RUN_STATUSES),
   model: z.string(),
   startedAt: z.string(),
   endedAt: z.string().nullable(),

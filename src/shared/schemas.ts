@@ -266,7 +266,11 @@ export type GenerateResult = z.infer<typeof GenerateResultSchema>;
 
 export const CancelRequestSchema = z.object({ jobId: z.string().min(1) }).strict();
 
-export const RUN_STATUSES = ['running', 'done', 'failed', 'interrupted'] as const;
+/**
+ * A run's status: `cancelled` is a run a person stopped (Cancel, Ctrl+C), `interrupted` one whose
+ * process died while it ran (found `running` by the next start), `failed` one that went wrong.
+ */
+export const RUN_STATUSES = ['running', 'done', 'failed', 'interrupted', 'cancelled'] as const;
 export const HistoryRequestSchema = z
   .object({ limit: z.number().int().min(1).max(1000).default(50) })
   .strict()

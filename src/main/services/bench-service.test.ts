@@ -93,3 +93,12 @@ describe('saveProfile: failed quality is applied only knowingly', () => {
     expect(c.recipes.find((r) => r.name === 'graph-basic')?.adherenceA).toBeNull();
   });
 });
+
+describe('cancel answers for a job that runs', () => {
+  it('answers false for a benchmark or generation id that runs nothing, remembering nothing', async () => {
+    const cancel = (method: 'cancelBenchmark' | 'cancelGenerate', jobId: string) =>
+      dispatch(ctx.studio.handlers, method, { jobId });
+    expect(await cancel('cancelBenchmark', 'no-such-job')).toEqual({ cancelled: false });
+    expect(await cancel('cancelGenerate', 'no-such-job')).toEqual({ cancelled: false });
+  });
+});

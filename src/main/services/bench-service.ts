@@ -53,7 +53,10 @@ function presentVariants(modelDir: string): string[] {
 /** The benchmark lab as a service: plans a run, drives the runner, answers history questions. */
 export class BenchService {
   private readonly cancelled = new Set<string>();
-  /** One benchmark at a time: two would share the CPU and skew each other's figures. */
+  /**
+   * One benchmark at a time: two would share the CPU and skew each other's figures. The job id of
+   * the run (or plan) in progress; cancel answers for it only.
+   */
   private running: string | undefined;
   /** The engine process of the recipe being measured, for the live sampler. */
   enginePid: number | undefined;
@@ -109,11 +112,12 @@ export class BenchService {
   }
 
   async run(input: ParsedInput<'runBenchmark'>): Promise<MethodOutput<'runBenchmark'>> {
-    return this.exclusive(input.jobId ?? 'unnamed', () => this.runExclusive(input));
+    const jobId = input.jobId ?? randomUUID();
+    return this.exclusive(jobId, () => this.runExclusive({ ...input, jobId }));
   }
 
   /** One benchmark (or plan, which runs the engine too) at a time, holding the engine lock. */
-  private async exclusive<T>(name: string, work: () => Promise<T>): Promise<T> {
+  private async exclusive<T>(jobId: string, work: () => Promise<T>): Promise<T> {
     if (this.running) {
       throw new StudioError(
         `a benchmark (${this.running}) is already running; wait for it or cancel it first`,
@@ -121,20 +125,22 @@ export class BenchService {
       );
     }
     const release = this.deps.lock.acquire('benchmark');
-    this.running = name;
+    this.running = jobId;
     try {
       return await work();
     } finally {
       this.running = undefined;
+      this.cancelled.delete(jobId);
       release();
     }
   }
 
   /** What a run of `input` would measure, with the time it is predicted to take (no measuring). */
   async plan(input: ParsedInput<'planBenchmark'>): Promise<MethodOutput<'planBenchmark'>> {
-    return this.exclusive(input.jobId ?? 'plan', async () => {
+    const jobId = input.jobId ?? randomUUID();
+    return this.exclusive(jobId, async () => {
       const prepared = await this.prepare(input);
-      const { plan, cal } = await this.budgetPlan(prepared, input, input.jobId ?? randomUUID());
+      const { plan, cal } = await this.budgetPlan(prepared, input, jobId);
       return {
         plan: {
           budgetSeconds: plan.budgetSeconds,
@@ -233,13 +239,13 @@ export class BenchService {
   }
 
   private async runExclusive(
-    input: ParsedInput<'runBenchmark'>,
+    input: ParsedInput<'runBenchmark'> & { jobId: string },
   ): Promise<MethodOutput<'runBenchmark'>> {
     const { runs, bench, home, events } = this.deps;
     const startedAt = Date.now();
     const prepared = await this.prepare(input);
     const { model, summary, hw, ep, interleave } = prepared;
-    const jobId = input.jobId ?? randomUUID();
+    const jobId = input.jobId;
     // The plan is fitted to the time budget: fewer repeats, cases or candidates, each said.
     const { plan: budget } = await this.budgetPlan(prepared, input, jobId);
     const recipes = prepared.recipes.filter((r) => budget.candidates.includes(r.name));
@@ -315,13 +321,15 @@ export class BenchService {
       runs.finish(runId, result, []);
       return result;
     } catch (error) {
+      // Cancelled on purpose: neither a failure nor `interrupted` (a run whose process died). Said
+      // as the benchmark's, also when the engine stopped mid-image ("generation cancelled").
+      if (error instanceof StudioError && error.code === 'cancelled') {
+        runs.cancel(runId, 'benchmark cancelled');
+        throw new StudioError('benchmark cancelled', 'cancelled');
+      }
       const message = error instanceof Error ? error.message : String(error);
-      if (error instanceof StudioError && error.code === 'cancelled')
-        runs.interrupt(runId, message);
-      else runs.fail(runId, message);
+      runs.fail(runId, message);
       throw error instanceof StudioError ? error : new StudioError(message, 'failed');
-    } finally {
-      this.cancelled.delete(jobId);
     }
   }
 
@@ -343,7 +351,13 @@ export class BenchService {
     return this.runParams(runId).skipped ?? [];
   }
 
+  /**
+   * Stops the benchmark (or plan) running as `jobId` at its next check, between runs. False for
+   * any other id: nothing is remembered for a job that is not running, so a stale or mistyped id
+   * never cancels a later run.
+   */
   cancel(jobId: string): boolean {
+    if (this.running !== jobId) return false;
     this.cancelled.add(jobId);
     return true;
   }

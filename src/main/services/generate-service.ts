@@ -25,9 +25,20 @@ import { appVersion, ortVersion } from '../versions';
 const pngDataUrl = (png: Uint8Array): string =>
   `data:image/png;base64,${Buffer.from(png).toString('base64')}`;
 
+/**
+ * A generation in flight, for cancel: until the engine has the request a cancel is remembered and
+ * stops it before it starts; while the engine runs it, the engine stops it between steps; once the
+ * engine has answered there is nothing left to cancel.
+ */
+interface Job {
+  stage: 'preparing' | 'engine' | 'finishing';
+  cancelled: boolean;
+}
+
 /** Text-to-image: records the run, drives the engine process, stores the images. */
 export class GenerateService {
   readonly engine = new EngineClient();
+  private readonly jobs = new Map<string, Job>();
 
   constructor(
     private readonly deps: {
@@ -48,17 +59,22 @@ export class GenerateService {
     const input = request.loras
       ? { ...request, loras: resolveLoraRefs(request.loras, this.deps.home) }
       : request;
+    const jobId = input.jobId ?? randomUUID();
     const release = this.deps.lock.acquire('generate');
+    const job: Job = { stage: 'preparing', cancelled: false };
+    this.jobs.set(jobId, job);
     try {
-      return await this.generateLocked(input, model);
+      return await this.generateLocked({ ...input, jobId }, model, job);
     } finally {
+      this.jobs.delete(jobId);
       release();
     }
   }
 
   private async generateLocked(
-    input: ParsedInput<'generate'>,
+    input: ParsedInput<'generate'> & { jobId: string },
     model: { name: string; dir: string },
+    job: Job,
   ): Promise<MethodOutput<'generate'>> {
     const { runs, events, home } = this.deps;
     // With LoRAs the profile's variant is rebuilt with them merged (loraModelDir), not used alone.
@@ -79,7 +95,7 @@ export class GenerateService {
       input.ep ??
       profile?.ep ??
       bestProvider({ providers: await this.deps.hardware.providerProbes() });
-    const jobId = input.jobId ?? randomUUID();
+    const jobId = input.jobId;
     const seed = input.seed ?? randomBytes(4).readUInt32LE(0);
     const runId = runs.start({
       kind: 'generate',
@@ -118,6 +134,9 @@ export class GenerateService {
         this.pendingWarnings.push(
           `feature caching off: ${modelDir} has no shallow UNet (the feature-cache variant); every step ran the full UNet`,
         );
+      // Cancelled while the LoRA merge or the variant was prepared: the engine never starts it.
+      if (job.cancelled) throw new StudioError('generation cancelled', 'cancelled');
+      job.stage = 'engine';
       const result = await this.engine.run(
         jobId,
         {
@@ -150,6 +169,7 @@ export class GenerateService {
             previewDataUrl: p.previewPng ? pngDataUrl(p.previewPng) : undefined,
           }),
       );
+      job.stage = 'finishing';
       const images = result.images.map((image, i) => {
         const path = join(home, 'images', `run-${runId}-${i}.png`);
         writeFileSync(path, image.png);
@@ -194,7 +214,9 @@ export class GenerateService {
       return output;
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
-      runs.fail(runId, message);
+      // A cancel is an outcome the person chose, not a failure.
+      if (error instanceof StudioError && error.code === 'cancelled') runs.cancel(runId, message);
+      else runs.fail(runId, message);
       if (error instanceof StudioError) throw error;
       throw new StudioError(message, 'failed');
     }
@@ -362,8 +384,13 @@ export class GenerateService {
     return card ? { path: card.path, scale: card.scale } : undefined;
   }
 
+  /** True when the job exists and will stop (before the engine starts it, or between steps). */
   cancel(jobId: string): boolean {
-    return this.engine.cancel(jobId);
+    const job = this.jobs.get(jobId);
+    if (!job || job.stage === 'finishing') return false;
+    if (job.stage === 'engine') return this.engine.cancel(jobId);
+    job.cancelled = true;
+    return true;
   }
 
   close(): Promise<void> {

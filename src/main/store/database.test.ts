@@ -89,3 +89,87 @@ describe('studio database', () => {
     expect(history[1].error).toBe('boom');
   });
 });
+
+describe('cancelled runs', () => {
+  it('records a cancel as cancelled, apart from failures and interruptions', () => {
+    home = tempHome();
+    const db = openDatabase(join(home.dir, 'studio.db'));
+    const repo = new RunsRepo(db);
+    const cancelled = repo.start(run);
+    repo.cancel(cancelled, 'generation cancelled');
+    const failed = repo.start(run);
+    repo.fail(failed, 'boom');
+    expect(repo.markInterrupted()).toBe(0);
+    const [f, c] = repo.history(10);
+    expect(c).toMatchObject({ id: cancelled, status: 'cancelled', error: 'generation cancelled' });
+    expect(c.endedAt).not.toBeNull();
+    expect(f).toMatchObject({ id: failed, status: 'failed' });
+    db.close();
+  });
+
+  it('migrates a database from before cancelled runs, keeping every run, image, recipe and profile', () => {
+    home = tempHome();
+    const file = join(home.dir, 'studio.db');
+    // The schema as migration 5 left it, with a run and everything that hangs off it.
+    const old = new Database(file);
+    old.pragma('foreign_keys = ON');
+    for (const [v, sql] of migrations.slice(0, 5).entries()) {
+      old.exec(sql);
+      old.pragma(`user_version = ${v + 1}`);
+    }
+    old
+      .prepare(
+        `INSERT INTO runs (id, kind, status, model, started_at, ended_at, summary, error, params_json,
+           result_json, app_version, ort_version, owner_pid, owner_host)
+         VALUES (7, 'bench', 'done', 'm', '2024-01-01T00:00:00Z', '2024-01-01T00:01:00Z', 's', NULL,
+           '{"a":1}', '{"b":2}', '1', '1', 1, 'h')`,
+      )
+      .run();
+    old
+      .prepare(
+        `INSERT INTO images (run_id, path, width, height, seed) VALUES (7, '/x.png', 8, 8, 1)`,
+      )
+      .run();
+    old
+      .prepare(
+        `INSERT INTO recipe_results (run_id, position, recipe, recipe_version, recipe_json, status)
+         VALUES (7, 0, 'baseline', 1, '{}', 'ok')`,
+      )
+      .run();
+    old
+      .prepare(
+        `INSERT INTO profiles (name, model, recipe_json, source_run_id, created_at)
+         VALUES ('p', 'm', '{}', 7, '2024-01-01T00:00:00Z')`,
+      )
+      .run();
+    old.close();
+
+    const db = openDatabase(file);
+    expect(db.pragma('user_version', { simple: true })).toBe(migrations.length);
+    expect(db.pragma('foreign_keys', { simple: true })).toBe(1);
+    const repo = new RunsRepo(db);
+    expect(repo.history(10)).toMatchObject([
+      { id: 7, kind: 'bench', status: 'done', summary: 's', images: ['/x.png'] },
+    ]);
+    const row = db
+      .prepare('SELECT params_json, result_json, owner_host FROM runs WHERE id = 7')
+      .get();
+    expect(row).toEqual({ params_json: '{"a":1}', result_json: '{"b":2}', owner_host: 'h' });
+    expect(db.prepare('SELECT count(*) AS n FROM recipe_results WHERE run_id = 7').get()).toEqual({
+      n: 1,
+    });
+    expect(db.prepare('SELECT source_run_id FROM profiles').get()).toEqual({ source_run_id: 7 });
+    expect(db.prepare('PRAGMA foreign_key_check').all()).toEqual([]);
+    // The new status is accepted; anything else still is not.
+    const id = repo.start(run);
+    repo.cancel(id, 'benchmark cancelled');
+    expect(repo.history(1)[0].status).toBe('cancelled');
+    expect(() => db.prepare(`UPDATE runs SET status = 'odd' WHERE id = ?`).run(id)).toThrow(
+      /CHECK/,
+    );
+    // The runs table still cascades to its images.
+    db.prepare('DELETE FROM runs WHERE id = 7').run();
+    expect(db.prepare('SELECT count(*) AS n FROM images').get()).toEqual({ n: 0 });
+    db.close();
+  });
+});

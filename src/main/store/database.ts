@@ -21,7 +21,6 @@ export function openDatabase(file: string): Db {
     throw corrupted(file, error);
   }
   try {
-    db.pragma('foreign_keys = ON');
     db.pragma('busy_timeout = 5000');
     const version = db.pragma('user_version', { simple: true }) as number;
     if (version > migrations.length) {
@@ -30,12 +29,20 @@ export function openDatabase(file: string): Db {
         'unavailable',
       );
     }
+    // Migrations run with foreign keys off (SQLite's way to rebuild a table: dropping the old one
+    // must not cascade to the rows that point at it; the pragma cannot change inside a
+    // transaction), and each commits only if every reference still holds.
+    db.pragma('foreign_keys = OFF');
     for (let v = version; v < migrations.length; v++) {
       db.transaction(() => {
         db.exec(migrations[v]);
+        const broken = db.pragma('foreign_key_check') as unknown[];
+        if (broken.length > 0)
+          throw new Error(`migration ${v + 1} left ${broken.length} broken reference(s)`);
         db.pragma(`user_version = ${v + 1}`);
       })();
     }
+    db.pragma('foreign_keys = ON');
   } catch (error) {
     db.close();
     if (error instanceof StudioError) throw error;

@@ -118,4 +118,36 @@ export const migrations: readonly string[] = [
   `
   ALTER TABLE recipe_results ADD COLUMN extra_json TEXT;
   `,
+  // 6: 'cancelled', a run stopped on purpose, apart from 'failed' and from 'interrupted' (its
+  // process died). SQLite cannot change a CHECK in place: the table is rebuilt, every column and
+  // row kept (openDatabase runs migrations with foreign keys off, so dropping the old table
+  // cascades nothing, and checks the references before it commits).
+  `
+  CREATE TABLE runs_new (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('generate', 'bench')),
+    status TEXT NOT NULL CHECK (status IN ('running', 'done', 'failed', 'interrupted', 'cancelled')),
+    model TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    ended_at TEXT,
+    summary TEXT NOT NULL DEFAULT '',
+    error TEXT,
+    params_json TEXT NOT NULL DEFAULT '{}',
+    result_json TEXT,
+    app_version TEXT NOT NULL,
+    ort_version TEXT NOT NULL,
+    model_id INTEGER REFERENCES models (id),
+    hardware_id INTEGER REFERENCES hardware_snapshots (id),
+    owner_pid INTEGER,
+    owner_host TEXT
+  );
+  INSERT INTO runs_new (id, kind, status, model, started_at, ended_at, summary, error, params_json,
+      result_json, app_version, ort_version, model_id, hardware_id, owner_pid, owner_host)
+    SELECT id, kind, status, model, started_at, ended_at, summary, error, params_json,
+      result_json, app_version, ort_version, model_id, hardware_id, owner_pid, owner_host
+    FROM runs;
+  DROP TABLE runs;
+  ALTER TABLE runs_new RENAME TO runs;
+  CREATE INDEX runs_started ON runs (started_at);
+  `,
 ];

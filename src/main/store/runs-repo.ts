@@ -112,11 +112,11 @@ export class RunsRepo {
     })();
   }
 
-  /** Stopped on purpose (cancelled): kept apart from failures. */
-  interrupt(id: number, reason: string): void {
+  /** Stopped on purpose (a person cancelled it): kept apart from failures and from interruptions. */
+  cancel(id: number, message: string): void {
     this.db
-      .prepare(`UPDATE runs SET status = 'interrupted', ended_at = ?, error = ? WHERE id = ?`)
-      .run(new Date().toISOString(), reason, id);
+      .prepare(`UPDATE runs SET status = 'cancelled', ended_at = ?, error = ? WHERE id = ?`)
+      .run(new Date().toISOString(), message, id);
   }
 
   fail(id: number, error: string): void {
