@@ -11,7 +11,7 @@ import type { PickKind, PickResult } from '../../../shared/consent';
 interface PreloadBridge {
   methods: Record<
     string,
-    (input?: unknown) => Promise<{ ok: boolean; result?: unknown; error?: string }>
+    (input?: unknown) => Promise<{ ok: boolean; result?: unknown; error?: string; code?: string }>
   >;
   on(event: string, listener: (payload: unknown) => void): () => void;
   pickPath?(kind: PickKind): Promise<PickResult>;
@@ -22,6 +22,25 @@ declare global {
     latentStudio?: PreloadBridge;
   }
 }
+
+/** A call the studio answered with an error: its message, and the service's code for it. */
+export class StudioCallError extends Error {
+  constructor(
+    message: string,
+    /** `cancelled`, `bad-input`, `not-found`, `unavailable`, `failed`, ... (shared/errors.ts). */
+    readonly code: string,
+  ) {
+    super(message);
+    this.name = 'StudioCallError';
+  }
+}
+
+/**
+ * Whether a call ended because the person cancelled it (the studio's code `cancelled`): an outcome
+ * to show as "Cancelled", never as a failure.
+ */
+export const isCancelled = (error: unknown): boolean =>
+  error instanceof StudioCallError && error.code === 'cancelled';
 
 type Caller = (method: MethodName, input: unknown) => Promise<unknown>;
 type Subscriber = (event: EventName, listener: (payload: unknown) => void) => () => void;
@@ -42,7 +61,11 @@ function electronClient(bridge: PreloadBridge): StudioApi {
   return build(
     async (method, input) => {
       const reply = await bridge.methods[method](input);
-      if (!reply.ok) throw new Error(reply.error ?? 'the studio failed without a message');
+      if (!reply.ok)
+        throw new StudioCallError(
+          reply.error ?? 'the studio failed without a message',
+          reply.code ?? 'failed',
+        );
       return reply.result;
     },
     (event, listener) => bridge.on(event, listener),
@@ -76,8 +99,9 @@ function webClient(): StudioApi {
         body: JSON.stringify(input ?? {}),
         credentials: 'same-origin',
       });
-      const body = (await response.json()) as { result?: unknown; error?: string };
-      if (!response.ok) throw new Error(body.error ?? `HTTP ${response.status}`);
+      const body = (await response.json()) as { result?: unknown; error?: string; code?: string };
+      if (!response.ok)
+        throw new StudioCallError(body.error ?? `HTTP ${response.status}`, body.code ?? 'failed');
       return body.result;
     },
     (event, listener) => {

@@ -1,15 +1,4 @@
-import {
-  Alert,
-  Badge,
-  Button,
-  Card,
-  Group,
-  List,
-  SimpleGrid,
-  Stack,
-  Text,
-  Title,
-} from '@mantine/core';
+import { Alert, Button, Card, Group, List, SimpleGrid, Stack, Text, Title } from '@mantine/core';
 import { useState } from 'react';
 import { studio } from '../api/client';
 import { download } from './download';
@@ -17,6 +6,7 @@ import type { RecipeOutcome, RunDetail } from '../../../shared/bench-schemas';
 import { RecipeTable } from './RecipeTable';
 import { ApplyAnywayModal } from './wizard/ApplyAnywayModal';
 import { StoredImage } from './StoredImage';
+import { RunStatusBadge } from './RunStatusBadge';
 
 interface FindingLike {
   title?: string;
@@ -34,7 +24,7 @@ export function RunDetailView({ run }: { run: RunDetail }): React.JSX.Element {
     <Stack data-testid="run-detail">
       <Group justify="space-between">
         <Title order={3}>
-          Run #{run.id} · {run.model} <Badge>{run.status}</Badge>
+          Run #{run.id} · {run.model} <RunStatusBadge status={run.status} />
         </Title>
         <Group gap="xs">
           <Button

@@ -105,7 +105,7 @@ function start(): void {
       `b:${p.jobId}:${p.recipe}:${p.caseIndex}`,
       'bench',
       `${p.recipe} · case ${p.caseIndex + 1}`,
-      p.phase === 'done' || p.phase === 'failed',
+      p.phase === 'done' || p.phase === 'failed' || p.phase === 'cancelled',
     );
   });
 }

@@ -27,7 +27,7 @@ import {
   type GenerateResult,
   type ProgressEvent,
 } from '../../../shared/schemas';
-import { studio } from '../api/client';
+import { isCancelled, studio } from '../api/client';
 import type { PageProps } from './page-props';
 import { ModelSelect, useModelChoice } from '../components/ModelSelect';
 import { useAsync } from '../components/useAsync';
@@ -103,7 +103,8 @@ export function GeneratePage({ active }: PageProps): React.JSX.Element {
   const [result, setResult] = useState<GenerateResult>();
   const [request, setRequest] = useState<GenerateRequest>({});
   const [selectedImage, setSelectedImage] = useState(0);
-  const [error, setError] = useState<string>();
+  /** How the last generation ended when it did not give images: cancelled, or an error. */
+  const [stopped, setStopped] = useState<{ message: string; cancelled: boolean }>();
   const busy = jobId !== undefined;
 
   useEffect(
@@ -149,7 +150,7 @@ export function GeneratePage({ active }: PageProps): React.JSX.Element {
       jobId: id,
     };
     setJobId(id);
-    setError(undefined);
+    setStopped(undefined);
     setProgress(undefined);
     try {
       const r = await studio.generate(req);
@@ -159,8 +160,10 @@ export function GeneratePage({ active }: PageProps): React.JSX.Element {
       recent.reload();
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
-      setError(message);
-      if (!/cancel/i.test(message)) {
+      // A cancel is the person's own choice: said in place, never as a failure.
+      const cancelled = isCancelled(e);
+      setStopped({ message, cancelled });
+      if (!cancelled) {
         notifyError('Generation failed', e, 'change the setting it names and generate again');
       }
     } finally {
@@ -351,13 +354,15 @@ export function GeneratePage({ active }: PageProps): React.JSX.Element {
                 </Text>
               </Stack>
             )}
-            {error && (
-              <Alert
-                color={/cancel/i.test(error) ? 'gray' : 'red'}
-                title={/cancel/i.test(error) ? 'Cancelled' : 'Generation failed'}
-                data-testid="generate-error"
-              >
-                {error}
+            {stopped?.cancelled && (
+              <Alert color="gray" title="Cancelled" data-testid="generate-cancelled">
+                The generation was cancelled before it finished; no image was kept. History lists it
+                as cancelled.
+              </Alert>
+            )}
+            {stopped && !stopped.cancelled && (
+              <Alert color="red" title="Generation failed" data-testid="generate-error">
+                {stopped.message}
               </Alert>
             )}
           </Stack>

@@ -1,6 +1,5 @@
 import { useEffect, useMemo, useState } from 'react';
 import {
-  Badge,
   Button,
   Checkbox,
   Group,
@@ -13,7 +12,7 @@ import {
   Title,
 } from '@mantine/core';
 import type { RunDetail } from '../../../shared/bench-schemas';
-import type { HistoryEntry } from '../../../shared/schemas';
+import { RUN_STATUSES, type HistoryEntry } from '../../../shared/schemas';
 import { studio } from '../api/client';
 import type { PageProps } from './page-props';
 import { useReloadOnShow } from '../components/useReloadOnShow';
@@ -22,15 +21,9 @@ import { RunDetailView } from '../components/RunDetailView';
 import { CompareView } from '../components/CompareView';
 import { TrendView } from '../components/TrendView';
 import { EmptyState } from '../components/EmptyState';
+import { RunStatusBadge } from '../components/RunStatusBadge';
 import { navigate, onNavigate } from '../components/navigate';
 import { notifyDone, notifyError } from '../components/notify';
-
-const STATUS_COLOR = {
-  running: 'blue',
-  done: 'green',
-  failed: 'red',
-  interrupted: 'orange',
-} as const;
 
 interface Filters {
   model: string | null;
@@ -167,7 +160,7 @@ export function HistoryPage({ active }: PageProps): React.JSX.Element {
           <Select
             label="Status"
             placeholder="any status"
-            data={['done', 'running', 'failed', 'interrupted']}
+            data={[...RUN_STATUSES]}
             value={filters.status}
             onChange={(v) => set('status', v)}
             clearable
@@ -214,8 +207,8 @@ export function HistoryPage({ active }: PageProps): React.JSX.Element {
                 </Table.Td>
                 <Table.Td>{run.id}</Table.Td>
                 <Table.Td>{run.kind}</Table.Td>
-                <Table.Td>
-                  <Badge color={STATUS_COLOR[run.status]}>{run.status}</Badge>
+                <Table.Td style={{ whiteSpace: 'nowrap' }}>
+                  <RunStatusBadge status={run.status} />
                 </Table.Td>
                 <Table.Td>{run.model}</Table.Td>
                 <Table.Td>{new Date(run.startedAt).toLocaleString()}</Table.Td>
@@ -224,9 +217,16 @@ export function HistoryPage({ active }: PageProps): React.JSX.Element {
                   {run.error && (
                     <Text
                       size="xs"
-                      style={{
-                        color: 'light-dark(var(--mantine-color-red-9), var(--mantine-color-red-4))',
-                      }}
+                      // A cancel's note ("generation cancelled") is no error: not in red.
+                      c={run.status === 'cancelled' ? 'dimmed' : undefined}
+                      style={
+                        run.status === 'cancelled'
+                          ? undefined
+                          : {
+                              color:
+                                'light-dark(var(--mantine-color-red-9), var(--mantine-color-red-4))',
+                            }
+                      }
                     >
                       {run.error}
                     </Text>

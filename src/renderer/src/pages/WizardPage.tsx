@@ -25,13 +25,18 @@ import type {
 } from '../../../shared/bench-schemas';
 import type { GalleryImage, QualityThresholds } from '../../../shared/library-schemas';
 import { ExecutionProviderSchema } from '../../../shared/schemas';
-import { studio } from '../api/client';
+import { isCancelled, studio } from '../api/client';
 import type { PageProps } from './page-props';
 import { useAsync } from '../components/useAsync';
 import { ModelSelect, useModelChoice } from '../components/ModelSelect';
 import { RecipeTable } from '../components/RecipeTable';
 import { HardwareWords } from '../components/wizard/HardwareWords';
-import { foldProgress, RunProgress, type RecipeProgress } from '../components/wizard/RunProgress';
+import {
+  cancelProgress,
+  foldProgress,
+  RunProgress,
+  type RecipeProgress,
+} from '../components/wizard/RunProgress';
 import {
   CaseLatencyChart,
   ContributionChart,
@@ -102,6 +107,8 @@ export function WizardPage({ active }: PageProps): React.JSX.Element {
   const [result, setResult] = useState<BenchResult>();
   const [detail, setDetail] = useState<RunDetail>();
   const [runError, setRunError] = useState<string>();
+  /** Cancel: asked for (the run stops at its next check), then answered by the run itself. */
+  const [cancel, setCancel] = useState<'asked' | 'cancelled'>();
   const lastFetch = useRef('');
 
   useEffect(() => {
@@ -181,6 +188,7 @@ export function WizardPage({ active }: PageProps): React.JSX.Element {
     const id = newJobId();
     setJobId(id);
     setRunError(undefined);
+    setCancel(undefined);
     setResult(undefined);
     setDetail(undefined);
     setRows([]);
@@ -199,6 +207,13 @@ export function WizardPage({ active }: PageProps): React.JSX.Element {
       setThresholds(images.thresholds);
       setStep(4);
     } catch (e) {
+      if (isCancelled(e)) {
+        // The person's own choice: said in place, not as a failure.
+        setCancel('cancelled');
+        setRows(cancelProgress);
+        return;
+      }
+      setCancel(undefined);
       setRunError(errorText(e));
       notifyError(
         'The benchmark stopped',
@@ -407,19 +422,47 @@ export function WizardPage({ active }: PageProps): React.JSX.Element {
               <Card withBorder data-testid="run-step">
                 <Stack>
                   <Group justify="space-between">
-                    <Title order={4}>Measuring</Title>
+                    <Title order={4} data-testid="run-title">
+                      {cancel === 'cancelled' ? 'Cancelled' : 'Measuring'}
+                    </Title>
                     {running && jobId && (
                       <Button
                         variant="light"
                         color="red"
-                        onClick={() => void studio.cancelBenchmark({ jobId })}
+                        disabled={cancel === 'asked'}
+                        onClick={() => {
+                          setCancel('asked');
+                          studio.cancelBenchmark({ jobId }).then(
+                            (r) => !r.cancelled && setCancel(undefined),
+                            (e: unknown) => {
+                              setCancel(undefined);
+                              notifyError('The benchmark could not be cancelled', e);
+                            },
+                          );
+                        }}
                         data-testid="cancel-benchmark"
                       >
-                        Cancel
+                        {cancel === 'asked' ? 'Cancelling…' : 'Cancel'}
                       </Button>
                     )}
                   </Group>
-                  <RunProgress rows={rows} planned={selected} last={last} />
+                  <RunProgress
+                    rows={rows}
+                    planned={selected}
+                    last={last}
+                    cancelled={cancel === 'cancelled'}
+                  />
+                  {cancel === 'cancelled' && (
+                    <Group>
+                      <Alert color="gray" title="Cancelled" data-testid="run-cancelled">
+                        The benchmark was cancelled; the cases it finished are kept in History
+                        (listed as cancelled).
+                      </Alert>
+                      <Button variant="default" onClick={() => setStep(2)}>
+                        Back to the plan
+                      </Button>
+                    </Group>
+                  )}
                   {runError && (
                     <Group>
                       <Alert color="red" title="The benchmark stopped">

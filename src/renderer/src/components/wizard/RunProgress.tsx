@@ -3,7 +3,7 @@ import type { BenchProgress } from '../../../../shared/bench-schemas';
 
 export interface RecipeProgress {
   recipe: string;
-  state: 'waiting' | 'building' | 'measuring' | 'done' | 'failed';
+  state: 'waiting' | 'building' | 'measuring' | 'done' | 'failed' | 'cancelled';
   caseIndex: number;
   caseCount: number;
   phase?: BenchProgress['phase'];
@@ -18,9 +18,11 @@ export function foldProgress(rows: RecipeProgress[], p: BenchProgress): RecipePr
       ? 'building'
       : p.phase === 'failed'
         ? 'failed'
-        : p.phase === 'done' && p.caseIndex + 1 >= p.caseCount
-          ? 'done'
-          : 'measuring';
+        : p.phase === 'cancelled'
+          ? 'cancelled'
+          : p.phase === 'done' && p.caseIndex + 1 >= p.caseCount
+            ? 'done'
+            : 'measuring';
   const row: RecipeProgress = {
     recipe: p.recipe,
     state,
@@ -42,22 +44,36 @@ export function foldProgress(rows: RecipeProgress[], p: BenchProgress): RecipePr
   return settled;
 }
 
+/**
+ * Once the run answers that it was cancelled: whatever was still being built or measured stopped
+ * there (cancelled, not failed); finished and failed recipes keep what they were.
+ */
+export function cancelProgress(rows: RecipeProgress[]): RecipeProgress[] {
+  return rows.map((r) =>
+    r.state === 'building' || r.state === 'measuring' ? { ...r, state: 'cancelled' as const } : r,
+  );
+}
+
 const STATE_COLOR: Record<RecipeProgress['state'], string> = {
   waiting: 'gray',
   building: 'orange',
   measuring: 'blue',
   done: 'green',
   failed: 'red',
+  cancelled: 'gray',
 };
 
 export function RunProgress({
   rows,
   planned,
   last,
+  cancelled = false,
 }: {
   rows: RecipeProgress[];
   planned: string[];
   last?: BenchProgress;
+  /** The run answered that it was cancelled: the bar stops and the line says where. */
+  cancelled?: boolean;
 }): React.JSX.Element {
   const all: RecipeProgress[] = [
     ...rows,
@@ -71,13 +87,15 @@ export function RunProgress({
     <Stack gap="xs">
       <Progress
         value={(100 * done) / Math.max(1, total)}
-        animated
+        animated={!cancelled}
         aria-label="benchmark progress"
       />
       <Text size="sm" c="dimmed" data-testid="run-status">
-        {last
-          ? `${last.recipe} (${last.recipeIndex + 1}/${last.recipeCount}) · case ${last.caseIndex + 1}/${last.caseCount} · ${last.phase}${last.message ? ` — ${last.message}` : ''}`
-          : 'starting: loading the model and planning…'}
+        {cancelled
+          ? `cancelled${last ? ` at ${last.recipe} (${last.recipeIndex + 1}/${last.recipeCount}) · case ${last.caseIndex + 1}/${last.caseCount}` : ' while the model was loaded and the run planned'}`
+          : last
+            ? `${last.recipe} (${last.recipeIndex + 1}/${last.recipeCount}) · case ${last.caseIndex + 1}/${last.caseCount} · ${last.phase}${last.message ? ` — ${last.message}` : ''}`
+            : 'starting: loading the model and planning…'}
       </Text>
       <Table data-testid="run-progress">
         <Table.Thead>

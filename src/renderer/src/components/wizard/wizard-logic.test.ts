@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { BenchProgress } from '../../../../shared/bench-schemas';
-import { foldProgress, type RecipeProgress } from './RunProgress';
+import { cancelProgress, foldProgress, type RecipeProgress } from './RunProgress';
 import { paretoFront } from './ResultCharts';
 
 const event = (p: Partial<BenchProgress>): BenchProgress => ({
@@ -35,6 +35,22 @@ describe('wizard: progress per recipe', () => {
     expect(rows[1]).toMatchObject({ state: 'done', caseIndex: 1 });
     rows = foldProgress(rows, event({ recipe: 'int8', recipeIndex: 1, phase: 'failed' }));
     expect(rows[1].state).toBe('failed');
+  });
+
+  it('shows the recipe measured when the run was cancelled as cancelled, not failed', () => {
+    let rows: RecipeProgress[] = [];
+    rows = foldProgress(rows, event({ phase: 'measure' }));
+    rows = foldProgress(rows, event({ phase: 'cancelled' }));
+    expect(rows).toMatchObject([{ recipe: 'baseline', state: 'cancelled' }]);
+  });
+
+  it('marks what was still under way as cancelled once the run answers so, keeping the rest', () => {
+    const rows: RecipeProgress[] = [
+      { recipe: 'baseline', state: 'done', caseIndex: 1, caseCount: 2 },
+      { recipe: 'int8', state: 'failed', caseIndex: 0, caseCount: 2 },
+      { recipe: 'fp16', state: 'building', caseIndex: 0, caseCount: 2 },
+    ];
+    expect(cancelProgress(rows).map((r) => r.state)).toEqual(['done', 'failed', 'cancelled']);
   });
 });
 
