@@ -1,4 +1,5 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { randomUUID } from 'node:crypto';
 import { copyFileSync, existsSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { moveDatabaseAside } from './store/database';
@@ -9,6 +10,7 @@ import { EXECUTION_PROVIDERS, SCHEDULER_NAMES } from '../shared/schemas';
 import { isLoraId } from '../shared/lora-schemas';
 import { createStudio, type Studio } from './services/studio';
 import { dispatch, errorPayload } from './services/dispatch';
+import { StudioError } from '../shared/errors';
 import { adherenceText } from './bench/judge';
 import { studioHome } from './paths';
 import { downloadFromCli, formatBytes } from './hub/download-cli';
@@ -62,6 +64,51 @@ function call<M extends MethodName>(
   input: unknown,
 ): Promise<MethodOutput<M>> {
   return dispatch(studio.handlers, method, input);
+}
+
+/** The exit status of a command stopped by Ctrl+C (128 + SIGINT), as shells report it. */
+export const EXIT_CANCELLED = 130;
+
+/**
+ * Runs a job that Ctrl+C cancels: the first SIGINT asks the studio to cancel it (again every
+ * 100 ms until the job is there to take it, e.g. while it still starts); the service records the run
+ * as `cancelled` and the call rejects with the code `cancelled`, which `runCli` turns into exit
+ * status 130 and one line on stderr. A second Ctrl+C exits at once (the run is then found
+ * `interrupted` by the next start). The workers ignore the terminal's SIGINT while their parent
+ * lives (parent-channel.ts), so the cancel, not the signal, ends the job.
+ */
+async function cancelOnCtrlC<T>(
+  cancel: () => Promise<{ cancelled: boolean }>,
+  work: () => Promise<T>,
+): Promise<T> {
+  let settled = false;
+  let asked = false;
+  let retry: NodeJS.Timeout | undefined;
+  const ask = (): void => {
+    if (settled) return;
+    cancel().then(
+      (r) => {
+        if (!r.cancelled && !settled) retry = setTimeout(ask, 100);
+      },
+      () => undefined,
+    );
+  };
+  const onSigint = (): void => {
+    if (asked) {
+      process.stderr.write('stopped at once (a second Ctrl+C): the run is left unfinished\n');
+      process.exit(EXIT_CANCELLED);
+    }
+    asked = true;
+    ask();
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    return await work();
+  } finally {
+    settled = true;
+    clearTimeout(retry);
+    process.off('SIGINT', onSigint);
+  }
 }
 
 /** A progress bar on stderr, only when a person watches a terminal and no JSON is asked for. */
@@ -253,26 +300,32 @@ export function buildCli(): Command {
             bar.start(p.totalSteps, 0, { stage: p.stage });
           bar.update(p.step, { stage: p.stage === 'merge' ? 'merging LoRA (%)' : p.stage });
         });
+        const jobId = `cli-${randomUUID()}`;
         try {
-          return await call(studio, 'generate', {
-            model: opts.model,
-            prompt: opts.prompt,
-            negativePrompt: opts.negative,
-            steps: opts.steps,
-            guidance: opts.guidance,
-            seed: opts.seed,
-            scheduler: opts.scheduler,
-            width: opts.width,
-            height: opts.height,
-            batch: opts.batch,
-            ep: opts.ep,
-            threads: opts.threads,
-            profile: opts.profile,
-            recipe: opts.recipe,
-            loras: (opts.lora as { path: string; scale: number }[]).length
-              ? (opts.lora as { path: string; scale: number }[])
-              : undefined,
-          });
+          return await cancelOnCtrlC(
+            () => call(studio, 'cancelGenerate', { jobId }),
+            () =>
+              call(studio, 'generate', {
+                jobId,
+                model: opts.model,
+                prompt: opts.prompt,
+                negativePrompt: opts.negative,
+                steps: opts.steps,
+                guidance: opts.guidance,
+                seed: opts.seed,
+                scheduler: opts.scheduler,
+                width: opts.width,
+                height: opts.height,
+                batch: opts.batch,
+                ep: opts.ep,
+                threads: opts.threads,
+                profile: opts.profile,
+                recipe: opts.recipe,
+                loras: (opts.lora as { path: string; scale: number }[]).length
+                  ? (opts.lora as { path: string; scale: number }[])
+                  : undefined,
+              }),
+          );
         } finally {
           stop();
           bar?.stop();
@@ -397,7 +450,13 @@ export function buildCli(): Command {
         budgetMinutes: opts.budget,
       };
       if (opts.planOnly) {
-        const planned = await withStudio((studio) => call(studio, 'planBenchmark', request));
+        const jobId = `cli-${randomUUID()}`;
+        const planned = await withStudio((studio) =>
+          cancelOnCtrlC(
+            () => call(studio, 'cancelBenchmark', { jobId }),
+            () => call(studio, 'planBenchmark', { ...request, jobId }),
+          ),
+        );
         if (opts.json) return printJson(planned);
         printPlan(planned.plan);
         return;
@@ -426,7 +485,11 @@ export function buildCli(): Command {
           });
         });
         try {
-          const r = await call(studio, 'runBenchmark', request);
+          const jobId = `cli-${randomUUID()}`;
+          const r = await cancelOnCtrlC(
+            () => call(studio, 'cancelBenchmark', { jobId }),
+            () => call(studio, 'runBenchmark', { ...request, jobId }),
+          );
           // `--save-profile NAME` saves that recipe (refused when its quality failed, unless
           // --acknowledge-quality); a bare `--save-profile` saves the recommendation, if any.
           const named = typeof opts.saveProfile === 'string' ? opts.saveProfile : undefined;
@@ -687,7 +750,13 @@ export async function runCli(argv: string[]): Promise<number> {
       return error.exitCode === 0 ? 0 : 2;
     }
     // One line on stderr (the contract); engine errors can carry a stderr tail after a newline.
-    console.error(`error: ${errorPayload(error).error.split('\n')[0]}`);
+    const line = errorPayload(error).error.split('\n')[0];
+    // Cancelled (Ctrl+C): the run is recorded so, and the exit status is a shell's for SIGINT.
+    if (error instanceof StudioError && error.code === 'cancelled') {
+      console.error(`cancelled: ${line}`);
+      return EXIT_CANCELLED;
+    }
+    console.error(`error: ${line}`);
     return 1;
   }
 }

@@ -27,6 +27,11 @@ const MIME: Record<string, string> = {
 const STATUS_BY_CODE: Record<string, number> = {
   'bad-input': 400,
   'not-found': 404,
+  // The call that was cancelled (generate, runBenchmark, downloadModel, ...; the cancel itself is a
+  // 200 `{cancelled: true}`): a standard status a script can branch on, with `code: 'cancelled'`
+  // in the body, which is what the renderer reads to say "Cancelled" instead of an error. Not 499:
+  // nginx's non-standard "client closed the request" says the caller hung up, and here it is
+  // still listening while another request stopped its job.
   cancelled: 409,
   unavailable: 503,
   failed: 500,

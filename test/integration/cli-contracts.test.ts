@@ -219,7 +219,7 @@ describe('CLI JSON contracts', () => {
           z
             .object({
               id: z.number().int(),
-              status: z.enum(['running', 'done', 'failed', 'interrupted']),
+              status: z.enum(['running', 'done', 'failed', 'interrupted', 'cancelled']),
             })
             .passthrough(),
         ),

@@ -39,6 +39,14 @@ export function parentChannel(): ParentChannel {
       },
     };
   }
+  // Ctrl+C in a terminal reaches the whole foreground process group, so this worker too. The
+  // parent turns it into a cancel and ends its workers itself: a worker that died of the SIGINT
+  // first would fail the job ("killed (SIGINT)") before the cancel could be recorded. So a worker
+  // with a parent ignores it, and one whose parent is gone ends, as it would have.
+  process.on('SIGINT', () => {
+    if (!process.connected) process.exit(130);
+  });
+  process.on('disconnect', () => process.exit(0));
   return {
     kind: 'child',
     send: (message) =>
