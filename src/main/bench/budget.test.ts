@@ -5,6 +5,7 @@ import {
   calibrationFrom,
   imageCostMs,
   planToBudget,
+  trimmedText,
   type Calibration,
 } from './budget';
 import { findRecipe } from './recipes';
@@ -136,6 +137,16 @@ describe('planToBudget', () => {
     const perBuild = 5.2e9 / 60_000 / 1000 + (2 * tiny.loadMs) / 1000;
     expect(fresh.phases.find((p) => p.name === 'build')?.predictedSeconds).toBeCloseTo(
       variants.size * perBuild,
+    );
+  });
+});
+
+describe('what the budget changed, said in the explanation', () => {
+  it('names each change and nothing when the plan was not trimmed', () => {
+    const asked = { repeats: 3, warmup: 1, budgetMinutes: 15 };
+    expect(trimmedText(asked, 5, { repeats: 3, warmup: 1, cases: 5, dropped: [] })).toBe('');
+    expect(trimmedText(asked, 5, { repeats: 1, warmup: 0, cases: 2, dropped: [{}, {}] })).toBe(
+      'To fit the 15-minute budget the plan ran 1 repeats instead of 3, 2 of the 5 prompts, no warm-up run, 2 candidates left out (see skipped); give the benchmark more time for tighter figures.',
     );
   });
 });

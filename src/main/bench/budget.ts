@@ -220,3 +220,20 @@ export function planToBudget(input: BudgetInput): BudgetPlan {
     untrimmedSeconds: untrimmed,
   };
 }
+
+/** What fitting the plan to the time budget changed, in words for the explanation ('' when nothing). */
+export function trimmedText(
+  asked: { repeats: number; warmup: number; budgetMinutes: number },
+  cases: number,
+  plan: { repeats: number; warmup: number; cases: number; dropped: unknown[] },
+): string {
+  const changes = [
+    plan.repeats < asked.repeats ? `${plan.repeats} repeats instead of ${asked.repeats}` : '',
+    plan.cases < cases ? `${plan.cases} of the ${cases} prompts` : '',
+    plan.warmup < asked.warmup ? 'no warm-up run' : '',
+    plan.dropped.length > 0 ? `${plan.dropped.length} candidates left out (see skipped)` : '',
+  ].filter(Boolean);
+  return changes.length === 0
+    ? ''
+    : `To fit the ${asked.budgetMinutes}-minute budget the plan ran ${changes.join(', ')}; give the benchmark more time for tighter figures.`;
+}

@@ -34,7 +34,7 @@ import { modelDefaults, type Profile } from '../profiles/profile';
 import type { EngineLock } from './engine-lock';
 import { canBuildVariant, withCardSampling } from '../bench/variants';
 import { variantNeedsBuild } from '../bench/variant-status';
-import { planToBudget } from '../bench/budget';
+import { planToBudget, trimmedText } from '../bench/budget';
 import { calibrate } from '../bench/calibrate';
 
 /** The batch the throughput objective measures at: big enough to amortise per-call costs, small
@@ -318,6 +318,8 @@ export class BenchService {
           },
         },
       );
+      const trimmed = trimmedText(input, prepared.testSet.cases.length, budget);
+      if (trimmed) result.explanation = `${result.explanation} ${trimmed}`;
       runs.finish(runId, result, []);
       return result;
     } catch (error) {
