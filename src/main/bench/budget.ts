@@ -7,8 +7,8 @@ import { recipeSteps, type Recipe } from './recipes';
  * from a short calibration, and the plan trimmed until it fits the minutes the person gave it.
  *
  * The calibration is one real generation at the person's size with 3 denoising steps on a fresh
- * engine: its session load, text encoder, UNet steps (the last one is the steady cost; the first
- * carries the arena's growth) and VAE decode. Every image of the plan is then costed from those
+ * engine: its session load, text encoder, UNet steps (the fastest after the first is the steady
+ * cost; the first carries the arena's growth) and VAE decode. Every image of the plan is then costed from those
  * stages and the schedule the recipe runs (its steps, its full and shallow UNet calls under a
  * feature cache, its single-row steps outside a guidance interval), so a plan is known before
  * anything long runs. A model variant not yet built adds its build, estimated from the model's
@@ -41,7 +41,9 @@ export function calibrationFrom(
 ): Calibration {
   const t = result.timings;
   const per = t.unetPerStep;
-  const steady = per.length > 1 ? per[per.length - 1] : (per[0] ?? t.unet);
+  // The fastest step after the first: one sample on a shared machine is easily caught by another
+  // program's burst, and the plan is costed from what the steps take when nothing else runs.
+  const steady = per.length > 1 ? Math.min(...per.slice(1)) : (per[0] ?? t.unet);
   const other = Math.max(0, t.total - t.textEncoder - t.unet - t.vae);
   return {
     loadMs: t.load,
