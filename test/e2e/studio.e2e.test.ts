@@ -149,16 +149,27 @@ describe('studio in Chromium', () => {
       .getByText(/denoise/)
       .waitFor({ timeout: 60_000 });
     await cancel.click();
-    await page
-      .getByTestId('generate-error')
-      .getByText(/cancelled/)
-      .waitFor({ timeout: 30_000 });
+    // A cancel is an outcome, not a failure: said in place, with no error alert or notification.
+    const note = page.getByTestId('generate-cancelled');
+    await note.getByText(/cancelled/).waitFor({ timeout: 30_000 });
+    expect(await note.innerText()).toMatch(/^Cancelled/);
+    expect(await page.getByTestId('generate-error').count()).toBe(0);
+    expect(await page.getByText('Generation failed').count()).toBe(0);
     await page.getByTestId('generate').waitFor();
     await page.getByTestId('steps').fill('');
     await page.getByTestId('batch').fill('1');
     const [cancelled] = await studio.handlers.getHistory({ limit: 1 });
-    expect(cancelled.status).not.toBe('done');
-    expect(cancelled.error).toMatch(/cancelled/);
+    expect(cancelled).toMatchObject({ status: 'cancelled', error: 'generation cancelled' });
+    // History reads CANCELLED whole ("CANCEL…" before), in a neutral grey.
+    await show('history', 'History');
+    const badge = page.getByTestId(`run-row-${cancelled.id}`).getByTestId('run-status-badge');
+    await badge.waitFor();
+    expect(await badge.innerText()).toBe('CANCELLED');
+    expect(
+      await badge.locator('.mantine-Badge-label').evaluate((l) => l.scrollWidth <= l.clientWidth),
+    ).toBe(true);
+    expect(await badge.getAttribute('style')).toMatch(/gray/);
+    await show('generate', 'Generate');
   });
 
   it('walks the wizard through every step on a small plan and applies the profile', async () => {
@@ -183,9 +194,28 @@ describe('studio in Chromium', () => {
     await page.getByTestId('predict-time').click();
     const prediction = page.getByTestId('plan-prediction');
     await prediction.waitFor({ timeout: 60_000 });
-    expect(await prediction.innerText()).toMatch(/Predicted .* of your 5\.0 min: 2 recipes on 1 prompt/);
+    expect(await prediction.innerText()).toMatch(
+      /Predicted .* of your 5\.0 min: 2 recipes on 1 prompt/,
+    );
     expect(await prediction.getByRole('row').count()).toBeGreaterThanOrEqual(3);
     await shot('wizard-budget');
+    // Cancelled while the baseline is measured: the run step says Cancelled (not Measuring), the
+    // baseline's row is cancelled (not failed), no error; back to the plan, it runs again.
+    await page.getByTestId('run-benchmark').click();
+    await page
+      .getByTestId('run-status')
+      .getByText(/^baseline \(1\/2\) · case 1\/1 · (warmup|measure)/)
+      .waitFor({ timeout: 120_000 });
+    await page.getByTestId('cancel-benchmark').click();
+    const runStep = page.getByTestId('run-step');
+    await runStep.getByTestId('run-cancelled').waitFor({ timeout: 60_000 });
+    expect(await runStep.getByTestId('run-title').innerText()).toBe('Cancelled');
+    const baselineRow = runStep.getByTestId('run-progress').locator('tbody tr').first();
+    expect(await baselineRow.innerText()).toMatch(/^baseline\s+cancelled/i);
+    expect(await page.getByText('The benchmark stopped').count()).toBe(0);
+    const [cancelledRun] = await studio.handlers.getHistory({ limit: 1 });
+    expect(cancelledRun).toMatchObject({ kind: 'bench', status: 'cancelled' });
+    await runStep.getByRole('button', { name: 'Back to the plan' }).click();
     await page.getByTestId('run-benchmark').click();
     // The run step: progress per recipe, the live monitor beside it, Cancel.
     await page.getByTestId('run-progress').waitFor();
@@ -360,8 +390,9 @@ describe('studio in Chromium', () => {
     });
     await show('history', 'History');
     await page.getByRole('button', { name: 'Refresh' }).click();
+    // The wizard's two runs (the cancelled one first) and this one, newest first.
     const picks = page.locator('[data-testid^="pick-run-"]');
-    await expect.poll(() => picks.count()).toBe(2);
+    await expect.poll(() => picks.count()).toBe(3);
     await picks.nth(0).check();
     await picks.nth(1).check();
     const compare = page.getByTestId('compare');
@@ -437,7 +468,8 @@ describe('studio in Chromium', () => {
         }
       }
       expect(found).toEqual([]);
-      // The cancelled generation is answered 409 (Conflict), which Chromium logs; nothing else.
+      // The cancelled generation and benchmark calls are answered 409 (Conflict, code
+      // cancelled; their cancels 200), which Chromium logs; nothing else.
       expect(consoleErrors.filter((e) => !/status of 409 \(Conflict\)/.test(e))).toEqual([]);
     },
   );
