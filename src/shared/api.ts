@@ -93,6 +93,15 @@ export const studioMethods = {
         }),
       ),
       skipped: z.array(z.object({ recipe: z.string(), reason: z.string() })),
+      /** Recipes that can run here but were left out by the wizard's cap: they can be ticked in. */
+      more: z.array(
+        z.object({
+          name: z.string(),
+          title: z.string(),
+          strategy: z.string(),
+          description: z.string(),
+        }),
+      ),
     }),
   },
   runBenchmark: { input: BenchRequestSchema, output: BenchResultSchema },

@@ -184,13 +184,14 @@ describe('studio in Chromium', () => {
     for (const box of await candidates.getByRole('checkbox').all()) {
       if ((await box.isEnabled()) && (await box.isChecked())) await box.uncheck();
     }
+    // dpm-fast is past the wizard's cap on this machine: ticked in from "also worth measuring".
     await candidates.getByRole('checkbox', { name: /^dpm-fast —/ }).check();
     await page.getByLabel('Prompts (cases)').fill('1');
     await page.getByLabel('Repeats per prompt').fill('1');
     await page.getByLabel('Then stack what passed into tiers').uncheck({ force: true });
     await expect.poll(() => page.getByTestId('plan-estimate').innerText()).toMatch(/^2 recipes/);
     // The time budget: a calibration on this model predicts the plan's time, phase by phase.
-    await page.getByRole('radio', { name: '5 min' }).check({ force: true });
+    await page.getByRole('radio', { name: '5 min', exact: true }).check({ force: true });
     await page.getByTestId('predict-time').click();
     const prediction = page.getByTestId('plan-prediction');
     await prediction.waitFor({ timeout: 60_000 });

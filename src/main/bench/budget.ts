@@ -1,6 +1,7 @@
 import { fullSteps, guidedStep } from '../engine/feature-cache-schedule';
 import type { PipelineResult } from '../engine/protocol';
 import { recipeSteps, type Recipe } from './recipes';
+import { ADAPTIVE_CHEAP_PAIR_MS, ADAPTIVE_MAX_FACTOR, ENGINE_SWITCH_SETTLE_MS } from './measure';
 
 /**
  * The wizard's time budget: what a benchmark run will cost on this model and machine, predicted
@@ -83,6 +84,9 @@ export function imageCostMs(cal: Calibration, recipe: Recipe): number {
   return cal.textEncoderMs + unet + cal.vaeMs + cal.otherMs;
 }
 
+/** Ours: judging and recording one case's image (PNG decode, SSIM, heatmap, the store), ms. */
+const JUDGE_MS = 60;
+
 /** Bytes a second a variant build reads, transforms, writes and checks (SD 1.5: 5.2 GB in 51 s). */
 const BUILD_BYTES_PER_MS = 60_000;
 
@@ -136,8 +140,12 @@ export function recipeSeconds(
   const isBaseline = recipe === baseline;
   const paired = input.interleave && !isBaseline;
   const engines = paired ? 2 : 1;
-  const perCase = input.repeats * (own + (paired ? base : 0));
-  const warm = input.warmup * (own + (paired ? base : 0));
+  const pairMs = own + (paired ? base : 0) + (paired ? 2 * ENGINE_SWITCH_SETTLE_MS : 0);
+  // Adaptive repeats add pairs while the interval is wide and a pair is cheap: the prediction
+  // counts them at their cap, so the budget errs on the side of finishing in time.
+  const adaptive = paired && pairMs <= ADAPTIVE_CHEAP_PAIR_MS ? ADAPTIVE_MAX_FACTOR : 1;
+  const perCase = input.repeats * adaptive * pairMs + JUDGE_MS;
+  const warm = input.warmup * pairMs;
   // The baseline also starts a fresh engine once more for its restart load.
   const loads = (engines + (isBaseline ? 1 : 0)) * cal.loadMs;
   return (loads + warm + input.cases * perCase) / 1000;

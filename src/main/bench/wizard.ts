@@ -26,6 +26,8 @@ export interface Proposal {
   recipes: Recipe[];
   /** Recipes the tree wanted but that cannot run here, and why. */
   skipped: { recipe: string; reason: string }[];
+  /** Recipes that can run here but were left out by the cap: the plan lets a person tick them in. */
+  more: Recipe[];
 }
 
 /**
@@ -91,6 +93,7 @@ export function proposeCandidates(q: WizardQuestion): Proposal {
   wanted.push('graph-basic');
 
   const skipped: Proposal['skipped'] = [];
+  const more: Recipe[] = [];
   const chosen: Recipe[] = [BUILTIN_RECIPES.find((r) => r.name === 'baseline') as Recipe];
   for (const name of wanted) {
     const recipe = BUILTIN_RECIPES.find((r) => r.name === name);
@@ -107,13 +110,14 @@ export function proposeCandidates(q: WizardQuestion): Proposal {
       continue;
     }
     if (chosen.length >= MAX_PROPOSED) {
+      more.push(recipe);
       skipped.push({
         recipe: name,
-        reason: `the wizard measures at most ${MAX_PROPOSED} recipes, the baseline included; name it with --recipes to measure it`,
+        reason: `the wizard measures at most ${MAX_PROPOSED} recipes, the baseline included; tick it in the plan (or name it with --recipes) to measure it`,
       });
       continue;
     }
     chosen.push(recipe);
   }
-  return { recipes: chosen, skipped };
+  return { recipes: chosen, skipped, more };
 }

@@ -91,6 +91,12 @@ export class BenchService {
           description: r.description,
         })),
       skipped: proposal.skipped,
+      more: proposal.more.map((r) => ({
+        name: r.name,
+        title: r.title,
+        strategy: r.strategy,
+        description: r.description,
+      })),
     };
   }
 

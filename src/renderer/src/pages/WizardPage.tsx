@@ -348,11 +348,32 @@ export function WizardPage({ active }: PageProps): React.JSX.Element {
                     }}
                   />
                 ))}
-                {proposal.skipped.map((s) => (
-                  <Text key={s.recipe} size="xs" c="dimmed">
-                    {s.recipe}: not planned — {s.reason}
+                {proposal.more.length > 0 && (
+                  <Text size="sm" fw={500} mt="xs">
+                    Also worth measuring (left out to keep the plan short; tick to add)
                   </Text>
+                )}
+                {proposal.more.map((r) => (
+                  <Checkbox
+                    key={r.name}
+                    label={`${r.name} — ${r.title}`}
+                    description={`${r.strategy}: ${r.description}`}
+                    checked={selected.includes(r.name)}
+                    onChange={(e) => {
+                      const checked = e.currentTarget.checked;
+                      setSelected((s) =>
+                        checked ? [...s, r.name] : s.filter((n) => n !== r.name),
+                      );
+                    }}
+                  />
                 ))}
+                {proposal.skipped
+                  .filter((s) => !proposal.more.some((m) => m.name === s.recipe))
+                  .map((s) => (
+                    <Text key={s.recipe} size="xs" c="dimmed">
+                      {s.recipe}: not planned — {s.reason}
+                    </Text>
+                  ))}
                 <Group align="end" mt="sm">
                   <NumberInput
                     label="Prompts (cases)"
