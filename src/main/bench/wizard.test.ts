@@ -47,6 +47,10 @@ describe('proposeCandidates', () => {
     expect(p.skipped.map((s) => s.reason).join(' ')).toMatch(
       new RegExp(`at most ${MAX_PROPOSED} recipes, the baseline included`),
     );
+    // What the cap left out can still be ticked in: it is offered beside the plan.
+    const capped = p.skipped.filter((s) => /at most/.test(s.reason)).map((s) => s.recipe);
+    expect(p.more.map((r) => r.name)).toEqual(capped);
+    expect(p.more.some((r) => p.recipes.includes(r))).toBe(false);
     for (const priority of ['quality', 'balance', 'speed'] as const)
       expect(proposeCandidates({ ...q, priority }).recipes[0].name).toBe('baseline');
   });
