@@ -191,7 +191,8 @@ describe('studio in Chromium', () => {
     await page.getByLabel('Then stack what passed into tiers').uncheck({ force: true });
     await expect.poll(() => page.getByTestId('plan-estimate').innerText()).toMatch(/^2 recipes/);
     // The time budget: a calibration on this model predicts the plan's time, phase by phase.
-    await page.getByRole('radio', { name: '5 min', exact: true }).check({ force: true });
+    await page.getByTestId('time-budget').getByText('5 min', { exact: true }).click();
+    expect(await page.getByRole('radio', { name: '5 min', exact: true }).isChecked()).toBe(true);
     await page.getByTestId('predict-time').click();
     const prediction = page.getByTestId('plan-prediction');
     await prediction.waitFor({ timeout: 60_000 });

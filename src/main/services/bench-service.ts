@@ -265,7 +265,7 @@ export class BenchService {
     const runId = runs.start({
       kind: 'bench',
       model: model.name,
-      summary: `${recipes.length} recipes x ${testSet.cases.length} cases (${testSet.name}${input.settings === 'model' ? ', model defaults' : ''}), ${repeats} repeats, ${ep}${input.objective === 'throughput' ? `, batch ${THROUGHPUT_BATCH}` : ''}, budget ${input.budgetMinutes} min (predicted ${(budget.predictedSeconds / 60).toFixed(1)})`,
+      summary: `${recipes.length} recipes x ${testSet.cases.length} cases (${testSet.name}${input.settings === 'model' ? ', model defaults' : ''}), ${repeats} repeats (budget ${input.budgetMinutes} min, predicted ${(budget.predictedSeconds / 60).toFixed(1)}), ${ep}${input.objective === 'throughput' ? `, batch ${THROUGHPUT_BATCH}` : ''}`,
       params: { ...input, ep, recipes: recipes.map((r) => r.name), skipped },
       appVersion: appVersion(),
       ortVersion: ortVersion(),
