@@ -8,6 +8,7 @@ import { qualityClient, type QualityClient } from './quality-client';
 import type { Recipe } from './recipes';
 import { pairedSpeedup, stats, type SpeedupEstimate } from './stats';
 import { contributions } from './tiers';
+import { LOADED_FACTOR } from './diagnosis';
 
 /**
  * Judge: turns measured figures into verdicts and picks the winner. Pure functions over numbers,
@@ -137,13 +138,9 @@ export interface JudgedRecipe {
   loadAvg?: LoadAvg;
 }
 
-/**
- * Ours: a 1-minute load average above the number of logical cores means threads were queueing
- * for a CPU during the recipe's runs (the bench's own engine counts too: up to one per physical
- * core), so its timings are too noisy to decide on.
- */
+/** Whether other programs loaded the machine while a recipe was measured (see LOADED_FACTOR). */
 export function overloaded(load: LoadAvg | undefined): boolean {
-  return load !== undefined && Math.max(load.before, load.after) > load.cores;
+  return load !== undefined && Math.max(load.before, load.after) > LOADED_FACTOR * load.cores;
 }
 
 /** "load average 3.1 -> 5.2 on 4 cores". */
@@ -154,7 +151,7 @@ export const loadText = (load: LoadAvg): string =>
 export function loadWarning(results: readonly JudgedRecipe[]): string | null {
   const loaded = results.filter((r) => overloaded(r.loadAvg));
   if (loaded.length === 0) return null;
-  return `Warning: the machine was busier than its cores while ${loaded.map((r) => `${r.name} ran (${loadText(r.loadAvg as LoadAvg)})`).join('; ')}: too noisy to decide on; close other programs and run the benchmark again.`;
+  return `Warning: other programs kept the machine busy while ${loaded.map((r) => `${r.name} ran (${loadText(r.loadAvg as LoadAvg)})`).join('; ')}: too noisy to decide on; close other programs and run the benchmark again.`;
 }
 
 const x2 = (v: number | null | undefined): string => (v == null ? '?' : `${v.toFixed(2)}x`);
