@@ -105,7 +105,9 @@ export function proposeCandidates(q: WizardQuestion): Proposal {
     ) {
       skipped.push({
         recipe: name,
-        reason: `no ${recipe.variant} variant of this model exists yet and the optimizer cannot build one`,
+        reason: recipe.variant.split('+').includes('tiny-vae')
+          ? "no tiny VAE decoder for this model's latent family is in the studio's vae folder (<home>/vae/<name>/vae_decoder/, docs/tiny-vae.md)"
+          : `no ${recipe.variant} variant of this model exists yet and the optimizer cannot build one`,
       });
       continue;
     }

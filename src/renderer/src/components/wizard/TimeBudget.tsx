@@ -12,7 +12,11 @@ const PHASE_WORDS: Record<BenchPlanResult['plan']['phases'][number]['name'], str
 };
 
 const minutes = (s: number): string =>
-  s < 90 ? `${Math.max(1, Math.round(s))} s` : `${(s / 60).toFixed(1)} min`;
+  s < 1
+    ? `${Math.round(s * 1000)} ms`
+    : s < 90
+      ? `${Math.round(s)} s`
+      : `${(s / 60).toFixed(1)} min`;
 
 /**
  * How long the wizard may take, and what it predicts for this plan: the person picks the minutes,
