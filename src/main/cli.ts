@@ -14,6 +14,7 @@ import { StudioError } from '../shared/errors';
 import { adherenceText } from './bench/judge';
 import { studioHome } from './paths';
 import { downloadFromCli, formatBytes } from './hub/download-cli';
+import { FAMILY_OPTIONS, inspectCheckpoint, type FamilyOption } from './checkpoint/inspect';
 
 /** `npm run cli -- <command>`: the third adapter over the same services. */
 
@@ -662,6 +663,55 @@ export function buildCli(): Command {
         console.log(
           `wrote ${result.outDir} in ${(result.transformMs / 1000).toFixed(1)} s; benchmark it with: bench --model ${result.outDir}`,
         );
+      },
+    );
+
+  program
+    .command('import')
+    .description(
+      'inspect a .safetensors checkpoint (LDM single file) or a diffusers folder: family and why, components, dtypes, prediction',
+    )
+    .argument('<source>', 'FILE.safetensors or a diffusers folder')
+    .option('--inspect', 'read the header(s) only and print what the checkpoint holds')
+    .addOption(
+      new Option(
+        '--family <f>',
+        'the family, if you know it; it must agree with the weights',
+      ).choices(FAMILY_OPTIONS),
+    )
+    .option('--name <name>', 'the model name (for the conversion, not built yet)')
+    .option('--fp16-storage', 'keep fp16 weights (for the conversion, not built yet)')
+    .option('--json', 'print one JSON object')
+    .action(
+      (source: string, opts: CommonOptions & { inspect?: boolean; family?: FamilyOption }) => {
+        if (!opts.inspect) {
+          throw new StudioError(
+            'import: converting checkpoints to ONNX is not built yet; --inspect shows what the file holds',
+            'unavailable',
+          );
+        }
+        const r = inspectCheckpoint(source, { family: opts.family });
+        if (opts.json) return printJson(r);
+        const millions = (n: number) => `${(n / 1e6).toFixed(1)}M`;
+        console.log(`${r.path} (${r.layout}, ${formatBytes(r.bytes)})`);
+        console.log(
+          `family      ${r.family}   context ${r.contextDim}, UNet in-channels ${r.unetInChannels}`,
+        );
+        for (const w of r.why) console.log(`  because   ${w}`);
+        console.log(`prediction  ${r.prediction} (${r.predictionSource})`);
+        console.log(`EMA         ${r.ema}`);
+        console.log(
+          `dtypes      ${Object.entries(r.dtypes)
+            .map(([d, n]) => `${d} ${n}`)
+            .join(', ')} (storage ${r.storage})`,
+        );
+        for (const c of r.components) {
+          console.log(
+            `  ${c.name.padEnd(15)} ${c.kind.padEnd(18)} ${String(c.tensors).padStart(5)} tensors ${millions(c.parameters).padStart(9)} params  ${c.source}`,
+          );
+        }
+        if (r.missing.length > 0) console.log(`missing     ${r.missing.join(', ')}`);
+        console.log(`inspected the header(s) in ${r.inspectMs} ms`);
       },
     );
 

@@ -179,6 +179,7 @@ const STANDALONE_TEXT = /^(?:text_model\.|text_projection\.|transformer\.resbloc
 const DIFFUSERS_UNET =
   /^(?:conv_in|time_embedding|add_embedding|down_blocks|mid_block|up_blocks|conv_norm_out|conv_out|class_embedding)\./;
 
+const ORDER: ComponentName[] = ['unet', 'unet_ema', 'vae', 'text_encoder', 'text_encoder_2'];
 const numel = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 const shapeText = (shape: readonly number[]): string => `[${shape.join(', ')}]`;
 
@@ -469,6 +470,7 @@ function inspectSingleFile(
   }
 
   const components = [...byPart].map(([p, es]) => component(p.name, p.kind, p.root, es));
+  components.sort((a, b) => ORDER.indexOf(a.name) - ORDER.indexOf(b.name));
   const has = (n: ComponentName): boolean => components.some((c) => c.name === n);
   if (!has('unet') && !has('unet_ema')) {
     const held = components.map((c) => `${c.name} (${c.source}*)`).join(', ');
