@@ -174,6 +174,19 @@ describe('inspectCheckpoint: refusals, one line each with the fix', () => {
     expect(refusal(file)).toMatch(/PyTorch pickle named \.safetensors/);
   });
 
+  it('a real header whose length begins with pickle-like bytes is read as safetensors', () => {
+    // Length 0x0280 = 640: its first two bytes, 0x80 0x02, are also a pickle's opening.
+    const body = JSON.stringify({
+      'model.diffusion_model.out.2.weight': { dtype: 'F16', shape: [1], data_offsets: [0, 2] },
+    });
+    const header = Buffer.from(body.padEnd(640, ' '));
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(640n);
+    const file = join(tmp.dir, 'pickle-like-length.safetensors');
+    writeFileSync(file, Buffer.concat([len, header, Buffer.alloc(2)]));
+    expect(refusal(file)).toMatch(/no cross-attention/);
+  });
+
   it('a truncated file', () => {
     const file = forge(ldmCheckpoint('sd1', 'F16'), 'truncated.safetensors');
     truncateSync(file, statSync(file).size - 1000);

@@ -165,9 +165,12 @@ const LDM_PARTS: Part[] = [
   },
 ];
 
-/** Keys the import understands and leaves out: LDM's noise schedule, EMA counters, markers. */
+/**
+ * Keys the import understands and leaves out: LDM's (and sgm's `denoiser.*`) noise schedule, EMA
+ * counters, and the `v_pred` / `ztsnr` markers some SDXL fine-tunes carry.
+ */
 const LDM_IGNORED =
-  /^(?:betas|alphas_cumprod|alphas_cumprod_prev|sqrt_alphas_cumprod|sqrt_one_minus_alphas_cumprod|log_one_minus_alphas_cumprod|sqrt_recip_alphas_cumprod|sqrt_recipm1_alphas_cumprod|posterior_variance|posterior_log_variance_clipped|posterior_mean_coef1|posterior_mean_coef2|logvar|lvlb_weights|model_ema\.decay|model_ema\.num_updates|v_pred|ztsnr)$/;
+  /^(?:betas|alphas_cumprod|alphas_cumprod_prev|sqrt_alphas_cumprod|sqrt_one_minus_alphas_cumprod|log_one_minus_alphas_cumprod|sqrt_recip_alphas_cumprod|sqrt_recipm1_alphas_cumprod|posterior_variance|posterior_log_variance_clipped|posterior_mean_coef1|posterior_mean_coef2|logvar|lvlb_weights|model_ema\.decay|model_ema\.num_updates|v_pred|ztsnr|denoiser\.sigmas|denoiser\.log_sigmas)$/;
 
 /** LoRA / LyCORIS keys, whatever else the file holds. */
 const LORA_KEY =
@@ -233,8 +236,15 @@ function readHeader(path: string): {
 } {
   refusePickle(path);
   if (!existsSync(path)) throw new StudioError(`${path} does not exist`, 'not-found');
-  refuseDisguisedPickle(path);
-  const file = SafetensorsFile.open(path);
+  let file: SafetensorsFile;
+  try {
+    file = SafetensorsFile.open(path);
+  } catch (e) {
+    // Only a file that fails as safetensors is checked for pickle magic: a real header length
+    // can begin with the same bytes.
+    refuseDisguisedPickle(path);
+    throw e;
+  }
   try {
     return {
       entries: [...file.entries.values()],
