@@ -172,92 +172,97 @@ describe('studio in Chromium', () => {
     await show('generate', 'Generate');
   });
 
-  it('walks the wizard through every step on a small plan and applies the profile', async () => {
-    await show('wizard', 'Optimization wizard');
-    await visible('hardware-words').waitFor({ timeout: 60_000 });
-    await shot('wizard');
-    await page.getByTestId('hardware-step').getByTestId('wizard-next').click();
-    await page.getByTestId('goals-step').getByTestId('wizard-next').click();
-    const candidates = page.getByTestId('wizard-candidates');
-    await candidates.getByText('baseline —').waitFor();
-    // The baseline and one candidate, one prompt, one repeat, no stacking: a short run.
-    for (const box of await candidates.getByRole('checkbox').all()) {
-      if ((await box.isEnabled()) && (await box.isChecked())) await box.uncheck();
-    }
-    // dpm-fast is past the wizard's cap on this machine: ticked in from "also worth measuring".
-    await candidates.getByRole('checkbox', { name: /^dpm-fast —/ }).check();
-    await page.getByLabel('Prompts (cases)').fill('1');
-    await page.getByLabel('Repeats per prompt').fill('1');
-    await page.getByLabel('Then stack what passed into tiers').uncheck({ force: true });
-    await expect.poll(() => page.getByTestId('plan-estimate').innerText()).toMatch(/^2 recipes/);
-    // The time budget: a calibration on this model predicts the plan's time, phase by phase.
-    await page.getByTestId('time-budget').getByText('5 min', { exact: true }).click();
-    expect(await page.getByRole('radio', { name: '5 min', exact: true }).isChecked()).toBe(true);
-    await page.getByTestId('predict-time').click();
-    const prediction = page.getByTestId('plan-prediction');
-    await prediction.waitFor({ timeout: 60_000 });
-    expect(await prediction.innerText()).toMatch(
-      /Predicted .* of your 5\.0 min: 2 recipes on 1 prompt/,
-    );
-    expect(await prediction.getByRole('row').count()).toBeGreaterThanOrEqual(3);
-    await shot('wizard-budget');
-    // Cancelled while the baseline is measured: the run step says Cancelled (not Measuring), the
-    // baseline's row is cancelled (not failed), no error; back to the plan, it runs again.
-    await page.getByTestId('run-benchmark').click();
-    await page
-      .getByTestId('run-status')
-      .getByText(/^baseline \(1\/2\) · case 1\/1 · (warmup|measure)/)
-      .waitFor({ timeout: 120_000 });
-    await page.getByTestId('cancel-benchmark').click();
-    const runStep = page.getByTestId('run-step');
-    await runStep.getByTestId('run-cancelled').waitFor({ timeout: 60_000 });
-    expect(await runStep.getByTestId('run-title').innerText()).toBe('Cancelled');
-    const baselineRow = runStep.getByTestId('run-progress').locator('tbody tr').first();
-    expect(await baselineRow.innerText()).toMatch(/^baseline\s+cancelled/i);
-    expect(await page.getByText('The benchmark stopped').count()).toBe(0);
-    const [cancelledRun] = await studio.handlers.getHistory({ limit: 1 });
-    expect(cancelledRun).toMatchObject({ kind: 'bench', status: 'cancelled' });
-    await runStep.getByRole('button', { name: 'Back to the plan' }).click();
-    await page.getByTestId('run-benchmark').click();
-    // The run step: progress per recipe, the live monitor beside it, Cancel.
-    await page.getByTestId('run-progress').waitFor();
-    await page.getByTestId('cancel-benchmark').waitFor();
-    const result = page.getByTestId('wizard-result');
-    // A one-case run can end before the monitor's first sample is drawn: then the result is shown.
-    await page.getByTestId('monitor-load').or(result).first().waitFor();
-    await result.waitFor({ timeout: 240_000 });
-    expect(await result.getByTestId('recipe-table').locator('tbody tr').count()).toBe(2);
-    await result.getByTestId('case-latency-chart').waitFor();
-    await result.getByTestId('speed-quality-chart').waitFor();
-    await result.getByTestId('findings').waitFor();
-    const answer = await result.getByTestId('wizard-answer').innerText();
-    expect(answer).toMatch(/Recommended: dpm-fast|Keep the baseline/);
-    // Apply dpm-fast (the recommendation, or chosen by hand when the baseline was kept): what it
-    // changes is said before the click.
-    const apply = result.getByTestId('apply-profile');
-    if (!/Recommended: dpm-fast/.test(answer)) {
-      await apply.getByTestId('profile-recipe').click();
-      await page.getByRole('option', { name: /^dpm-fast/ }).click();
-    }
-    await apply
-      .getByTestId('profile-changes')
-      .getByText(/scheduler: dpm\+\+2m-karras/)
-      .waitFor();
-    await shot('wizard-result');
-    // At one prompt and the model's 25 steps dpm-fast may fail the quality check; then it is
-    // applied knowingly, through the confirmation that shows its numbers.
-    if (await apply.getByTestId('save-profile-anyway').isVisible()) {
-      await apply.getByTestId('save-profile-anyway').click();
-      await page.getByTestId('apply-anyway-numbers').waitFor();
-      await page.getByTestId('confirm-apply-anyway').click();
-    } else {
-      await apply.getByTestId('save-profile').click();
-    }
-    await apply
-      .getByTestId('profile-applied')
-      .getByText(/default profile for tiny-shapes/)
-      .waitFor();
-  });
+  // A calibration, a cancelled run and a whole run: minutes on a busy 2-core machine.
+  it(
+    'walks the wizard through every step on a small plan and applies the profile',
+    { timeout: 360_000 },
+    async () => {
+      await show('wizard', 'Optimization wizard');
+      await visible('hardware-words').waitFor({ timeout: 60_000 });
+      await shot('wizard');
+      await page.getByTestId('hardware-step').getByTestId('wizard-next').click();
+      await page.getByTestId('goals-step').getByTestId('wizard-next').click();
+      const candidates = page.getByTestId('wizard-candidates');
+      await candidates.getByText('baseline —').waitFor();
+      // The baseline and one candidate, one prompt, one repeat, no stacking: a short run.
+      for (const box of await candidates.getByRole('checkbox').all()) {
+        if ((await box.isEnabled()) && (await box.isChecked())) await box.uncheck();
+      }
+      // dpm-fast is past the wizard's cap on this machine: ticked in from "also worth measuring".
+      await candidates.getByRole('checkbox', { name: /^dpm-fast —/ }).check();
+      await page.getByLabel('Prompts (cases)').fill('1');
+      await page.getByLabel('Repeats per prompt').fill('1');
+      await page.getByLabel('Then stack what passed into tiers').uncheck({ force: true });
+      await expect.poll(() => page.getByTestId('plan-estimate').innerText()).toMatch(/^2 recipes/);
+      // The time budget: a calibration on this model predicts the plan's time, phase by phase.
+      await page.getByTestId('time-budget').getByText('5 min', { exact: true }).click();
+      expect(await page.getByRole('radio', { name: '5 min', exact: true }).isChecked()).toBe(true);
+      await page.getByTestId('predict-time').click();
+      const prediction = page.getByTestId('plan-prediction');
+      await prediction.waitFor({ timeout: 60_000 });
+      expect(await prediction.innerText()).toMatch(
+        /Predicted .* of your 5\.0 min: 2 recipes on 1 prompt/,
+      );
+      expect(await prediction.getByRole('row').count()).toBeGreaterThanOrEqual(3);
+      await shot('wizard-budget');
+      // Cancelled while the baseline is measured: the run step says Cancelled (not Measuring), the
+      // baseline's row is cancelled (not failed), no error; back to the plan, it runs again.
+      await page.getByTestId('run-benchmark').click();
+      await page
+        .getByTestId('run-status')
+        .getByText(/^baseline \(1\/2\) · case 1\/1 · (warmup|measure)/)
+        .waitFor({ timeout: 120_000 });
+      await page.getByTestId('cancel-benchmark').click();
+      const runStep = page.getByTestId('run-step');
+      await runStep.getByTestId('run-cancelled').waitFor({ timeout: 60_000 });
+      expect(await runStep.getByTestId('run-title').innerText()).toBe('Cancelled');
+      const baselineRow = runStep.getByTestId('run-progress').locator('tbody tr').first();
+      expect(await baselineRow.innerText()).toMatch(/^baseline\s+cancelled/i);
+      expect(await page.getByText('The benchmark stopped').count()).toBe(0);
+      const [cancelledRun] = await studio.handlers.getHistory({ limit: 1 });
+      expect(cancelledRun).toMatchObject({ kind: 'bench', status: 'cancelled' });
+      await runStep.getByRole('button', { name: 'Back to the plan' }).click();
+      await page.getByTestId('run-benchmark').click();
+      // The run step: progress per recipe, the live monitor beside it, Cancel.
+      await page.getByTestId('run-progress').waitFor();
+      await page.getByTestId('cancel-benchmark').waitFor();
+      const result = page.getByTestId('wizard-result');
+      // A one-case run can end before the monitor's first sample is drawn: then the result is shown.
+      await page.getByTestId('monitor-load').or(result).first().waitFor();
+      await result.waitFor({ timeout: 240_000 });
+      expect(await result.getByTestId('recipe-table').locator('tbody tr').count()).toBe(2);
+      await result.getByTestId('case-latency-chart').waitFor();
+      await result.getByTestId('speed-quality-chart').waitFor();
+      await result.getByTestId('findings').waitFor();
+      const answer = await result.getByTestId('wizard-answer').innerText();
+      expect(answer).toMatch(/Recommended: dpm-fast|Keep the baseline/);
+      // Apply dpm-fast (the recommendation, or chosen by hand when the baseline was kept): what it
+      // changes is said before the click.
+      const apply = result.getByTestId('apply-profile');
+      if (!/Recommended: dpm-fast/.test(answer)) {
+        await apply.getByTestId('profile-recipe').click();
+        await page.getByRole('option', { name: /^dpm-fast/ }).click();
+      }
+      await apply
+        .getByTestId('profile-changes')
+        .getByText(/scheduler: dpm\+\+2m-karras/)
+        .waitFor();
+      await shot('wizard-result');
+      // At one prompt and the model's 25 steps dpm-fast may fail the quality check; then it is
+      // applied knowingly, through the confirmation that shows its numbers.
+      if (await apply.getByTestId('save-profile-anyway').isVisible()) {
+        await apply.getByTestId('save-profile-anyway').click();
+        await page.getByTestId('apply-anyway-numbers').waitFor();
+        await page.getByTestId('confirm-apply-anyway').click();
+      } else {
+        await apply.getByTestId('save-profile').click();
+      }
+      await apply
+        .getByTestId('profile-applied')
+        .getByText(/default profile for tiny-shapes/)
+        .waitFor();
+    },
+  );
 
   it('generates with the applied profile', async () => {
     await show('generate', 'Generate');
