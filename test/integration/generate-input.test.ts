@@ -36,6 +36,16 @@ describe('generate input', () => {
     );
   });
 
+  it("keeps a failed request's warnings out of the next request", async () => {
+    // No tiny VAE decoder in this home: the recipe warns and runs the source, then the size fails.
+    await expect(generate({ recipe: 'tiny-vae', width: 2048, height: 2048 })).rejects.toThrow(
+      /too large for this model/,
+    );
+    const next = await generate({ recipe: 'no-spin' });
+    expect(next.warnings.join('\n')).not.toMatch(/tiny-vae/);
+    expect(next.warnings.join('\n')).toMatch(/recipe no-spin applied/);
+  });
+
   it('refuses an unknown model, listing the known ones', async () => {
     await expect(generate({ model: 'no-such-model' })).rejects.toThrow(
       /unknown model "no-such-model"/,

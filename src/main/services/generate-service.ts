@@ -83,12 +83,15 @@ export class GenerateService {
         'recipe: give either a saved profile or a recipe, not both (drop --profile or --recipe)',
         'bad-input',
       );
+    // What applying the profile, its variant or the LoRAs had to leave out: this request's alone.
+    const notes: string[] = [];
     const profile = await this.profileFor(
       model.name,
       model.dir,
       input.profile,
       (input.loras?.length ?? 0) === 0,
       input.recipe,
+      notes,
     );
     // The provider: asked for, else the one the profile was measured on, else the best that works.
     const ep =
@@ -122,7 +125,7 @@ export class GenerateService {
             })
           : undefined;
       const modelDir = input.loras?.length
-        ? await this.loraModelDir(model.dir, input.loras, profile?.variant, jobId)
+        ? await this.loraModelDir(model.dir, input.loras, profile?.variant, jobId, notes)
         : (profile?.modelDir ?? model.dir);
       // Feature caching runs on the variant's UNet pair: where the variant could not be built (the
       // warning above says why) the source runs every step in full.
@@ -131,7 +134,7 @@ export class GenerateService {
           ? profile.featureCache
           : undefined;
       if (profile?.featureCache && !featureCache)
-        this.pendingWarnings.push(
+        notes.push(
           `feature caching off: ${modelDir} has no shallow UNet (the feature-cache variant); every step ran the full UNet`,
         );
       // Cancelled while the LoRA merge or the variant was prepared: the engine never starts it.
@@ -181,9 +184,9 @@ export class GenerateService {
         result.warnings.push(
           `the LoRA card's scheduler settings applied (${describeSchedulerOverrides(cardOverrides).join('; ')})`,
         );
+      result.warnings.push(...notes);
       if (profile) {
         result.warnings.push(
-          ...this.pendingWarnings.splice(0),
           profile.name === null
             ? `recipe ${profile.recipe} applied (not measured here: run bench --recipes ${profile.recipe.split('+').join(',')} to measure it)`
             : `profile "${profile.name}" applied (recipe ${profile.recipe}${profile.promise})`,
@@ -231,7 +234,8 @@ export class GenerateService {
     modelDir: string,
     name: string | undefined,
     buildVariant = true,
-    recipeName?: string,
+    recipeName: string | undefined,
+    notes: string[],
   ) {
     if (recipeName !== undefined) {
       const recipe = catalogueRecipe(recipeName);
@@ -242,7 +246,7 @@ export class GenerateService {
         ep: undefined,
         variant: recipe.variant,
         modelDir: buildVariant
-          ? await this.profileModelDir(modelDir, recipe.variant, `recipe ${recipe.name}`)
+          ? await this.profileModelDir(modelDir, recipe.variant, `recipe ${recipe.name}`, notes)
           : modelDir,
         runConfig: recipeRunConfig(recipe, (await this.deps.hardware.detect()).cpu.physicalCores),
         ...profileSampling(recipe, modelDefaults(modelDir).steps),
@@ -271,7 +275,7 @@ export class GenerateService {
       ep,
       variant: recipe.variant,
       modelDir: buildVariant
-        ? await this.profileModelDir(modelDir, recipe.variant, `profile "${stored.name}"`)
+        ? await this.profileModelDir(modelDir, recipe.variant, `profile "${stored.name}"`, notes)
         : modelDir,
       runConfig: recipeRunConfig(recipe, (await this.deps.hardware.detect()).cpu.physicalCores),
       ...sampling,
@@ -287,19 +291,18 @@ export class GenerateService {
     variant: string,
     /** Who asked for it, for the warning: `profile "name"` or `recipe name`. */
     what: string,
+    notes: string[],
   ): Promise<string> {
     try {
       return await prepareVariant(modelDir, variant, undefined, this.deps.home);
     } catch (error) {
       const why = error instanceof Error ? error.message : String(error);
-      this.pendingWarnings.push(
+      notes.push(
         `${what} needs the ${variant} variant, which could not be built (${why}); ran the source model`,
       );
       return modelDir;
     }
   }
-
-  private readonly pendingWarnings: string[] = [];
 
   /**
    * The model with the request's LoRAs merged in: a variant built once by the optimizer (in its
@@ -314,11 +317,12 @@ export class GenerateService {
     loras: { path: string; scale: number }[],
     profileVariant: string | undefined,
     jobId: string,
+    notes: string[],
   ): Promise<string> {
     const parts = profileVariant !== undefined ? variantParts(profileVariant) : undefined;
     const usable = parts !== undefined && !('refused' in parts) ? parts : undefined;
     if (parts && 'refused' in parts) {
-      this.pendingWarnings.push(
+      notes.push(
         `the profile's ${profileVariant} variant cannot be built (${parts.refused}); ran the model with the LoRA merged, without it`,
       );
     }
@@ -327,14 +331,14 @@ export class GenerateService {
         ? usable.optimize
         : undefined;
     if (usable?.optimize !== undefined && optimize === undefined) {
-      this.pendingWarnings.push(
+      notes.push(
         `the profile's ${usable.optimize} variant cannot take a LoRA (ONNX Runtime writes it itself); ran the model with the LoRA merged, without it`,
       );
     }
     const student =
       usable?.lora !== undefined ? this.profileLora(modelDir, usable.lora) : undefined;
     if (usable?.lora !== undefined && !student) {
-      this.pendingWarnings.push(
+      notes.push(
         `the profile's ${usable.lora} LoRA was not found for this model; ran only the requested LoRA`,
       );
     }
@@ -367,7 +371,7 @@ export class GenerateService {
     // The profile's tiny decoder goes onto the merged model too (the LoRA does not touch the VAE).
     const refused = tinyVaeRefusal(this.deps.home, modelDir);
     if (refused) {
-      this.pendingWarnings.push(
+      notes.push(
         `the profile's tiny VAE decoder could not be used (${refused}); ran the model's own decoder`,
       );
       return merged;
