@@ -126,7 +126,7 @@ export async function runBenchmark(
       if (plan.interleave && !isBaseline) setup.reference = baseline;
       if (plan.adaptive !== undefined) setup.adaptive = plan.adaptive;
       // Start-up with warm caches: the baseline's, and each recipe's that caches its optimized model.
-      setup.restartLoad = isBaseline || recipe.runConfig.optimizedModelCache === true;
+      setup.restartLoad = isBaseline || recipe.runConfig.optimizedModelCache !== undefined;
       const run = await measureRecipe(setup, recipe, async (c) => {
         const judged = await judgeCase(c, isBaseline ? undefined : baseCases[c.caseIndex]?.png);
         const q = judged.quality;

@@ -17,23 +17,23 @@ describe('stacked tiers', () => {
   it('composes passing strategies basic -> intermediate -> advanced', () => {
     const { stacks, skipped } = planStacks([
       p('threads-physical', 1.1),
-      p('graph-all-cached', 1.06),
+      p('no-spin', 1.06),
       p('dpm-fast', 2.2),
       p('dpm-half', 1.8),
       p('int8', 1.3),
     ]);
     expect(skipped).toEqual([]);
     expect(stacks.map((s) => [s.stack?.tier, s.stack?.of])).toEqual([
-      ['basic', ['graph-all-cached', 'threads-physical']],
-      ['intermediate', ['graph-all-cached', 'threads-physical', 'dpm-fast']],
-      ['advanced', ['graph-all-cached', 'threads-physical', 'dpm-fast', 'int8']],
+      ['basic', ['no-spin', 'threads-physical']],
+      ['intermediate', ['no-spin', 'threads-physical', 'dpm-fast']],
+      ['advanced', ['no-spin', 'threads-physical', 'dpm-fast', 'int8']],
     ]);
     const advanced = stacks[2];
     expect(advanced).toMatchObject({
       strategy: 'stack',
       variant: 'int8',
       sampling: { scheduler: 'dpm++2m-karras', stepsFactor: 0.4 },
-      runConfig: { intraOpThreads: 'physical-cores', optimizedModelCache: true },
+      runConfig: { intraOpThreads: 'physical-cores', allowSpinning: false },
     });
   });
 

@@ -88,7 +88,8 @@ export function proposeCandidates(q: WizardQuestion): Proposal {
   if (q.hardwareClass === 'cpu-only') wanted.push('threads-physical');
   // Fixed input sizes: measured, never assumed (no gain stood out on SD 1.5 on one CPU).
   wanted.push('static-shapes');
-  if (q.priority === 'quality') wanted.push('graph-all-cached');
+  // Explanatory: what the default optimized-model cache buys at start-up (only when there is room).
+  if (q.priority === 'quality') wanted.push('no-model-cache');
   // Explanatory: what the default graph level buys (never recommended; only when there is room).
   wanted.push('graph-basic');
 

@@ -8,6 +8,7 @@ import {
   commitOptimizedModel,
   optimizedModelPath,
   withOptimizedCache,
+  type OptimizedCache,
 } from './optimized-model-cache';
 import { floatTensor } from './float16';
 
@@ -56,7 +57,7 @@ export class ComponentSession {
     let lastError: unknown;
     for (const provider of config.providers) {
       try {
-        let cache: { path: string; exists: boolean } | undefined;
+        let cache: OptimizedCache | undefined;
         let options = sessionOptions(
           config,
           provider,
@@ -64,8 +65,10 @@ export class ComponentSession {
           component,
         );
         let source = graphFile ?? file;
-        if (config.optimizedModelCache) {
+        // On the CPU only: a GPU provider's optimized graph holds provider-specific nodes.
+        if (config.optimizedModelCache && provider === 'cpu') {
           cache = optimizedModelPath(source, config, provider);
+          if (cache.skip) warnings.push(`${component}: ${cache.skip}`);
           const cached = withOptimizedCache(options, cache);
           options = cached.options;
           if (cached.source === 'cache') source = cache.path;

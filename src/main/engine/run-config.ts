@@ -22,7 +22,11 @@ export interface RunConfig {
   enableProfiling: boolean;
   /** Folder for ORT's JSON traces when profiling (one `<component>_<time>.json` per session). */
   profileDir?: string;
-  /** Save ORT's optimized graph once and load it directly afterwards (shorter session creation). */
+  /**
+   * Save ORT's optimized graph once and load it directly afterwards (shorter session creation,
+   * a first step as fast as the rest); CPU provider only, and only while the disk has room
+   * (optimized-model-cache.ts). On by default since it measured 13.5 s -> 2.7 s for SD 1.5.
+   */
   optimizedModelCache: boolean;
   /**
    * Whether any session's idle intra-/inter-op threads may spin-wait for the next piece of work
@@ -57,7 +61,7 @@ export const DEFAULT_RUN_CONFIG: RunConfig = {
   vaeTiling: false,
   vaeSlicing: false,
   enableProfiling: false,
-  optimizedModelCache: false,
+  optimizedModelCache: true,
   allowSpinning: true,
   spinEverySession: false,
   staticShapes: false,
