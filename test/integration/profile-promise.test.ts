@@ -94,39 +94,48 @@ async function promiseHolds(recipe: string, name: string, scheduler: string) {
   const after: number[][] = cases.map(() => []);
   const images: { plain: Buffer; profiled: Buffer }[] = [];
   const turn = engineTurns(); // the benchmark's own turn-taking: ABBA, a settle at each switch
-  for (let r = 0; r < REPEATS; r++) {
-    for (const [i, c] of cases.entries()) {
-      let p: Generated | undefined;
-      let g: Generated | undefined;
-      await inAbbaOrder(
-        r,
-        async () => {
-          await turn('plain');
-          p = await gen(c);
-          before[i].push(ms(p));
-        },
-        async () => {
-          await turn('profiled');
-          g = await gen(c, name);
-        },
-      );
-      if (!p || !g) throw new Error('a side did not run');
-      expect(g.steps).toBe(measured[i].steps);
-      expect(g.guidance).toBe(measured[i].guidance);
-      expect(g.scheduler).toBe(scheduler);
-      after[i].push(ms(g));
-      if (r === 0) images.push({ plain: png(p), profiled: png(g) });
+  const measure = async (rounds: number, from: number): Promise<void> => {
+    for (let r = from; r < from + rounds; r++) {
+      for (const [i, c] of cases.entries()) {
+        let p: Generated | undefined;
+        let g: Generated | undefined;
+        await inAbbaOrder(
+          r,
+          async () => {
+            await turn('plain');
+            p = await gen(c);
+            before[i].push(ms(p));
+          },
+          async () => {
+            await turn('profiled');
+            g = await gen(c, name);
+          },
+        );
+        if (!p || !g) throw new Error('a side did not run');
+        expect(g.steps).toBe(measured[i].steps);
+        expect(g.guidance).toBe(measured[i].guidance);
+        expect(g.scheduler).toBe(scheduler);
+        after[i].push(ms(g));
+        if (r === 0) images.push({ plain: png(p), profiled: png(g) });
+      }
     }
-  }
+  };
   // Run r of each side was made right beside the other's (ABBA): truly paired, as in the bench.
-  const delivered = pairedSpeedup(
-    cases.map((_, i) => ({ base: before[i], candidate: after[i], paired: true })),
-  );
+  const deliveredNow = () =>
+    pairedSpeedup(cases.map((_, i) => ({ base: before[i], candidate: after[i], paired: true })));
+  const overlaps = (ci: [number, number] | null): boolean =>
+    ci !== null && ci[0] <= printedCi[1] && printedCi[0] <= ci[1];
+  await measure(REPEATS, 0);
+  // `npm test` runs two test files at once on two cores: a burst of the other file's work can land
+  // on a few runs of one side. Where the first pairs disagree with the print, as many pairs again
+  // decide (all pairs pooled), as the bench's adaptive repeats would.
+  if (!overlaps(deliveredNow().ci)) await measure(REPEATS, REPEATS);
+  const delivered = deliveredNow();
   const deliveredCi = delivered.ci;
   if (!deliveredCi) throw new Error('no interval for the delivered speed-up');
-  const report = `printed ${printed?.speedup?.toFixed(2)}x [${printedCi.map((v) => v.toFixed(2)).join('-')}], delivered ${delivered.speedup.toFixed(2)}x [${deliveredCi.map((v) => v.toFixed(2)).join('-')}]`;
+  const report = `printed ${printed?.speedup?.toFixed(2)}x [${printedCi.map((v) => v.toFixed(2)).join('-')}], delivered ${delivered.speedup.toFixed(2)}x [${deliveredCi.map((v) => v.toFixed(2)).join('-')}] over ${before[0].length} pairs a case`;
   // The two intervals overlap: the difference is within the noise.
-  expect(deliveredCi[0] <= printedCi[1] && printedCi[0] <= deliveredCi[1], report).toBe(true);
+  expect(overlaps(deliveredCi), report).toBe(true);
   return { printed, images };
 }
 
