@@ -18,7 +18,7 @@ import { detectFamily } from '../models/model-folder';
 import { appVersion, ortVersion } from '../versions';
 import { OnnxModel } from './onnx-model';
 import { MANIFEST } from './variant-files';
-import { variantStorePath } from './variant-store';
+import { readCurrentHead, VariantManifestHead, variantStorePath } from './variant-store';
 
 /**
  * The `tiny-vae` variant: the model with its `vae_decoder` replaced by a TAESD-family decoder
@@ -190,11 +190,7 @@ export interface TinyVaeManifest {
   buildMs: number;
 }
 
-const ManifestHead = z.looseObject({
-  kind: z.literal('latent-studio-variant'),
-  sourceFingerprint: z.string(),
-  recipe: z.string(),
-  recipeVersion: z.number(),
+const ManifestHead = VariantManifestHead.extend({
   tinyVae: z.looseObject({ dir: z.string(), fingerprint: z.string() }),
 });
 
@@ -204,21 +200,16 @@ export function tinyVaeStaleReason(
   modelDir: string,
   decoder: TinyVae,
 ): string | undefined {
-  const file = join(variantDir, MANIFEST);
-  if (!existsSync(file)) return 'not built yet';
-  let head: z.infer<typeof ManifestHead>;
-  try {
-    head = ManifestHead.parse(JSON.parse(readFileSync(file, 'utf8')));
-  } catch {
-    return 'its manifest is unreadable';
-  }
-  if (head.recipe !== TINY_VAE_VARIANT) return `it holds recipe ${head.recipe}`;
-  if (head.recipeVersion !== TINY_VAE_VERSION) return 'the recipe changed since';
-  if (head.sourceFingerprint !== modelFingerprint(modelDir))
-    return 'the source model changed since';
-  if (resolve(head.tinyVae.dir) !== resolve(decoder.dir))
+  const r = readCurrentHead(
+    variantDir,
+    modelDir,
+    { name: TINY_VAE_VARIANT, version: TINY_VAE_VERSION },
+    ManifestHead,
+  );
+  if ('reason' in r) return r.reason;
+  if (resolve(r.head.tinyVae.dir) !== resolve(decoder.dir))
     return `another tiny VAE decoder is chosen now (${decoder.name})`;
-  if (head.tinyVae.fingerprint !== modelFingerprint(decoder.dir))
+  if (r.head.tinyVae.fingerprint !== modelFingerprint(decoder.dir))
     return 'the tiny VAE decoder changed since';
   return undefined;
 }

@@ -39,25 +39,48 @@ export function variantStorePath(home: string, modelDir: string, recipe: string)
   return join(home, 'models', `${variantModelName(modelDir)}--${recipe}`);
 }
 
+/**
+ * The manifest head of a stored variant read with `schema`, or why it cannot be used: the checks
+ * every kind of variant shares (present, readable, the recipe and its version, the source's
+ * fingerprint). The caller adds its own checks on the head.
+ */
+export function readCurrentHead<T extends typeof ManifestHead>(
+  variantDir: string,
+  modelDir: string,
+  recipe: { name: string; version: number },
+  schema: T,
+): { head: z.infer<T> } | { reason: string } {
+  const file = join(variantDir, MANIFEST);
+  if (!existsSync(file)) return { reason: 'not built yet' };
+  let head: z.infer<T>;
+  try {
+    head = schema.parse(JSON.parse(readFileSync(file, 'utf8')));
+  } catch {
+    return { reason: 'its manifest is unreadable' };
+  }
+  if (head.recipe !== recipe.name) return { reason: `it holds recipe ${head.recipe}` };
+  if (head.recipeVersion !== recipe.version) return { reason: 'the recipe changed since' };
+  if (head.sourceFingerprint !== modelFingerprint(modelDir))
+    return { reason: 'the source model changed since' };
+  return { head };
+}
+
+/** The manifest head every variant shares (a kind of variant extends it with its own fields). */
+export const VariantManifestHead = ManifestHead;
+
 /** Why a stored variant cannot be used as it is (undefined: it is current). */
 export function staleReason(
   variantDir: string,
   modelDir: string,
   recipe: string,
 ): string | undefined {
-  const file = join(variantDir, MANIFEST);
-  if (!existsSync(file)) return 'not built yet';
-  let head: z.infer<typeof ManifestHead>;
-  try {
-    head = ManifestHead.parse(JSON.parse(readFileSync(file, 'utf8')));
-  } catch {
-    return 'its manifest is unreadable';
-  }
-  if (head.recipe !== recipe) return `it holds recipe ${head.recipe}`;
-  if (head.recipeVersion !== findOptimizeRecipe(recipe).version) return 'the recipe changed since';
-  if (head.sourceFingerprint !== modelFingerprint(modelDir))
-    return 'the source model changed since';
-  return undefined;
+  const r = readCurrentHead(
+    variantDir,
+    modelDir,
+    { name: recipe, version: findOptimizeRecipe(recipe).version },
+    ManifestHead,
+  );
+  return 'reason' in r ? r.reason : undefined;
 }
 
 /**
