@@ -1,12 +1,10 @@
 import * as ort from 'onnxruntime-node';
-import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { prepareVariant } from '../../src/main/bench/variants';
 import { ModelRegistry } from '../../src/main/models/model-registry';
 import { studioHome } from '../../src/main/paths';
-import { checkFeeds } from '../../src/main/optimize/self-check';
 import { fullSteps, guidedStep } from '../../src/main/engine/feature-cache-schedule';
-import { arg, cpuFlags, stats, table } from './bench-util';
+import { arg, machineLine, sizedUnetFeeds, stats, table, turnTakingLoader } from './bench-util';
 
 /**
  * `npm run bench:feature-cache -- [--model DIR|NAME] [--latent 64] [--rounds 3] [--steps 25]`
@@ -31,25 +29,13 @@ const source = new ModelRegistry(home).resolve(modelArg).dir;
 console.log(
   `# Feature cache and guidance truncation — ${modelArg}, latent ${latent}x${latent} (${latent * 8}px), ${steps} steps, ${threads} threads, CPU`,
 );
-console.log(
-  `${cpus()[0]?.model ?? 'cpu'} x${cpus().length} (${cpuFlags()}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.versions.node}, ORT ${ort.env.versions.common}, ${new Date().toISOString()}\n`,
-);
+console.log(`${machineLine()}\n`);
 
 const tBuild = performance.now();
 const variant = await prepareVariant(source, 'feature-cache', undefined, home);
 console.log(`variant: ${variant} (ready in ${((performance.now() - tBuild) / 1000).toFixed(1)} s)`);
 
-// Three sessions take turns here: idle threads that spin-wait would take the CPU from the next one.
-const options: ort.InferenceSession.SessionOptions = {
-  intraOpNumThreads: threads,
-  logSeverityLevel: 3,
-  extra: { session: { 'intra_op.allow_spinning': '0', 'inter_op.allow_spinning': '0' } },
-};
-const load = async (file: string) => {
-  const t0 = performance.now();
-  const s = await ort.InferenceSession.create(file, options);
-  return { s, ms: performance.now() - t0 };
-};
+const load = turnTakingLoader(threads);
 const src = await load(join(source, 'unet', 'model.onnx'));
 const full = await load(join(variant, 'unet', 'model.onnx'));
 const shallow = await load(join(variant, 'unet_shallow', 'model.onnx'));
@@ -57,26 +43,10 @@ console.log(
   `session load: source ${src.ms.toFixed(0)} ms, full ${full.ms.toFixed(0)} ms, shallow ${shallow.ms.toFixed(0)} ms\n`,
 );
 
-/** Feeds at the person's size for `rows` rows (2 = one CFG step). */
-function feedsFor(rows: number): Record<string, ort.Tensor> {
-  const base = checkFeeds(src.s, 'unet', source);
-  const out: Record<string, ort.Tensor> = {};
-  for (const [name, t] of Object.entries(base)) {
-    const dims = [...t.dims];
-    const batched = name !== 'timestep' || (dims.length === 1 && dims[0] !== 1);
-    if (dims.length >= 1 && batched) dims[0] = rows;
-    if (name === 'sample') [dims[2], dims[3]] = [latent, latent];
-    const n = dims.reduce((a, b) => a * b, 1);
-    const data =
-      t.type === 'int64'
-        ? new BigInt64Array(n).fill(500n)
-        : Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37));
-    out[name] = new ort.Tensor(t.type as 'float32', data as Float32Array, dims);
-  }
-  return out;
-}
-
-const feeds = { 2: feedsFor(2), 1: feedsFor(1) };
+const feeds = {
+  2: sizedUnetFeeds(src.s, source, 2, latent),
+  1: sizedUnetFeeds(src.s, source, 1, latent),
+};
 const cached = {
   2: (await full.s.run(feeds[2])).cached_feature,
   1: (await full.s.run(feeds[1])).cached_feature,

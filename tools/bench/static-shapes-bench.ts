@@ -1,11 +1,8 @@
-import * as ort from 'onnxruntime-node';
-import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { staticShapesFile } from '../../src/main/engine/static-shapes';
 import { ModelRegistry } from '../../src/main/models/model-registry';
 import { studioHome } from '../../src/main/paths';
-import { checkFeeds } from '../../src/main/optimize/self-check';
-import { arg, cpuFlags, stats, table } from './bench-util';
+import { arg, machineLine, sizedUnetFeeds, stats, table, turnTakingLoader } from './bench-util';
 
 /**
  * `npm run bench:static-shapes -- [--model DIR|NAME] [--latent 64] [--rounds 5]`
@@ -26,35 +23,11 @@ const file = join(source, 'unet', 'model.onnx');
 console.log(
   `# Static shapes — ${modelArg}, latent ${latent}x${latent} (${latent * 8}px), CFG batch 2, ${threads} threads, CPU`,
 );
-console.log(
-  `${cpus()[0]?.model ?? 'cpu'} x${cpus().length} (${cpuFlags()}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.versions.node}, ORT ${ort.env.versions.common}, ${new Date().toISOString()}\n`,
-);
+console.log(`${machineLine()}\n`);
 
-// Two sessions take turns: idle threads that spin-wait would take the CPU from the other one.
-const options: ort.InferenceSession.SessionOptions = {
-  intraOpNumThreads: threads,
-  logSeverityLevel: 3,
-  extra: { session: { 'intra_op.allow_spinning': '0', 'inter_op.allow_spinning': '0' } },
-};
-const load = async (path: string) => {
-  const t0 = performance.now();
-  const s = await ort.InferenceSession.create(path, options);
-  return { s, ms: performance.now() - t0 };
-};
+const load = turnTakingLoader(threads);
 const dynamic = await load(file);
-const base = checkFeeds(dynamic.s, 'unet', source);
-const feeds: Record<string, ort.Tensor> = {};
-for (const [name, t] of Object.entries(base)) {
-  const dims = [...t.dims];
-  if (dims.length >= 1 && (name !== 'timestep' || dims[0] !== 1)) dims[0] = 2;
-  if (name === 'sample') [dims[2], dims[3]] = [latent, latent];
-  const n = dims.reduce((a, b) => a * b, 1);
-  const data =
-    t.type === 'int64'
-      ? new BigInt64Array(n).fill(500n)
-      : Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37));
-  feeds[name] = new ort.Tensor(t.type as 'float32', data as Float32Array, dims);
-}
+const feeds = sizedUnetFeeds(dynamic.s, source, 2, latent);
 // Exactly the sizes these feeds have, as the engine fixes them for a generation.
 const dims = Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, [...t.dims]]));
 const tWrite = performance.now();
